@@ -1,0 +1,175 @@
+/* ---------------------------------------------------------------------------
+ * `npm start`: everything on one machine. Embedded PostgreSQL (unless
+ * DATABASE_URL is set), migrations, the demo workspace on first run, a build if
+ * the sources changed, then the web and worker processes. Ctrl-C stops all of it.
+ * ------------------------------------------------------------------------- */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { portInUse, startEmbeddedPostgres } from "./lib/embedded-pg";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const dev = process.env.STEWARD_DEV === "1";
+const dataDir = path.resolve(process.env.STEWARD_DATA_DIR ?? path.join(root, ".steward"));
+const say = (m: string) => console.log(`\x1b[36m[steward]\x1b[0m ${m}`);
+const fail = (m: string): never => {
+  console.error(`\x1b[31m[steward]\x1b[0m ${m}`);
+  process.exit(1);
+};
+
+fs.mkdirSync(dataDir, { recursive: true });
+const secretsFile = path.join(dataDir, "secrets.json");
+type Secrets = { authSecret: string; pgPassword: string };
+let secrets: Secrets;
+if (fs.existsSync(secretsFile)) {
+  secrets = JSON.parse(fs.readFileSync(secretsFile, "utf8")) as Secrets;
+} else {
+  secrets = { authSecret: randomBytes(32).toString("base64url"), pgPassword: randomBytes(18).toString("base64url") };
+  fs.writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+}
+
+process.env.PORT ??= "3000";
+process.env.AUTH_SECRET ??= secrets.authSecret;
+process.env.NEXTAUTH_URL ??= `http://localhost:${process.env.PORT}`;
+(process.env as Record<string, string>).NODE_ENV = dev ? "development" : "production";
+
+const port = Number(process.env.PORT);
+if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a port number (1-65535), got "${process.env.PORT}".`);
+if (await portInUse(port)) fail(`Port ${port} is already in use. Stop what uses it, or start Steward on another: PORT=3001 npm start`);
+
+let stopPostgres: (() => Promise<void>) | undefined;
+if (process.env.DATABASE_URL) {
+  say(`Using the database at DATABASE_URL (${process.env.DATABASE_URL.replace(/\/\/[^@]*@/, "//…@")}).`);
+} else {
+  say(`Starting the embedded PostgreSQL (data in ${path.relative(process.cwd(), dataDir) || "."}/pg)…`);
+  const pgLog: string[] = [];
+  const pg = await startEmbeddedPostgres({
+    dir: path.join(dataDir, "pg"),
+    password: secrets.pgPassword,
+    log: (m) => pgLog.push(m),
+  }).catch((err: unknown) => {
+    console.error(pgLog.slice(-15).join("\n"));
+    return fail(`The embedded PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  stopPostgres = pg.stop;
+  process.env.DATABASE_URL = pg.url;
+  say(`PostgreSQL is up on 127.0.0.1:${pg.port}${pg.firstRun ? " (new cluster)" : ""}.`);
+}
+
+// Configuration is complete: validate it once here so a bad variable stops start-up by name.
+await import("../env").catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+
+const { runMigrations } = await import("../db/migrate");
+await runMigrations(process.env.DATABASE_URL);
+say("Migrations applied.");
+
+const { seedDemoIfEmpty } = await import("../db/seed/demo");
+const { closeDb } = await import("../db/client");
+const seeded = await seedDemoIfEmpty();
+await closeDb();
+if (seeded) {
+  const lines = seeded.people.map((p) => `    ${p.email.padEnd(28)} ${p.password.padEnd(22)} ${p.role}`);
+  console.log(
+    [
+      "",
+      "  \x1b[1mDemo workspace created: Acme Credit Risk\x1b[0m (these passwords are shown once; keep them)",
+      "",
+      `    ${"e-mail".padEnd(28)} ${"password".padEnd(22)} role`,
+      ...lines,
+      "",
+    ].join("\n"),
+  );
+}
+
+function newestSourceMtime(): number {
+  let newest = 0;
+  const walk = (p: string) => {
+    for (const e of fs.readdirSync(p, { withFileTypes: true })) {
+      if (e.name === "node_modules" || e.name.startsWith(".")) continue;
+      const full = path.join(p, e.name);
+      if (e.isDirectory()) walk(full);
+      else newest = Math.max(newest, fs.statSync(full).mtimeMs);
+    }
+  };
+  for (const d of ["app", "components", "server", "db", "types"]) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d));
+  for (const f of ["next.config.ts", "proxy.ts", "env.ts", "package-lock.json", "postcss.config.mjs"]) {
+    if (fs.existsSync(path.join(root, f))) newest = Math.max(newest, fs.statSync(path.join(root, f)).mtimeMs);
+  }
+  return newest;
+}
+
+if (!dev) {
+  const buildId = path.join(root, ".next", "BUILD_ID");
+  const stale = !fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs < newestSourceMtime();
+  if (stale) {
+    say("Building the web app (first start or changed sources; this takes a minute or two)…");
+    const code = await new Promise<number>((resolve) => {
+      const b = spawn(process.execPath, [path.join(root, "node_modules", "next", "dist", "bin", "next"), "build"], {
+        cwd: root,
+        stdio: "inherit",
+        env: { ...process.env, SKIP_ENV_VALIDATION: "1", NEXT_TELEMETRY_DISABLED: "1" },
+      });
+      b.on("exit", (c) => resolve(c ?? 1));
+    });
+    if (code !== 0) {
+      await stopPostgres?.();
+      fail("The build failed; see the output above.");
+    }
+  }
+}
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function startChild(name: string, entry: string) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--import", "./bin/hooks/register.js", entry],
+    { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
+  );
+  children.set(name, child);
+  child.on("exit", (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      console.error(`[steward] the ${name} process exited (${signal ?? `code ${code}`}); stopping Steward.`);
+      void stopAll(1);
+    } else if (children.size === 0) {
+      void finish();
+    }
+  });
+  return child;
+}
+
+let exitCode = 0;
+let finished = false;
+async function finish() {
+  if (finished) return;
+  finished = true;
+  await stopPostgres?.().catch(() => undefined);
+  say("Stopped.");
+  process.exit(exitCode);
+}
+
+async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  exitCode = code;
+  say("Stopping…");
+  for (const c of children.values()) c.kill("SIGTERM");
+  if (children.size === 0) return finish();
+  setTimeout(() => {
+    for (const c of children.values()) c.kill("SIGKILL");
+    void finish();
+  }, 15_000).unref();
+}
+
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+const web = startChild("web", "server.ts");
+startChild("worker", path.join("workers", "index.ts"));
+web.on("message", (m: { type?: string }) => {
+  if (m?.type === "ready") say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop)`);
+});

@@ -1,0 +1,128 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { ChevronsUpDown, LogOut, Moon, Sun } from "lucide-react";
+import Link from "next/link";
+import { usePathname, useRouter } from "next/navigation";
+import { signOut } from "next-auth/react";
+import { useTheme } from "next-themes";
+import { useRealtimeStatus } from "~/components/realtime/realtime-provider";
+import { useTRPC } from "~/components/trpc/client";
+import { cn } from "~/components/ui/cn";
+import { ROLE_LABELS } from "~/server/authz/permissions";
+import { NAV } from "./nav";
+import { useWorkspace } from "./workspace-context";
+
+function LiveDot() {
+  const status = useRealtimeStatus();
+  const label = status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Offline — reconnecting";
+  return (
+    <span className="flex items-center gap-1.5 text-xs text-muted" data-testid="realtime-status" data-status={status}>
+      <span
+        className={cn(
+          "size-2 rounded-full",
+          status === "live" ? "bg-emerald-500" : status === "connecting" ? "bg-amber-400" : "bg-red-500",
+        )}
+        aria-hidden
+      />
+      {label}
+    </span>
+  );
+}
+
+function WorkspaceSwitcher() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const { workspace } = useWorkspace();
+  const list = useQuery(trpc.workspaces.list.queryOptions());
+  return (
+    <label className="relative flex items-center">
+      <span className="sr-only">Workspace</span>
+      <select
+        aria-label="Switch workspace"
+        className="h-8 appearance-none rounded-md border border-border bg-panel pr-8 pl-3 text-sm font-medium"
+        value={workspace.slug}
+        onChange={(e) => {
+          if (e.target.value === "__new") router.push("/workspaces");
+          else router.push(`/w/${e.target.value}`);
+        }}
+      >
+        {(list.data ?? [workspace]).map((w) => (
+          <option key={w.id} value={w.slug}>
+            {w.name}
+          </option>
+        ))}
+        <option value="__new">All workspaces / new…</option>
+      </select>
+      <ChevronsUpDown className="pointer-events-none absolute right-2 size-4 text-muted" aria-hidden />
+    </label>
+  );
+}
+
+export function AppShell({ children }: { children: React.ReactNode }) {
+  const { workspace, user } = useWorkspace();
+  const pathname = usePathname();
+  const { resolvedTheme, setTheme } = useTheme();
+  const base = `/w/${workspace.slug}`;
+  return (
+    <div className="flex min-h-screen">
+      <aside className="sticky top-0 flex h-screen w-56 shrink-0 flex-col border-r border-border bg-panel">
+        <Link href={base} className="flex h-14 items-center gap-2 border-b border-border px-4 font-semibold tracking-tight">
+          <span className="grid size-7 place-items-center rounded-md bg-accent text-accent-fg">S</span>
+          Steward
+        </Link>
+        <nav aria-label="Workspace" className="flex-1 space-y-0.5 p-2">
+          {NAV.map((item) => {
+            const href = base + item.href;
+            const active = item.href === "" ? pathname === base : pathname.startsWith(base + item.href.split("/").slice(0, 2).join("/"));
+            return (
+              <Link
+                key={item.label}
+                href={href}
+                aria-current={active ? "page" : undefined}
+                className={cn(
+                  "flex items-center gap-2.5 rounded-md px-3 py-2 text-sm",
+                  active ? "bg-subtle font-medium text-fg" : "text-muted hover:bg-subtle hover:text-fg",
+                )}
+              >
+                <item.icon className="size-4" aria-hidden />
+                <span className="flex-1">{item.label}</span>
+                {!item.built && <span className="text-[10px] tracking-wide text-muted uppercase">soon</span>}
+              </Link>
+            );
+          })}
+        </nav>
+        <div className="border-t border-border p-3">
+          <LiveDot />
+        </div>
+      </aside>
+      <div className="flex min-w-0 flex-1 flex-col">
+        <header className="sticky top-0 z-10 flex h-14 items-center justify-between gap-4 border-b border-border bg-panel/90 px-6 backdrop-blur">
+          <WorkspaceSwitcher />
+          <div className="flex items-center gap-3">
+            <button
+              type="button"
+              className="rounded-md p-2 text-muted hover:bg-subtle"
+              aria-label="Toggle dark mode"
+              onClick={() => setTheme(resolvedTheme === "dark" ? "light" : "dark")}
+            >
+              {resolvedTheme === "dark" ? <Sun className="size-4" /> : <Moon className="size-4" />}
+            </button>
+            <div className="text-right text-sm leading-tight">
+              <div className="font-medium" data-testid="current-user">{user.name}</div>
+              <div className="text-xs text-muted">{ROLE_LABELS[workspace.role]}</div>
+            </div>
+            <button
+              type="button"
+              className="flex items-center gap-1.5 rounded-md px-2 py-1.5 text-sm text-muted hover:bg-subtle"
+              onClick={() => void signOut({ callbackUrl: "/signin" })}
+            >
+              <LogOut className="size-4" aria-hidden /> Sign out
+            </button>
+          </div>
+        </header>
+        <main className="mx-auto w-full max-w-6xl flex-1 px-6 py-8">{children}</main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+import { bigint, index, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+
+/**
+ * Append-only, hash-chained. One chain per workspace; events that belong to no
+ * workspace (sign-ups, failed sign-ins) form the instance chain (workspace_id null).
+ * Triggers in the migration refuse UPDATE, DELETE and TRUNCATE.
+ */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid(),
+    seq: bigint({ mode: "number" }).notNull(),
+    prevHash: text().notNull(),
+    hash: text().notNull(),
+    // Millisecond precision so the value hashed in JS round-trips exactly.
+    occurredAt: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    actorType: text({ enum: ["user", "system", "anonymous"] }).notNull(),
+    actorId: text(),
+    /** Display name of the actor at the time (e-mail or job name). */
+    actorLabel: text(),
+    action: text().notNull(),
+    targetType: text().notNull(),
+    targetId: text(),
+    changes: jsonb().$type<Record<string, [unknown, unknown]>>(),
+    metadata: jsonb().$type<Record<string, unknown>>(),
+    requestId: text(),
+  },
+  (t) => [
+    unique("audit_events_chain_seq_key").on(t.workspaceId, t.seq).nullsNotDistinct(),
+    index("audit_events_workspace_time_idx").on(t.workspaceId, t.occurredAt.desc()),
+    index("audit_events_target_idx").on(t.targetType, t.targetId),
+  ],
+);
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;

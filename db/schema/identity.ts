@@ -1,0 +1,108 @@
+import { relations, sql } from "drizzle-orm";
+import { index, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+
+export const ROLES = [
+  "viewer",
+  "ml_engineer",
+  "reviewer",
+  "compliance_officer",
+  "ops",
+  "admin",
+  "owner",
+] as const;
+export type Role = (typeof ROLES)[number];
+
+export const roleEnum = pgEnum("role", ROLES);
+
+const timestamps = {
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+};
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    /** Stored lower-cased; the unique index makes sign-up races fail cleanly. */
+    email: text().notNull(),
+    name: text().notNull(),
+    /** argon2id PHC string; null for accounts that only sign in through OIDC. */
+    passwordHash: text(),
+    lastSignInAt: timestamp({ withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("users_email_key").on(t.email)],
+);
+
+export const workspaces = pgTable(
+  "workspaces",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    slug: text().notNull(),
+    name: text().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("workspaces_slug_key").on(t.slug)],
+);
+
+export const memberships = pgTable(
+  "memberships",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: roleEnum().notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("memberships_workspace_user_key").on(t.workspaceId, t.userId),
+    index("memberships_user_idx").on(t.userId),
+  ],
+);
+
+export const invitations = pgTable(
+  "invitations",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    email: text().notNull(),
+    role: roleEnum().notNull(),
+    /** sha256 of the token in the link; the token itself is shown once and never stored. */
+    tokenHash: text().notNull(),
+    invitedBy: uuid()
+      .notNull()
+      .references(() => users.id),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    acceptedAt: timestamp({ withTimezone: true }),
+    acceptedBy: uuid().references(() => users.id),
+    revokedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("invitations_token_hash_key").on(t.tokenHash),
+    index("invitations_workspace_idx").on(t.workspaceId),
+    // At most one open invitation per address and workspace.
+    uniqueIndex("invitations_open_key")
+      .on(t.workspaceId, t.email)
+      .where(sql`accepted_at is null and revoked_at is null`),
+  ],
+);
+
+export const usersRelations = relations(users, ({ many }) => ({ memberships: many(memberships) }));
+export const workspacesRelations = relations(workspaces, ({ many }) => ({
+  memberships: many(memberships),
+  invitations: many(invitations),
+}));
+export const membershipsRelations = relations(memberships, ({ one }) => ({
+  workspace: one(workspaces, { fields: [memberships.workspaceId], references: [workspaces.id] }),
+  user: one(users, { fields: [memberships.userId], references: [users.id] }),
+}));
+export const invitationsRelations = relations(invitations, ({ one }) => ({
+  workspace: one(workspaces, { fields: [invitations.workspaceId], references: [workspaces.id] }),
+}));

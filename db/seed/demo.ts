@@ -1,0 +1,34 @@
+import { count } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { users } from "~/db/schema";
+import type { Role } from "~/db/schema/identity";
+import { createUser, createWorkspace, strongPassword } from "./factories";
+
+const DEMO_PEOPLE: { name: string; email: string; role: Role }[] = [
+  { name: "Ada Lovelace", email: "ada@demo.steward.local", role: "owner" },
+  { name: "Grace Hopper", email: "grace@demo.steward.local", role: "ml_engineer" },
+  { name: "Alan Turing", email: "alan@demo.steward.local", role: "reviewer" },
+  { name: "Joan Clarke", email: "joan@demo.steward.local", role: "compliance_officer" },
+  { name: "Linus Ops", email: "linus@demo.steward.local", role: "ops" },
+  { name: "Vera Viewer", email: "vera@demo.steward.local", role: "viewer" },
+];
+
+/** On an empty database: the demo workspace and its people. Returns their credentials, or null if not empty. */
+export async function seedDemoIfEmpty() {
+  const [row] = await getDb().select({ n: count() }).from(users);
+  if ((row?.n ?? 0) > 0) return null;
+  const people = [];
+  for (const p of DEMO_PEOPLE) {
+    const password = strongPassword();
+    const user = await createUser({ name: p.name, email: p.email, password });
+    people.push({ ...p, password, user });
+  }
+  const [owner, ...rest] = people;
+  const { workspace } = await createWorkspace({
+    name: "Acme Credit Risk",
+    slug: "acme",
+    owner: owner!.user,
+    members: rest.map((p) => ({ role: p.role, user: p.user })),
+  });
+  return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };
+}

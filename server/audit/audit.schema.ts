@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { AUDIT_ACTIONS } from "./actions";
+
+export const ListAuditInput = z.object({
+  workspaceId: z.uuid("workspaceId must be a UUID."),
+  actor: z.string().trim().max(254, "Actor filter must be at most 254 characters.").optional(),
+  action: z.enum(AUDIT_ACTIONS, { error: () => "Action must be one of the audit actions." }).optional(),
+  from: z.coerce.date({ error: "From must be a date and time." }).optional(),
+  to: z.coerce.date({ error: "To must be a date and time." }).optional(),
+  /** Keyset cursor (tRPC infinite queries name it `cursor`): events with seq below this. */
+  cursor: z.number().int().positive().nullish(),
+  limit: z.number().int().min(1).max(200).default(50),
+});
+export type ListAuditInput = z.input<typeof ListAuditInput>;

@@ -1,0 +1,136 @@
+import "server-only";
+import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { auditEvents } from "~/db/schema";
+import type { RequestMeta, WorkspaceActor } from "./actor";
+import { ListAuditInput } from "./audit.schema";
+import { findChainBreak, GENESIS_HASH } from "./chain";
+import { mutate } from "./mutate";
+
+export type AuditEventDto = {
+  id: string;
+  seq: number;
+  occurredAt: Date;
+  actorType: string;
+  actorId: string | null;
+  actorLabel: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  changes: Record<string, [unknown, unknown]> | null;
+  metadata: Record<string, unknown> | null;
+  requestId: string | null;
+  hash: string;
+};
+
+/** Newest first, keyset-paginated by seq, filtered by actor (e-mail or id), action and time. */
+export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput, onlyActions?: readonly string[]) {
+  const input = ListAuditInput.parse(raw);
+  const where: (SQL | undefined)[] = [eq(auditEvents.workspaceId, actor.workspaceId)];
+  if (onlyActions) where.push(inArray(auditEvents.action, [...onlyActions]));
+  if (input.actor) {
+    where.push(or(ilike(auditEvents.actorLabel, `%${escapeLike(input.actor)}%`), eq(auditEvents.actorId, input.actor)));
+  }
+  if (input.action) where.push(eq(auditEvents.action, input.action));
+  if (input.from) where.push(gte(auditEvents.occurredAt, input.from));
+  if (input.to) where.push(lte(auditEvents.occurredAt, input.to));
+  if (input.cursor) where.push(lt(auditEvents.seq, input.cursor));
+  const rows: AuditEventDto[] = await getDb()
+    .select({
+      id: auditEvents.id,
+      seq: auditEvents.seq,
+      occurredAt: auditEvents.occurredAt,
+      actorType: auditEvents.actorType,
+      actorId: auditEvents.actorId,
+      actorLabel: auditEvents.actorLabel,
+      action: auditEvents.action,
+      targetType: auditEvents.targetType,
+      targetId: auditEvents.targetId,
+      changes: auditEvents.changes,
+      metadata: auditEvents.metadata,
+      requestId: auditEvents.requestId,
+      hash: auditEvents.hash,
+    })
+    .from(auditEvents)
+    .where(and(...where))
+    .orderBy(desc(auditEvents.seq))
+    .limit(input.limit + 1);
+  const hasMore = rows.length > input.limit;
+  const items = hasMore ? rows.slice(0, input.limit) : rows;
+  return { items, nextCursor: hasMore ? items[items.length - 1]!.seq : null };
+}
+
+function escapeLike(s: string) {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export type VerifyResult =
+  | { intact: true; checked: number; headSeq: number; headHash: string }
+  | { intact: false; checked: number; firstBadSeq: number; reason: string };
+
+/** Recomputes a chain from genesis in batches; pure reads, usable by jobs and tests. */
+export async function verifyChain(workspaceId: string | null, batchSize = 5000): Promise<VerifyResult> {
+  const db = getDb();
+  let after = 0;
+  let start = { seq: 0, hash: GENESIS_HASH };
+  let checked = 0;
+  for (;;) {
+    const batch = await db
+      .select()
+      .from(auditEvents)
+      .where(
+        and(
+          workspaceId ? eq(auditEvents.workspaceId, workspaceId) : isNull(auditEvents.workspaceId),
+          gt(auditEvents.seq, after),
+        ),
+      )
+      .orderBy(asc(auditEvents.seq))
+      .limit(batchSize);
+    if (batch.length === 0) break;
+    const broken = findChainBreak(batch, start);
+    if (broken) {
+      // A gap or duplicate at the batch seam is reported the same way as within a batch.
+      return { intact: false, checked: checked + Math.max(0, broken.seq - start.seq - 1), firstBadSeq: broken.seq, reason: broken.reason };
+    }
+    checked += batch.length;
+    const last = batch[batch.length - 1]!;
+    start = { seq: last.seq, hash: last.hash };
+    after = last.seq;
+  }
+  return { intact: true, checked, headSeq: start.seq, headHash: start.hash };
+}
+
+/** Verifies the workspace's chain and records who verified it and what they found. */
+export async function verifyWorkspaceChain(actor: WorkspaceActor, meta: RequestMeta = {}) {
+  const result = await verifyChain(actor.workspaceId);
+  await mutate(
+    actor,
+    async (_tx, audit) =>
+      audit({
+        action: "audit.verified",
+        target: { type: "workspace", id: actor.workspaceId },
+        metadata: result.intact
+          ? { intact: true, checked: result.checked, headSeq: result.headSeq }
+          : { intact: false, firstBadSeq: result.firstBadSeq, reason: result.reason },
+      }),
+    meta,
+  );
+  return result;
+}
+
+export const ACTIVITY_ACTIONS = [
+  "workspace.created",
+  "workspace.renamed",
+  "member.invited",
+  "member.joined",
+  "member.role_changed",
+  "member.removed",
+  "member.left",
+  "invitation.revoked",
+] as const;
+
+/** The activity feed: the meaningful subset of the audit trail, newest first. */
+export async function listActivity(actor: WorkspaceActor, limit = 30) {
+  const page = await listAuditEvents(actor, { workspaceId: actor.workspaceId, limit }, ACTIVITY_ACTIONS);
+  return page.items;
+}

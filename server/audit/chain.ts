@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** The fields covered by an event's hash. Order does not matter: the encoding is RFC 8785 (JCS). */
+export type ChainedFields = {
+  workspaceId: string | null;
+  seq: number;
+  prevHash: string;
+  occurredAt: Date;
+  actorType: string;
+  actorId: string | null;
+  actorLabel: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  changes: unknown;
+  metadata: unknown;
+  requestId: string | null;
+};
+
+export function canonicalEncoding(e: ChainedFields): string {
+  const encoded = canonicalize({
+    v: 1,
+    workspaceId: e.workspaceId,
+    seq: e.seq,
+    prevHash: e.prevHash,
+    occurredAt: e.occurredAt.toISOString(),
+    actorType: e.actorType,
+    actorId: e.actorId,
+    actorLabel: e.actorLabel,
+    action: e.action,
+    targetType: e.targetType,
+    targetId: e.targetId,
+    changes: e.changes ?? null,
+    metadata: e.metadata ?? null,
+    requestId: e.requestId,
+  });
+  if (encoded === undefined) throw new Error("audit event cannot be encoded");
+  return encoded;
+}
+
+export function hashEvent(e: ChainedFields): string {
+  return createHash("sha256").update(canonicalEncoding(e)).digest("hex");
+}
+
+export type ChainBreak = { seq: number; reason: string };
+
+/**
+ * Walks events in seq order and returns the first break: a gap or duplicate in the
+ * sequence, a prev_hash that does not match its predecessor, or a hash that does not
+ * match the event's content. Pure, so an offline verifier can run the same code.
+ */
+export function findChainBreak(
+  events: Iterable<ChainedFields & { hash: string }>,
+  start: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH },
+): ChainBreak | null {
+  let expectedSeq = start.seq + 1;
+  let prevHash = start.hash;
+  for (const e of events) {
+    if (e.seq !== expectedSeq) {
+      return e.seq > expectedSeq
+        ? { seq: expectedSeq, reason: `event #${expectedSeq} is missing (next event found is #${e.seq})` }
+        : { seq: e.seq, reason: `event #${e.seq} appears out of order or twice` };
+    }
+    if (e.prevHash !== prevHash) {
+      return { seq: e.seq, reason: `event #${e.seq} does not link to the event before it (prev_hash mismatch)` };
+    }
+    if (hashEvent(e) !== e.hash) {
+      return { seq: e.seq, reason: `event #${e.seq} was altered (its content no longer matches its hash)` };
+    }
+    prevHash = e.hash;
+    expectedSeq++;
+  }
+  return null;
+}

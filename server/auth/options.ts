@@ -1,0 +1,94 @@
+import "server-only";
+import type { NextAuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { env, oidcEnabled } from "~/env";
+import { mutate } from "~/server/audit/mutate";
+import { AppError } from "~/server/errors";
+import { authenticate, recordSignIn, upsertOidcUser } from "~/server/identity/users.service";
+
+export const CLIENT_IP_HEADER = "x-steward-client-ip";
+
+function header(headers: unknown, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
+  const v = (headers as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const providers: NextAuthOptions["providers"] = [
+  CredentialsProvider({
+    id: "credentials",
+    name: "E-mail and password",
+    credentials: { email: { label: "E-mail", type: "email" }, password: { label: "Password", type: "password" } },
+    async authorize(credentials, req) {
+      const ip = header(req?.headers, CLIENT_IP_HEADER);
+      try {
+        const user = await authenticate(credentials, { ip, requestId: header(req?.headers, "x-request-id") });
+        return { id: user.id, email: user.email, name: user.name };
+      } catch (err) {
+        // next-auth passes the message to the sign-in page; only AppError messages are safe to show.
+        if (err instanceof AppError) throw new Error(err.message);
+        console.error("[auth] sign-in failed unexpectedly:", err);
+        throw new Error("Sign-in is unavailable right now. Please try again.");
+      }
+    },
+  }),
+];
+
+if (oidcEnabled) {
+  providers.push({
+    id: "oidc",
+    name: env.OIDC_NAME,
+    type: "oauth",
+    wellKnown: `${env.OIDC_ISSUER!.replace(/\/$/, "")}/.well-known/openid-configuration`,
+    clientId: env.OIDC_CLIENT_ID,
+    clientSecret: env.OIDC_CLIENT_SECRET,
+    authorization: { params: { scope: "openid email profile" } },
+    idToken: true,
+    checks: ["pkce", "state"],
+    profile(p: { sub: string; email?: string; name?: string; email_verified?: boolean }) {
+      return { id: p.sub, email: p.email ?? null, name: p.name ?? p.email ?? p.sub };
+    },
+  });
+}
+
+export const authOptions: NextAuthOptions = {
+  secret: env.AUTH_SECRET,
+  session: { strategy: "jwt", maxAge: 30 * 24 * 3600 },
+  pages: { signIn: "/signin", error: "/signin" },
+  providers,
+  callbacks: {
+    async signIn({ account, profile }) {
+      if (account?.provider !== "oidc") return true;
+      const p = profile as { email?: string; email_verified?: boolean } | undefined;
+      // Accounts are matched by e-mail, so only a verified one may claim an account.
+      return Boolean(p?.email && p.email_verified !== false);
+    },
+    async jwt({ token, user, account }) {
+      if (user && account?.provider === "oidc") {
+        const local = await upsertOidcUser(user.email!, user.name ?? "");
+        await recordSignIn({ type: "user", userId: local.id, email: local.email }, "oidc");
+        token.sub = local.id;
+        token.email = local.email;
+        token.name = local.name;
+      } else if (user) {
+        token.sub = user.id;
+        token.email = user.email;
+        token.name = user.name;
+      }
+      return token;
+    },
+    session({ session, token }) {
+      session.user = { id: token.sub!, email: token.email ?? "", name: token.name ?? "" };
+      return session;
+    },
+  },
+  events: {
+    async signOut({ token }) {
+      if (!token?.sub || !token.email) return;
+      await mutate({ type: "user", userId: token.sub, email: token.email }, async (_tx, audit) =>
+        audit({ action: "user.signed_out", target: { type: "user", id: token.sub }, workspaceId: null }),
+      ).catch((err: unknown) => console.error("[auth] could not record sign-out:", err));
+    },
+  },
+};

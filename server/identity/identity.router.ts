@@ -1,0 +1,74 @@
+import "server-only";
+import type { TRPCRouterRecord } from "@trpc/server";
+import { z } from "zod";
+import { AppError } from "~/server/errors";
+import { protectedProcedure, publicProcedure, workspaceProcedure } from "~/server/trpc/procedures";
+import {
+  ChangeRoleInput,
+  CreateWorkspaceInput,
+  InvitationTokenInput,
+  InviteMemberInput,
+  RemoveMemberInput,
+  RenameWorkspaceInput,
+  RevokeInvitationInput,
+  SignUpInput,
+  WorkspaceIdInput,
+} from "./identity.schema";
+import * as members from "./members.service";
+import * as usersService from "./users.service";
+import * as ws from "./workspaces.service";
+
+export const authRouter = {
+  signUp: publicProcedure
+    .input(SignUpInput)
+    .mutation(({ ctx, input }) => usersService.signUp(input, { requestId: ctx.requestId, ip: ctx.ip })),
+  me: protectedProcedure.input(z.void()).query(({ ctx }) => ctx.user),
+} satisfies TRPCRouterRecord;
+
+export const workspacesRouter = {
+  list: protectedProcedure.input(z.void()).query(({ ctx }) => ws.listWorkspacesFor(ctx.user.id)),
+  bySlug: protectedProcedure
+    .input(z.object({ slug: z.string().min(1).max(60) }))
+    .query(async ({ ctx, input }) => {
+      const found = await ws.findMembership(ctx.user.id, { slug: input.slug });
+      if (!found) throw new AppError("NOT_FOUND", "This workspace does not exist or you are not a member.");
+      return found;
+    }),
+  create: protectedProcedure
+    .input(CreateWorkspaceInput)
+    .mutation(({ ctx, input }) => ws.createWorkspace(ctx.actor, input, ctx.meta)),
+  rename: workspaceProcedure("workspace:update")
+    .input(RenameWorkspaceInput)
+    .mutation(({ ctx, input }) => ws.renameWorkspace(ctx.actor, input, ctx.meta)),
+} satisfies TRPCRouterRecord;
+
+export const membersRouter = {
+  list: workspaceProcedure("member:read")
+    .input(WorkspaceIdInput)
+    .query(({ ctx }) => members.listMembers(ctx.actor)),
+  invitations: workspaceProcedure("member:manage")
+    .input(WorkspaceIdInput)
+    .query(({ ctx }) => members.listInvitations(ctx.actor)),
+  invite: workspaceProcedure("member:manage")
+    .input(InviteMemberInput)
+    .mutation(({ ctx, input }) => members.inviteMember(ctx.actor, input, ctx.meta)),
+  revokeInvitation: workspaceProcedure("member:manage")
+    .input(RevokeInvitationInput)
+    .mutation(({ ctx, input }) => members.revokeInvitation(ctx.actor, input.invitationId, ctx.meta)),
+  changeRole: workspaceProcedure("member:manage")
+    .input(ChangeRoleInput)
+    .mutation(({ ctx, input }) => members.changeRole(ctx.actor, input, ctx.meta)),
+  remove: workspaceProcedure("member:manage")
+    .input(RemoveMemberInput)
+    .mutation(({ ctx, input }) => members.removeMember(ctx.actor, input.userId, ctx.meta)),
+  leave: workspaceProcedure("member:leave")
+    .input(WorkspaceIdInput)
+    .mutation(({ ctx }) => members.removeMember(ctx.actor, ctx.actor.userId, ctx.meta)),
+} satisfies TRPCRouterRecord;
+
+export const invitationsRouter = {
+  preview: publicProcedure.input(InvitationTokenInput).query(({ input }) => members.previewInvitation(input.token)),
+  accept: protectedProcedure
+    .input(InvitationTokenInput)
+    .mutation(({ ctx, input }) => members.acceptInvitation(ctx.actor, input.token, ctx.meta)),
+} satisfies TRPCRouterRecord;

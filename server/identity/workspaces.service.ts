@@ -1,0 +1,96 @@
+import "server-only";
+import { and, asc, eq } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { memberships, workspaces } from "~/db/schema";
+import type { Role } from "~/db/schema/identity";
+import type { RequestMeta, UserActor, WorkspaceActor } from "~/server/audit/actor";
+import { mutate } from "~/server/audit/mutate";
+import { AppError, isUniqueViolation } from "~/server/errors";
+import { publish } from "~/server/realtime/publish";
+import { CreateWorkspaceInput, RenameWorkspaceInput, slugify } from "./identity.schema";
+
+export type WorkspaceDto = { id: string; slug: string; name: string; role: Role };
+
+/** Creates a workspace with the actor as its owner. */
+export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInput, meta: RequestMeta = {}) {
+  const input = CreateWorkspaceInput.parse(raw);
+  const slug = input.slug ?? slugify(input.name);
+  try {
+    const ws = await mutate(
+      actor,
+      async (tx, audit) => {
+        const [ws] = await tx.insert(workspaces).values({ name: input.name, slug }).returning();
+        await tx.insert(memberships).values({ workspaceId: ws!.id, userId: actor.userId, role: "owner" });
+        audit({
+          action: "workspace.created",
+          target: { type: "workspace", id: ws!.id },
+          workspaceId: ws!.id,
+          changes: { name: [null, ws!.name], slug: [null, ws!.slug] },
+        });
+        audit({
+          action: "member.joined",
+          target: { type: "user", id: actor.userId },
+          workspaceId: ws!.id,
+          changes: { role: [null, "owner"] },
+          metadata: { email: actor.email, via: "workspace.created" },
+        });
+        return ws!;
+      },
+      meta,
+    );
+    publish.grantWorkspace(actor.userId, ws.id);
+    return { id: ws.id, slug: ws.slug, name: ws.name, role: "owner" as const };
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new AppError("CONFLICT", `The URL name "${slug}" is already taken. Choose another.`, {
+        field: input.slug ? "slug" : "name",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+export async function renameWorkspace(actor: WorkspaceActor, raw: RenameWorkspaceInput, meta: RequestMeta = {}) {
+  const input = RenameWorkspaceInput.parse(raw);
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, actor.workspaceId)).for("update");
+      if (!before) throw new AppError("NOT_FOUND", "This workspace does not exist.");
+      const [after] = await tx
+        .update(workspaces)
+        .set({ name: input.name, updatedAt: new Date() })
+        .where(eq(workspaces.id, actor.workspaceId))
+        .returning();
+      audit({
+        action: "workspace.renamed",
+        target: { type: "workspace", id: before.id },
+        changes: { name: [before.name, after!.name] },
+      });
+      return { id: after!.id, slug: after!.slug, name: after!.name };
+    },
+    meta,
+  );
+}
+
+export async function listWorkspacesFor(userId: string): Promise<WorkspaceDto[]> {
+  return getDb()
+    .select({ id: workspaces.id, slug: workspaces.slug, name: workspaces.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(asc(workspaces.name));
+}
+
+/** The workspace and the user's role in it; null when it does not exist or the user is no member. */
+export async function findMembership(userId: string, where: { workspaceId?: string; slug?: string }) {
+  const cond = where.workspaceId ? eq(workspaces.id, where.workspaceId) : eq(workspaces.slug, where.slug ?? "");
+  const [row] = await getDb()
+    .select({ id: workspaces.id, slug: workspaces.slug, name: workspaces.name, role: memberships.role })
+    .from(workspaces)
+    .innerJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.userId, userId)))
+    .where(cond)
+    .limit(1);
+  return row ?? null;
+}

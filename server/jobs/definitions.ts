@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { defineJob } from "./define";
+
+/** Each worker enqueues one every few seconds and records it: proof that the queue and a worker are alive. */
+export const systemHeartbeat = defineJob({
+  name: "system.heartbeat",
+  schema: z.object({
+    workerId: z.string().min(1),
+    hostname: z.string(),
+    pid: z.number().int(),
+    startedAt: z.string(),
+    sentAt: z.string(),
+  }),
+  queue: { retryLimit: 0, expireInSeconds: 30 },
+  work: { batchSize: 10, pollingIntervalSeconds: 0.5 },
+});
+
+export const ALL_JOBS = [systemHeartbeat] as const;

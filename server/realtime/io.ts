@@ -1,0 +1,76 @@
+import "server-only";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import { createAdapter } from "@socket.io/postgres-adapter";
+import { parse as parseCookie } from "cookie";
+import { eq } from "drizzle-orm";
+import { decode } from "next-auth/jwt";
+import pg from "pg";
+import { Server } from "socket.io";
+import { getDb } from "~/db/client";
+import { memberships, users } from "~/db/schema";
+import { env } from "~/env";
+import { setRealtimeSink } from "./publish";
+import { userRoom, workspaceRoom } from "./rooms";
+
+const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
+
+/** Reads and verifies the next-auth session cookie from a socket handshake. */
+export async function userFromHandshake(req: IncomingMessage): Promise<{ id: string; email: string } | null> {
+  const cookies = parseCookie(req.headers.cookie ?? "");
+  const name = SESSION_COOKIES.find((n) => cookies[n]);
+  if (!name) return null;
+  const token = await decode({ token: cookies[name], secret: env.AUTH_SECRET }).catch(() => null);
+  if (!token?.sub) return null;
+  const [user] = await getDb().select({ id: users.id, email: users.email }).from(users).where(eq(users.id, token.sub));
+  return user ?? null;
+}
+
+/**
+ * Attaches socket.io to the web server. Sockets are authenticated at the handshake
+ * with the same session cookie as pages, join `user:<id>` and the rooms of the
+ * workspaces they belong to; membership changes move them in and out (publish.ts).
+ * The Postgres adapter carries broadcasts between web replicas and from workers.
+ */
+export function attachRealtime(httpServer: HttpServer) {
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+  const io = new Server(httpServer, {
+    serveClient: false,
+    adapter: createAdapter(pool, { tableName: "socket_io_attachments", heartbeatInterval: 2000 }),
+    cors: { origin: false },
+  });
+
+  io.use((socket, next) => {
+    userFromHandshake(socket.request)
+      .then((user) => {
+        if (!user) return next(new Error("unauthorized"));
+        socket.data.user = user;
+        next();
+      })
+      .catch((err: unknown) => next(err instanceof Error ? err : new Error("handshake failed")));
+  });
+
+  io.on("connection", (socket) => {
+    const user = socket.data.user as { id: string };
+    void (async () => {
+      const rows = await getDb()
+        .select({ workspaceId: memberships.workspaceId })
+        .from(memberships)
+        .where(eq(memberships.userId, user.id));
+      await socket.join([userRoom(user.id), ...rows.map((r) => workspaceRoom(r.workspaceId))]);
+      socket.emit("ready", { rooms: rows.length });
+    })().catch((err: unknown) => {
+      console.error("[realtime] could not join rooms:", err);
+      socket.disconnect(true);
+    });
+  });
+
+  setRealtimeSink(io);
+  return {
+    io,
+    async close() {
+      setRealtimeSink(undefined);
+      await new Promise<void>((resolve) => void io.close(() => resolve()));
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

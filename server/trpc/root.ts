@@ -1,0 +1,17 @@
+import "server-only";
+import { auditRouter } from "~/server/audit/audit.router";
+import { authRouter, invitationsRouter, membersRouter, workspacesRouter } from "~/server/identity/identity.router";
+import { systemRouter } from "~/server/system/system.router";
+import { createCallerFactory, router } from "./procedures";
+
+export const appRouter = router({
+  auth: authRouter,
+  workspaces: workspacesRouter,
+  members: membersRouter,
+  invitations: invitationsRouter,
+  audit: auditRouter,
+  system: systemRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

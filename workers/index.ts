@@ -1,0 +1,63 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { Emitter } from "@socket.io/postgres-emitter";
+import pg from "pg";
+import PgBoss from "pg-boss";
+import { closeDb } from "~/db/client";
+import { env } from "~/env";
+import { ALL_JOBS, systemHeartbeat } from "~/server/jobs/definitions";
+import { setRealtimeSink } from "~/server/realtime/publish";
+import { recordWorkerStopped } from "~/server/system/heartbeat.service";
+import { handleHeartbeat } from "./handlers/heartbeat.handler";
+
+const HEARTBEAT_MS = 5000;
+const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const startedAt = new Date().toISOString();
+
+const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+setRealtimeSink(new Emitter(pool, "/", { tableName: "socket_io_attachments" }) as never);
+
+const boss = new PgBoss({ connectionString: env.DATABASE_URL, schema: "pgboss", max: 4, application_name: "steward-worker" });
+boss.on("error", (err) => console.error("[worker] pg-boss error:", err));
+
+await boss.start();
+for (const job of ALL_JOBS) {
+  await boss.createQueue(job.name, { name: job.name, ...job.queue });
+}
+await boss.work(systemHeartbeat.name, { ...systemHeartbeat.work }, handleHeartbeat);
+
+async function beat() {
+  await boss.send(systemHeartbeat.name, {
+    workerId,
+    hostname: os.hostname(),
+    pid: process.pid,
+    startedAt,
+    sentAt: new Date().toISOString(),
+  });
+}
+await beat();
+const timer = setInterval(() => void beat().catch((err: unknown) => console.error("[worker] heartbeat failed:", err)), HEARTBEAT_MS);
+console.log(`[worker] ${workerId} ready: ${ALL_JOBS.length} queue(s), heartbeat every ${HEARTBEAT_MS / 1000}s`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`[worker] ${signal}: finishing in-flight jobs…`);
+  clearInterval(timer);
+  try {
+    // graceful: let running handlers finish (up to the timeout) before releasing their jobs.
+    await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+    await recordWorkerStopped(workerId).catch(() => undefined);
+  } catch (err) {
+    console.error("[worker] error while stopping:", err);
+  }
+  await pool.end().catch(() => undefined);
+  await closeDb().catch(() => undefined);
+  console.log("[worker] stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+// Started by `npm start` with an IPC channel: if the supervisor dies, do not linger.
+process.on("disconnect", () => void shutdown("supervisor gone"));
