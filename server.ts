@@ -10,7 +10,7 @@ import next from "next";
 import { sql } from "drizzle-orm";
 import { closeDb, getDb } from "~/db/client";
 import { env } from "~/env";
-import { CLIENT_IP_HEADER } from "~/server/auth/options";
+import { CLIENT_IP_HEADER } from "~/server/auth/constants";
 import { attachRealtime } from "~/server/realtime/io";
 
 const dir = path.dirname(fileURLToPath(import.meta.url));

@@ -87,7 +87,7 @@ export function AuditTrail() {
           onSubmit={(e) => e.preventDefault()}
           aria-label="Filter audit events"
         >
-          <label className="text-xs text-muted">
+          <label className="flex flex-col text-xs text-muted">
             Actor
             <Input
               className="mt-1 w-52"
@@ -96,7 +96,7 @@ export function AuditTrail() {
               onChange={(e) => setFilters({ ...filters, actor: e.target.value })}
             />
           </label>
-          <label className="text-xs text-muted">
+          <label className="flex flex-col text-xs text-muted">
             Action
             <Select
               className="mt-1 block w-52"
@@ -111,11 +111,11 @@ export function AuditTrail() {
               ))}
             </Select>
           </label>
-          <label className="text-xs text-muted">
+          <label className="flex flex-col text-xs text-muted">
             From
             <Input className="mt-1 w-52" type="datetime-local" value={filters.from} onChange={(e) => setFilters({ ...filters, from: e.target.value })} />
           </label>
-          <label className="text-xs text-muted">
+          <label className="flex flex-col text-xs text-muted">
             To
             <Input className="mt-1 w-52" type="datetime-local" value={filters.to} onChange={(e) => setFilters({ ...filters, to: e.target.value })} />
           </label>

@@ -6,7 +6,8 @@ import { mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
 import { authenticate, recordSignIn, upsertOidcUser } from "~/server/identity/users.service";
 
-export const CLIENT_IP_HEADER = "x-steward-client-ip";
+import { CLIENT_IP_HEADER } from "./constants";
+export { CLIENT_IP_HEADER };
 
 function header(headers: unknown, name: string): string | undefined {
   if (!headers) return undefined;

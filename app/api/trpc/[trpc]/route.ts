@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { CLIENT_IP_HEADER } from "~/server/auth/options";
+import { CLIENT_IP_HEADER } from "~/server/auth/constants";
 import { getSessionUser } from "~/server/auth/session";
 import { appRouter } from "~/server/trpc/root";
 
