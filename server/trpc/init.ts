@@ -21,9 +21,8 @@ function zodMessage(err: ZodError) {
   const first = err.issues[0];
   if (!first) return "The input is not valid.";
   const field = first.path.join(".");
-  return field && !first.message.toLowerCase().startsWith(field.toLowerCase())
-    ? `${field}: ${first.message}`
-    : first.message;
+  // Always name the field, so an API client knows which one without parsing zodError.
+  return field ? `${field}: ${first.message}` : first.message;
 }
 
 export const t = initTRPC

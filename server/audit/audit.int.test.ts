@@ -1,0 +1,151 @@
+import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getDb } from "~/db/client";
+import { auditEvents } from "~/db/schema";
+import { createWorkspace } from "~/db/seed/factories";
+import { auditFor, callerFor } from "~/test/helpers";
+import { verifyChain } from "./audit.service";
+import { hashEvent } from "./chain";
+import { mutate } from "./mutate";
+
+/** Runs `fn` as a DBA would: in one transaction with user triggers off for this session only. */
+async function asDba(fn: (tx: Parameters<Parameters<ReturnType<typeof getDb>["transaction"]>[0]>[0]) => Promise<void>) {
+  await getDb().transaction(async (tx) => {
+    await tx.execute(sql`set local session_replication_role = replica`);
+    await fn(tx);
+  });
+}
+
+describe("audit chain", () => {
+  it("gives one gap-free chain for 50 concurrent mutations in one workspace", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const before = (await auditFor(workspace.id)).length;
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        mutate(owner.wsActor, async (_tx, audit) =>
+          audit({ action: "workspace.renamed", target: { type: "workspace", id: workspace.id }, metadata: { i } }),
+        ),
+      ),
+    );
+    const rows = await auditFor(workspace.id);
+    expect(rows).toHaveLength(before + 50);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prevHash).toBe(rows[i - 1]!.hash);
+    expect(new Set(rows.map((r) => (r.metadata as { i?: number } | null)?.i).filter((i) => i !== undefined)).size).toBe(50);
+    const result = await verifyChain(workspace.id);
+    expect(result).toMatchObject({ intact: true, checked: rows.length, headSeq: rows.length });
+  });
+
+  it("verifies across batch boundaries", async () => {
+    const { workspace, owner } = await createWorkspace();
+    for (let i = 0; i < 7; i++) {
+      await mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" } }));
+    }
+    const n = (await auditFor(workspace.id)).length;
+    expect(await verifyChain(workspace.id, 3)).toMatchObject({ intact: true, checked: n });
+  });
+
+  it("refuses UPDATE, DELETE and TRUNCATE on audit_events", async () => {
+    const { workspace } = await createWorkspace();
+    const db = getDb();
+    await expect(
+      db.update(auditEvents).set({ action: "workspace.renamed" }).where(eq(auditEvents.workspaceId, workspace.id)),
+    ).rejects.toMatchObject({ cause: expect.objectContaining({ message: expect.stringMatching(/append-only: UPDATE/) }) });
+    await expect(db.delete(auditEvents).where(eq(auditEvents.workspaceId, workspace.id))).rejects.toMatchObject({
+      cause: expect.objectContaining({ message: expect.stringMatching(/append-only: DELETE/) }),
+    });
+    await expect(db.execute(sql`truncate audit_events`)).rejects.toMatchObject({
+      cause: expect.objectContaining({ message: expect.stringMatching(/append-only: TRUNCATE/) }),
+    });
+    expect((await auditFor(workspace.id)).length).toBeGreaterThan(0);
+  });
+
+  it("rolls the audit event back with the change, and refuses a mutation that records none", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const before = await auditFor(workspace.id);
+    await expect(
+      mutate(owner.wsActor, async (_tx, audit) => {
+        audit({ action: "workspace.renamed", target: { type: "workspace", id: workspace.id } });
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    await expect(mutate(owner.wsActor, async () => "no event")).rejects.toThrow(/recorded no audit event/);
+    expect(await auditFor(workspace.id)).toHaveLength(before.length);
+  });
+
+  async function chainOfFive() {
+    const { workspace, owner } = await createWorkspace();
+    for (let i = 0; i < 3; i++) {
+      await mutate(owner.wsActor, async (_tx, audit) =>
+        audit({ action: "workspace.renamed", target: { type: "workspace", id: workspace.id }, changes: { name: [`n${i}`, `n${i + 1}`] } }),
+      );
+    }
+    const rows = await auditFor(workspace.id);
+    expect(rows).toHaveLength(5); // workspace.created, member.joined, 3 renames
+    return { workspace, owner, rows };
+  }
+
+  it("detects a row altered with triggers disabled and names its sequence number", async () => {
+    const { workspace } = await chainOfFive();
+    await asDba(async (tx) => {
+      await tx
+        .update(auditEvents)
+        .set({ changes: { name: ["n1", "forged"] } })
+        .where(and(eq(auditEvents.workspaceId, workspace.id), eq(auditEvents.seq, 4)));
+    });
+    const result = await verifyChain(workspace.id);
+    expect(result).toMatchObject({ intact: false, firstBadSeq: 4 });
+    if (!result.intact) expect(result.reason).toMatch(/altered/);
+  });
+
+  it("detects a removed row", async () => {
+    const { workspace } = await chainOfFive();
+    await asDba(async (tx) => {
+      await tx.delete(auditEvents).where(and(eq(auditEvents.workspaceId, workspace.id), eq(auditEvents.seq, 3)));
+    });
+    const result = await verifyChain(workspace.id);
+    expect(result).toMatchObject({ intact: false, firstBadSeq: 3 });
+    if (!result.intact) expect(result.reason).toMatch(/missing/);
+  });
+
+  it("detects a row inserted in the middle, even one with a valid hash of its own", async () => {
+    const { workspace, rows } = await chainOfFive();
+    const prev = rows[2]!; // seq 3
+    await asDba(async (tx) => {
+      // Make room: shift seq 4..5 up by one (highest first to keep the unique key happy).
+      for (const seq of [5, 4]) {
+        await tx
+          .update(auditEvents)
+          .set({ seq: seq + 1 })
+          .where(and(eq(auditEvents.workspaceId, workspace.id), eq(auditEvents.seq, seq)));
+      }
+      const forged = {
+        workspaceId: workspace.id,
+        seq: 4,
+        prevHash: prev.hash,
+        occurredAt: new Date(prev.occurredAt.getTime() + 1),
+        actorType: "user" as const,
+        actorId: prev.actorId,
+        actorLabel: prev.actorLabel,
+        action: "member.role_changed",
+        targetType: "user",
+        targetId: prev.actorId,
+        changes: { role: ["viewer", "owner"] as [unknown, unknown] },
+        metadata: null,
+        requestId: null,
+      };
+      await tx.insert(auditEvents).values({ ...forged, hash: hashEvent(forged) });
+    });
+    const result = await verifyChain(workspace.id);
+    // The forged row links correctly; the next one (formerly #4, now #5) no longer does.
+    expect(result).toMatchObject({ intact: false, firstBadSeq: 5 });
+  });
+
+  it("records who verified, through the tRPC procedure", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const res = await callerFor(owner).audit.verify({ workspaceId: workspace.id });
+    expect(res.intact).toBe(true);
+    const [ev] = await auditFor(workspace.id, "audit.verified");
+    expect(ev).toMatchObject({ actorId: owner.id, metadata: { intact: true } });
+  });
+});

@@ -1,0 +1,135 @@
+import { TRPCError } from "@trpc/server";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROLES, type Role } from "~/db/schema/identity";
+import { createWorkspace, type CreatedUser } from "~/db/seed/factories";
+import { can, type Permission } from "~/server/authz/permissions";
+import { callerFor } from "~/test/helpers";
+import type { ProcedureMeta } from "./init";
+import { appRouter } from "./root";
+
+/**
+ * Every procedure, read from the router itself, called as anonymous, as each role and
+ * as a member of another workspace. A procedure without declared access metadata fails
+ * this test, so a new unguarded procedure cannot land.
+ */
+type Proc = { _def: { meta?: ProcedureMeta; type: "query" | "mutation" | "subscription"; procedure?: boolean } };
+
+function flatten(record: Record<string, unknown>, prefix = ""): [string, Proc][] {
+  return Object.entries(record).flatMap(([key, value]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const def = (value as { _def?: { procedure?: boolean; record?: Record<string, unknown> } })._def;
+    if (def?.procedure) return [[path, value as Proc]];
+    return flatten(def?.record ?? (value as Record<string, unknown>), path);
+  });
+}
+const procedures = flatten(appRouter._def.record as unknown as Record<string, unknown>);
+
+/** What each role may do for the procedures whose rule is not just the permission table. */
+const EXPECTED_PERMISSIONS: Record<string, Permission> = {
+  "workspaces.rename": "workspace:update",
+  "members.list": "member:read",
+  "members.invitations": "member:manage",
+  "members.invite": "member:manage",
+  "members.revokeInvitation": "member:manage",
+  "members.changeRole": "member:manage",
+  "members.remove": "member:manage",
+  "members.leave": "member:leave",
+  "audit.list": "audit:read",
+  "audit.activity": "workspace:read",
+  "audit.verify": "audit:verify",
+  "system.status": "system:read",
+};
+const PUBLIC = new Set(["auth.signUp", "invitations.preview"]);
+const USER_ONLY = new Set(["auth.me", "workspaces.list", "workspaces.bySlug", "workspaces.create", "invitations.accept"]);
+
+function call(path: string, caller: ReturnType<typeof callerFor>, input: unknown) {
+  const fn = path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (i: unknown) => Promise<unknown>;
+  return fn(input);
+}
+
+async function outcome(p: Promise<unknown>) {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (e instanceof TRPCError) return e.code;
+    throw e;
+  }
+}
+
+const DENIED = new Set(["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"]);
+const SELF_CONTAINED_MUTATIONS = new Set(["members.leave"]);
+
+describe("authorization matrix", () => {
+  let workspaceId: string;
+  const byRole = new Map<Role, CreatedUser>();
+  let outsider: CreatedUser;
+
+  beforeAll(async () => {
+    const { workspace, owner, members } = await createWorkspace({
+      members: ROLES.filter((r) => r !== "owner").map((role) => ({ role })),
+    });
+    workspaceId = workspace.id;
+    byRole.set("owner", owner);
+    for (const m of members) byRole.set(m.role, m);
+    outsider = (await createWorkspace()).owner;
+  });
+
+  it("every procedure declares its access, and the expectations cover every procedure", () => {
+    expect(procedures.length).toBeGreaterThan(10);
+    for (const [path, proc] of procedures) {
+      const meta = proc._def.meta;
+      expect(meta, `${path} has no access metadata (use publicProcedure, protectedProcedure or workspaceProcedure)`).toBeTruthy();
+      if (meta!.auth === "workspace") {
+        expect(EXPECTED_PERMISSIONS[path], `${path} is missing from EXPECTED_PERMISSIONS`).toBe(meta!.permission);
+      } else if (meta!.auth === "public") {
+        expect(PUBLIC.has(path), `${path} is public but not listed as such`).toBe(true);
+      } else {
+        expect(USER_ONLY.has(path), `${path} is user-only but not listed as such`).toBe(true);
+      }
+    }
+  });
+
+  // Input is only { workspaceId }: an allowed call either succeeds or fails validation of
+  // its other fields (BAD_REQUEST) — never UNAUTHORIZED, FORBIDDEN or NOT_FOUND.
+  for (const [path, proc] of procedures) {
+    const meta = proc._def.meta;
+    it(`${path}: anonymous is refused unless public`, async () => {
+      const code = await outcome(call(path, callerFor(null), { workspaceId: "00000000-0000-4000-8000-000000000000" }));
+      if (meta?.auth === "public") expect(["UNAUTHORIZED", "FORBIDDEN"]).not.toContain(code);
+      else expect(code).toBe("UNAUTHORIZED");
+    });
+
+    if (meta?.auth !== "workspace") continue;
+    const permission = meta.permission;
+
+    it(`${path}: a member of another workspace gets NOT_FOUND`, async () => {
+      expect(await outcome(call(path, callerFor(outsider), { workspaceId }))).toBe("NOT_FOUND");
+    });
+
+    for (const role of ROLES) {
+      const allowed = can(role, permission);
+      it(`${path}: ${role} is ${allowed ? "allowed" : "FORBIDDEN"}`, async () => {
+        // Most mutations fail validation after authorization with only a workspaceId, so
+        // the shared fixture never changes; one that needs nothing more gets its own.
+        let target = { workspaceId, user: byRole.get(role)! };
+        if (SELF_CONTAINED_MUTATIONS.has(path)) {
+          const own = await createWorkspace({ members: role === "owner" ? [] : [{ role }] });
+          target = { workspaceId: own.workspace.id, user: role === "owner" ? own.owner : own.members[0]! };
+        }
+        const code = await outcome(call(path, callerFor(target.user), { workspaceId: target.workspaceId }));
+        if (allowed) expect(DENIED.has(code), `${role} → ${path} gave ${code}`).toBe(false);
+        else expect(code).toBe("FORBIDDEN");
+      });
+    }
+  }
+});
+
+describe("permission table", () => {
+  it("matches the roles in DESIGN.md for what exists today", () => {
+    expect(ROLES.filter((r) => can(r, "member:manage"))).toEqual(["admin", "owner"]);
+    expect(ROLES.filter((r) => can(r, "workspace:update"))).toEqual(["admin", "owner"]);
+    expect(ROLES.filter((r) => can(r, "audit:export"))).toEqual(["compliance_officer", "admin", "owner"]);
+    expect(ROLES.filter((r) => can(r, "workspace:read"))).toEqual([...ROLES]);
+  });
+});
