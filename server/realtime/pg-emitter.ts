@@ -1,0 +1,48 @@
+import "server-only";
+import { sql } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import type { RealtimeSink } from "./publish";
+
+/**
+ * Publishes to every web replica from a process that has no socket.io server (the
+ * worker, scripts), by speaking @socket.io/postgres-adapter's protocol on its NOTIFY
+ * channel. The published @socket.io/postgres-emitter (0.1.x) still speaks the format of
+ * adapter 0.3 and is silently ignored by adapter 0.5, hence these few lines.
+ * Payloads are invalidation hints, far below NOTIFY's 8000-byte limit.
+ */
+const CHANNEL = "socket.io#/";
+const EMITTER_UID = "emitter"; // the adapter's reserved uid for emitters: not counted as a node
+const MessageType = { BROADCAST: 3, SOCKETS_JOIN: 4, SOCKETS_LEAVE: 5 } as const;
+const PACKET_EVENT = 2;
+
+function notify(message: { type: number; data: unknown }) {
+  const payload = JSON.stringify({ uid: EMITTER_UID, nsp: "/", ...message });
+  getDb()
+    .execute(sql`select pg_notify(${CHANNEL}, ${payload})`)
+    .catch((err: unknown) => console.error("[realtime] could not publish:", err));
+}
+
+const opts = (room: string) => ({ rooms: [room], except: [], flags: {} });
+
+export const postgresEmitter: RealtimeSink = {
+  to(room) {
+    return {
+      emit(event, payload) {
+        notify({
+          type: MessageType.BROADCAST,
+          data: { packet: { type: PACKET_EVENT, data: [event, payload], nsp: "/" }, opts: opts(room) },
+        });
+      },
+    };
+  },
+  in(room) {
+    return {
+      socketsJoin(target) {
+        notify({ type: MessageType.SOCKETS_JOIN, data: { opts: opts(room), rooms: [target] } });
+      },
+      socketsLeave(target) {
+        notify({ type: MessageType.SOCKETS_LEAVE, data: { opts: opts(room), rooms: [target] } });
+      },
+    };
+  },
+};
