@@ -39,9 +39,10 @@ async function client(port: number, user: CreatedUser | null): Promise<Socket & 
   return socket;
 }
 
-function next(socket: Socket, event: string, predicate: (p: never) => boolean = () => true) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function next(socket: Socket, event: string, predicate: (p: any) => boolean = () => true) {
   return new Promise<unknown>((resolve) => {
-    const handler = (p: never) => {
+    const handler = (p: unknown) => {
       if (predicate(p)) {
         socket.off(event, handler);
         resolve(p);
