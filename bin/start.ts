@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildIsStale, buildWebApp } from "./lib/build";
 import { portInUse, startEmbeddedPostgres } from "./lib/embedded-pg";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -83,36 +84,10 @@ if (seeded) {
   );
 }
 
-function newestSourceMtime(): number {
-  let newest = 0;
-  const walk = (p: string) => {
-    for (const e of fs.readdirSync(p, { withFileTypes: true })) {
-      if (e.name === "node_modules" || e.name.startsWith(".")) continue;
-      const full = path.join(p, e.name);
-      if (e.isDirectory()) walk(full);
-      else newest = Math.max(newest, fs.statSync(full).mtimeMs);
-    }
-  };
-  for (const d of ["app", "components", "server", "db", "types"]) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d));
-  for (const f of ["next.config.ts", "proxy.ts", "env.ts", "package-lock.json", "postcss.config.mjs"]) {
-    if (fs.existsSync(path.join(root, f))) newest = Math.max(newest, fs.statSync(path.join(root, f)).mtimeMs);
-  }
-  return newest;
-}
-
 if (!dev) {
-  const buildId = path.join(root, ".next", "BUILD_ID");
-  const stale = !fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs < newestSourceMtime();
-  if (stale) {
+  if (buildIsStale(root)) {
     say("Building the web app (first start or changed sources; this takes a minute or two)…");
-    const code = await new Promise<number>((resolve) => {
-      const b = spawn(process.execPath, [path.join(root, "node_modules", "next", "dist", "bin", "next"), "build"], {
-        cwd: root,
-        stdio: "inherit",
-        env: { ...process.env, SKIP_ENV_VALIDATION: "1", NEXT_TELEMETRY_DISABLED: "1" },
-      });
-      b.on("exit", (c) => resolve(c ?? 1));
-    });
+    const code = await buildWebApp(root);
     if (code !== 0) {
       await stopPostgres?.();
       fail("The build failed; see the output above.");

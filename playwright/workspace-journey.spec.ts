@@ -1,0 +1,148 @@
+import { expect, test } from "@playwright/test";
+import { A, B, person, shot, signUp, waitLive } from "./fixtures";
+
+/**
+ * The foundation journey across two web processes: Ada works on replica A, Bob on
+ * replica B. Everything Bob does reaches Ada's open pages live, through Postgres.
+ */
+test("sign up, create a workspace, invite a colleague who joins from another server, see it live, verify the chain", async ({
+  browser,
+}) => {
+  const ada = person("Ada");
+  const bob = person("Bob");
+  const ctxA = await browser.newContext({ baseURL: A() });
+  const ctxB = await browser.newContext({ baseURL: B() });
+  const adaPage = await ctxA.newPage();
+
+  await adaPage.goto(`${A()}/signin`);
+  await shot(adaPage, "01-sign-in");
+
+  await signUp(adaPage, A(), ada);
+  await expect(adaPage).toHaveURL(/\/workspaces$/);
+  await expect(adaPage.getByText("You are not in any workspace yet")).toBeVisible();
+  await shot(adaPage, "02-workspaces-empty");
+
+  const slug = `risk-${ada.email.slice(4, 10)}`;
+  await adaPage.getByLabel("Name", { exact: true }).fill("Credit Risk");
+  await adaPage.getByLabel("URL name").fill(slug);
+  await adaPage.getByRole("button", { name: "Create workspace" }).click();
+  await expect(adaPage).toHaveURL(new RegExp(`/w/${slug}$`));
+  await waitLive(adaPage);
+  await expect(adaPage.getByTestId("activity-feed")).toContainText('created the workspace "Credit Risk"');
+
+  // Invite Bob as a reviewer; the link is shown once.
+  await adaPage.getByRole("link", { name: "Settings" }).click();
+  await expect(adaPage).toHaveURL(new RegExp(`/w/${slug}/settings/members$`));
+  await adaPage.getByRole("button", { name: "Invite member" }).click();
+  await adaPage.getByLabel("E-mail").fill(bob.email);
+  await adaPage.getByLabel("Role").selectOption("reviewer");
+  await adaPage.getByRole("button", { name: "Create invitation" }).click();
+  const link = await adaPage.getByTestId("invite-link").inputValue();
+  expect(link).toMatch(new RegExp(`^${A()}/invite/[A-Za-z0-9_-]{43}$`));
+  await shot(adaPage, "03-invite-link");
+  await adaPage.getByRole("button", { name: "Done" }).click();
+  await expect(adaPage.getByText(bob.email)).toBeVisible(); // in open invitations
+
+  // Ada also keeps the audit trail open in a second tab.
+  const adaAudit = await ctxA.newPage();
+  await adaAudit.goto(`${A()}/w/${slug}/governance/audit`);
+  await waitLive(adaAudit);
+  await expect(adaAudit.getByTestId("audit-table")).toContainText("member.invited");
+
+  // Bob opens the link on the other web process, signs up, accepts.
+  const bobPage = await ctxB.newPage();
+  const invitePath = new URL(link).pathname;
+  await bobPage.goto(`${B()}${invitePath}`);
+  await expect(bobPage.getByRole("heading", { name: "Join Credit Risk" })).toBeVisible();
+  await expect(bobPage.getByText(`invited ${bob.email} as Reviewer`)).toBeVisible();
+  await shot(bobPage, "04-invitation");
+  await bobPage.getByRole("link", { name: "Create account" }).click();
+  await signUp(bobPage, B(), bob, invitePath);
+  await expect(bobPage).toHaveURL(new RegExp(`${invitePath}$`));
+  await bobPage.getByRole("button", { name: "Accept invitation" }).click();
+  await expect(bobPage).toHaveURL(new RegExp(`/w/${slug}$`));
+  await waitLive(bobPage);
+
+  // Ada's pages on replica A update without reload.
+  const bobRow = adaPage.getByTestId("members-table").locator(`tr[data-email="${bob.email}"]`);
+  await expect(bobRow).toBeVisible();
+  await expect(bobRow).toContainText("Reviewer");
+  await expect(adaAudit.getByTestId("audit-table").locator('tr[data-action="member.joined"]')).toHaveCount(2);
+  await expect(adaAudit.getByTestId("audit-table")).toContainText(`${bob.email} joined as Reviewer`);
+  await shot(adaPage, "05-members");
+
+  // Bob's home feed on replica B sees Ada's role change live.
+  await expect(bobPage.getByTestId("activity-feed")).toContainText(`${bob.email} joined as Reviewer`);
+  await adaPage.getByLabel(`Role of ${bob.email}`).selectOption("ops");
+  await expect(bobPage.getByTestId("activity-feed")).toContainText(`role from Reviewer to Ops`);
+  await shot(bobPage, "06-home-as-bob");
+
+  // Verify the chain.
+  await adaAudit.getByRole("button", { name: "Verify chain" }).click();
+  await expect(adaAudit.getByTestId("verify-result")).toContainText("Chain intact");
+  await expect(adaAudit.getByTestId("audit-table")).toContainText("verified the audit chain: intact");
+  await adaAudit.getByRole("combobox", { name: "Action" }).selectOption("member.role_changed");
+  await expect(adaAudit.getByTestId("audit-table").locator("tbody > tr")).toHaveCount(1);
+  await adaAudit.getByRole("button", { name: "Clear filters" }).click();
+  await adaAudit.getByRole("button", { name: /Details of event 1$/ }).click();
+  await expect(adaAudit.getByTestId("audit-table")).toContainText('"Credit Risk"');
+  await shot(adaAudit, "07-audit-trail");
+
+  // Removing Bob cuts him off at once: his page leaves the workspace by itself.
+  adaPage.once("dialog", (d) => void d.accept());
+  await bobRow.getByRole("button", { name: "Remove" }).click();
+  await expect(bobRow).toHaveCount(0);
+  await expect(bobPage).toHaveURL(/\/workspaces$/);
+  await expect(bobPage.getByText("You are not in any workspace yet")).toBeVisible();
+
+  // Settings › System shows the worker alive.
+  await adaPage.getByRole("link", { name: "System" }).click();
+  await expect(adaPage.getByTestId("workers-table")).toContainText("alive");
+  await shot(adaPage, "08-system");
+
+  // An area not built yet says so.
+  await adaPage.getByRole("link", { name: /Models/ }).click();
+  await expect(adaPage.getByText("Models is not built yet")).toBeVisible();
+  await shot(adaPage, "09-not-built");
+
+  await ctxA.close();
+  await ctxB.close();
+});
+
+test("sign-in shows a clear error for a wrong password, and a non-member cannot see a workspace", async ({ page }) => {
+  const eve = person("Eve");
+  await signUp(page, A(), eve);
+  await expect(page).toHaveURL(/\/workspaces$/);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await page.getByLabel("E-mail").fill(eve.email);
+  await page.getByLabel("Password").fill("not-the-password-at-all");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("form [role=alert]")).toHaveText("E-mail or password is incorrect.");
+  await page.getByLabel("Password").fill(eve.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/workspaces$/);
+  const res = await page.goto(`${A()}/w/acme-does-not-exist`);
+  expect(res?.status()).toBe(404);
+  await expect(page.getByText("This page does not exist, or you do not have access to it.")).toBeVisible();
+});
+
+test("security headers and JSON-only mutations", async ({ request }) => {
+  const res = await request.get(`${A()}/signin`);
+  const csp = res.headers()["content-security-policy"] ?? "";
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(res.headers()["x-content-type-options"]).toBe("nosniff");
+  const html = await res.text();
+  const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
+  expect(html).toContain(`nonce="${nonce}"`);
+
+  // What a cross-site HTML form could send is refused before tRPC sees it.
+  const form = await request.post(`${A()}/api/trpc/auth.signUp`, {
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    data: "name=x&email=x@example.com&password=aaaaaaaaaaaaaaaa",
+  });
+  expect(form.status()).toBe(415);
+  const anon = await request.get(`${A()}/api/trpc/workspaces.list`);
+  expect(anon.status()).toBe(401);
+});
