@@ -42,7 +42,7 @@ export const env = createEnv({
   emptyStringAsUndefined: true,
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,
   onValidationError: (issues) => {
-    const lines = issues.map((i) => `  - ${(i.path ?? []).join(".") || "(root)"}: ${i.message}`);
+    const lines = issues.map((i) => `  - ${(i.path ?? []).map((k) => String(typeof k === "object" ? k.key : k)).join(".") || "(root)"}: ${i.message}`);
     const message = `Invalid configuration:\n${lines.join("\n")}`;
     console.error(message);
     throw new Error(message);

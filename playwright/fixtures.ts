@@ -11,7 +11,7 @@ const SHOTS = path.join(import.meta.dirname, "screenshots");
 /** Screenshots of the main pages, to look at (git-ignored). */
 export async function shot(page: Page, name: string) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
 export function person(first: string) {

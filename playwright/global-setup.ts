@@ -22,8 +22,8 @@ function startProcess(name: string, entry: string, env: Record<string, string>, 
       if (process.env.E2E_VERBOSE) process.stdout.write(`[${name}] ${text}`);
       if (readyLine.test(text)) resolve(child);
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.on("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready:\n${log.join("")}`)));
   });
 }

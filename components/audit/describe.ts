@@ -8,6 +8,7 @@ type EventLike = {
   metadata: Record<string, unknown> | null;
 };
 
+const str = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v ?? null));
 const role = (r: unknown) => (typeof r === "string" && r in ROLE_LABELS ? ROLE_LABELS[r as Role] : String(r));
 
 /** One readable sentence per audit event, for the activity feed and the audit table. */
@@ -18,9 +19,9 @@ export function describeEvent(e: EventLike): string {
   const email = typeof m.email === "string" ? m.email : "a member";
   switch (e.action) {
     case "workspace.created":
-      return `${who} created the workspace "${String(c.name?.[1] ?? "")}"`;
+      return `${who} created the workspace "${str(c.name?.[1])}"`;
     case "workspace.renamed":
-      return `${who} renamed the workspace from "${String(c.name?.[0])}" to "${String(c.name?.[1])}"`;
+      return `${who} renamed the workspace from "${str(c.name?.[0])}" to "${str(c.name?.[1])}"`;
     case "member.invited":
       return `${who} invited ${email} as ${role(c.role?.[1])}`;
     case "invitation.revoked":
@@ -44,7 +45,7 @@ export function describeEvent(e: EventLike): string {
     case "user.sign_in_failed":
       return `Failed sign-in for ${email}`;
     case "audit.verified":
-      return m.intact ? `${who} verified the audit chain: intact` : `${who} verified the audit chain: broken at #${String(m.firstBadSeq)}`;
+      return m.intact ? `${who} verified the audit chain: intact` : `${who} verified the audit chain: broken at #${str(m.firstBadSeq)}`;
     default:
       return `${who}: ${e.action}`;
   }

@@ -28,9 +28,9 @@ const providers: NextAuthOptions["providers"] = [
         return { id: user.id, email: user.email, name: user.name };
       } catch (err) {
         // next-auth passes the message to the sign-in page; only AppError messages are safe to show.
-        if (err instanceof AppError) throw new Error(err.message);
+        if (err instanceof AppError) throw new Error(err.message, { cause: err });
         console.error("[auth] sign-in failed unexpectedly:", err);
-        throw new Error("Sign-in is unavailable right now. Please try again.");
+        throw new Error("Sign-in is unavailable right now. Please try again.", { cause: err });
       }
     },
   }),
@@ -61,7 +61,7 @@ export const authOptions: NextAuthOptions = {
   callbacks: {
     async signIn({ account, profile }) {
       if (account?.provider !== "oidc") return true;
-      const p = profile as { email?: string; email_verified?: boolean } | undefined;
+      const p: { email?: string | null; email_verified?: boolean } | undefined = profile;
       // Accounts are matched by e-mail, so only a verified one may claim an account.
       return Boolean(p?.email && p.email_verified !== false);
     },

@@ -22,7 +22,7 @@ function flatten(record: Record<string, unknown>, prefix = ""): [string, Proc][]
     return flatten(def?.record ?? (value as Record<string, unknown>), path);
   });
 }
-const procedures = flatten(appRouter._def.record as unknown as Record<string, unknown>);
+const procedures = flatten(appRouter._def.record);
 
 /** What each role may do for the procedures whose rule is not just the permission table. */
 const EXPECTED_PERMISSIONS: Record<string, Permission> = {
