@@ -20,6 +20,8 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await signUp(adaPage, A(), ada);
   await expect(adaPage).toHaveURL(/\/workspaces$/);
   await expect(adaPage.getByText("You are not in any workspace yet")).toBeVisible();
+  const session = (await ctxA.cookies()).find((c) => c.name === "next-auth.session-token");
+  expect(session).toMatchObject({ httpOnly: true, sameSite: "Lax", secure: false }); // Secure behind https
   await shot(adaPage, "02-workspaces-empty");
 
   const slug = `risk-${ada.email.slice(4, 10)}`;

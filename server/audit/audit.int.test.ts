@@ -148,4 +148,41 @@ describe("audit chain", () => {
     const [ev] = await auditFor(workspace.id, "audit.verified");
     expect(ev).toMatchObject({ actorId: owner.id, metadata: { intact: true } });
   });
+
+  it("lists newest first with keyset pages and filters by actor, action and time", async () => {
+    const { workspace, owner, members } = await createWorkspace({ members: [{ role: "admin" }] });
+    const admin = members[0]!;
+    for (let i = 0; i < 3; i++) {
+      await callerFor(admin).workspaces.rename({ workspaceId: workspace.id, name: `Name ${i}` });
+    }
+    const all = await auditFor(workspace.id);
+    const caller = callerFor(owner);
+    const page1 = await caller.audit.list({ workspaceId: workspace.id, limit: 4 });
+    expect(page1.items.map((e) => e.seq)).toEqual([all.length, all.length - 1, all.length - 2, all.length - 3]);
+    const page2 = await caller.audit.list({ workspaceId: workspace.id, limit: 4, cursor: page1.nextCursor });
+    expect(page2.items[0]!.seq).toBe(all.length - 4);
+    const everything = [...page1.items, ...page2.items];
+    expect(new Set(everything.map((e) => e.seq)).size).toBe(everything.length);
+
+    const renames = await caller.audit.list({ workspaceId: workspace.id, action: "workspace.renamed" });
+    expect(renames.items).toHaveLength(3);
+    const byAdmin = await caller.audit.list({ workspaceId: workspace.id, actor: admin.email.toUpperCase() });
+    expect(byAdmin.items.every((e) => e.actorId === admin.id)).toBe(true);
+    expect(byAdmin.items.map((e) => e.action)).toContain("workspace.renamed");
+    const future = await caller.audit.list({ workspaceId: workspace.id, from: new Date(Date.now() + 60_000) });
+    expect(future.items).toEqual([]);
+    const past = await caller.audit.list({ workspaceId: workspace.id, to: all[0]!.occurredAt });
+    expect(past.items.map((e) => e.seq)).toContain(1);
+    expect(past.items.length).toBeLessThan(all.length);
+    await expect(caller.audit.list({ workspaceId: workspace.id, action: "nope" as "workspace.renamed" })).rejects.toThrow(
+      /action: Action must be one of the audit actions/,
+    );
+  });
+
+  it("shows the activity feed without sign-ins and verifications", async () => {
+    const { workspace, owner } = await createWorkspace();
+    await callerFor(owner).audit.verify({ workspaceId: workspace.id });
+    const feed = await callerFor(owner).audit.activity({ workspaceId: workspace.id });
+    expect(feed.map((e) => e.action)).toEqual(["member.joined", "workspace.created"]);
+  });
 });

@@ -1,0 +1,37 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+/** Loads env.ts in a fresh process, as every Steward process does at start-up. */
+function load(vars: Record<string, string | undefined>) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
+  return spawnSync(process.execPath, ["--import", "tsx", "-e", 'await import("./env.ts"); console.log("config ok")'], {
+    cwd: import.meta.dirname,
+    env,
+    encoding: "utf8",
+  });
+}
+
+const good = { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/steward", AUTH_SECRET: "x".repeat(32) };
+
+describe("configuration", () => {
+  it("accepts a complete configuration", () => {
+    const r = load(good);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("config ok");
+  });
+
+  it.each([
+    [{ ...good, DATABASE_URL: "mysql://localhost/x" }, /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ connection URL/],
+    [{ ...good, DATABASE_URL: undefined }, /DATABASE_URL:/],
+    [{ ...good, AUTH_SECRET: "short" }, /AUTH_SECRET: must be at least 32 characters/],
+    [{ ...good, PORT: "99999" }, /PORT:/],
+    [{ ...good, OIDC_ISSUER: "not a url" }, /OIDC_ISSUER: must be the issuer URL/],
+  ])("stops start-up naming the bad variable (%#)", (vars, message) => {
+    const r = load(vars);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Invalid configuration/);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).not.toContain("config ok");
+  });
+});
