@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 /** Loads env.ts in a fresh process, as every Steward process does at start-up. */
 function load(vars: Record<string, string | undefined>) {
-  const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production" };
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
   return spawnSync(process.execPath, ["--import", "tsx", "-e", 'await import("./env.ts"); console.log("config ok")'], {
     cwd: import.meta.dirname,

@@ -12,6 +12,7 @@ export default tseslint.config(
       "test-results/**",
       "next-env.d.ts",
       "bin/hooks/**",
+      "bin/*.mjs",
       "eslint.config.js",
       "postcss.config.mjs",
     ],
