@@ -5,6 +5,7 @@ import path from "node:path";
 import { buildIsStale, buildWebApp } from "../bin/lib/build";
 import { freePort, startEmbeddedPostgres } from "../bin/lib/embedded-pg";
 import { runMigrations } from "../db/migrate";
+import { startOidcIssuer } from "./oidc-issuer";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -51,8 +52,16 @@ export default async function globalSetup() {
   }
   await runMigrations(url);
 
-  const [portA, portB] = [await freePort(), await freePort()];
-  const common = { DATABASE_URL: url, AUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-0123456" };
+  const [portA, portB, portOidc] = [await freePort(), await freePort(), await freePort()];
+  const oidc = await startOidcIssuer(portOidc, [portA, portB].map((p) => `http://localhost:${p}/api/auth/callback/oidc`));
+  const common = {
+    DATABASE_URL: url,
+    AUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-0123456",
+    OIDC_ISSUER: oidc.issuer,
+    OIDC_CLIENT_ID: oidc.clientId,
+    OIDC_CLIENT_SECRET: oidc.clientSecret,
+    OIDC_NAME: "Acme SSO",
+  };
   const children = await Promise.all([
     startProcess("web-a", "server.ts", { ...common, PORT: String(portA), NEXTAUTH_URL: `http://localhost:${portA}` }, /\[web\] ready/),
     startProcess("web-b", "server.ts", { ...common, PORT: String(portB), NEXTAUTH_URL: `http://localhost:${portB}` }, /\[web\] ready/),
@@ -73,6 +82,7 @@ export default async function globalSetup() {
           }),
       ),
     );
+    await oidc.close();
     await stopPg?.();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   };

@@ -36,19 +36,39 @@ const providers: NextAuthOptions["providers"] = [
   }),
 ];
 
+type OidcClaims = { sub: string; email?: string; name?: string; email_verified?: boolean };
+
+/**
+ * Many issuers put only `sub` in the ID token and the rest behind the userinfo endpoint,
+ * so after the ID token is validated, missing claims are fetched from there (same subject).
+ */
+async function completeClaims(issuer: string, claims: OidcClaims, accessToken?: string): Promise<OidcClaims> {
+  if (claims.email || !accessToken) return claims;
+  const discovery = (await fetch(`${issuer}/.well-known/openid-configuration`).then((r) => r.json())) as { userinfo_endpoint?: string };
+  if (!discovery.userinfo_endpoint) return claims;
+  const info = (await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${accessToken}` } }).then((r) =>
+    r.json(),
+  )) as OidcClaims;
+  return info.sub === claims.sub ? { ...info, ...claims, email: info.email, email_verified: info.email_verified } : claims;
+}
+
 if (oidcEnabled) {
+  const issuer = env.OIDC_ISSUER!.replace(/\/$/, "");
   providers.push({
     id: "oidc",
     name: env.OIDC_NAME,
     type: "oauth",
-    wellKnown: `${env.OIDC_ISSUER!.replace(/\/$/, "")}/.well-known/openid-configuration`,
+    wellKnown: `${issuer}/.well-known/openid-configuration`,
     clientId: env.OIDC_CLIENT_ID,
     clientSecret: env.OIDC_CLIENT_SECRET,
     authorization: { params: { scope: "openid email profile" } },
     idToken: true,
     checks: ["pkce", "state"],
-    profile(p: { sub: string; email?: string; name?: string; email_verified?: boolean }) {
-      return { id: p.sub, email: p.email ?? null, name: p.name ?? p.email ?? p.sub };
+    async profile(idClaims: OidcClaims, tokens: { access_token?: string }) {
+      const c = await completeClaims(issuer, idClaims, tokens.access_token);
+      // Accounts are matched by e-mail, so only a verified address may claim one.
+      const email = c.email && c.email_verified !== false ? c.email : null;
+      return { id: c.sub, email, name: c.name ?? c.email ?? c.sub };
     },
   });
 }
@@ -59,11 +79,10 @@ export const authOptions: NextAuthOptions = {
   pages: { signIn: "/signin", error: "/signin" },
   providers,
   callbacks: {
-    async signIn({ account, profile }) {
+    async signIn({ account, user }) {
       if (account?.provider !== "oidc") return true;
-      const p: { email?: string | null; email_verified?: boolean } | undefined = profile;
-      // Accounts are matched by e-mail, so only a verified one may claim an account.
-      return Boolean(p?.email && p.email_verified !== false);
+      // profile() above leaves the e-mail out unless the issuer says it is verified.
+      return Boolean(user.email);
     },
     async jwt({ token, user, account }) {
       if (user && account?.provider === "oidc") {
