@@ -24,6 +24,12 @@ export const env = createEnv({
       .default("false")
       .transform((v) => v === "true" || v === "1"),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    ARTIFACT_DIR: z.string().min(1).default(".steward/artifacts"),
+    UPLOAD_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .positive("must be a positive number of bytes")
+      .default(2 * 1024 ** 3),
   },
   client: {},
   runtimeEnv: {
@@ -38,6 +44,8 @@ export const env = createEnv({
     OIDC_NAME: process.env.OIDC_NAME,
     TRUST_PROXY: process.env.TRUST_PROXY,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    ARTIFACT_DIR: process.env.ARTIFACT_DIR,
+    UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
   },
   emptyStringAsUndefined: true,
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,

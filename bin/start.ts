@@ -32,6 +32,7 @@ if (fs.existsSync(secretsFile)) {
 }
 
 process.env.PORT ??= "3000";
+process.env.ARTIFACT_DIR ??= path.join(dataDir, "artifacts");
 process.env.AUTH_SECRET ??= secrets.authSecret;
 process.env.NEXTAUTH_URL ??= `http://localhost:${process.env.PORT}`;
 (process.env as Record<string, string>).NODE_ENV = dev ? "development" : "production";
