@@ -1,0 +1,73 @@
+import onnxProto, { type onnx as OnnxNs } from "onnx-proto";
+
+// onnx-proto is CommonJS; its named export is not visible to Node's ESM loader.
+const { onnx } = onnxProto;
+
+
+/**
+ * Writes small, real ONNX models with onnx-proto: what the demo seed and the tests use
+ * instead of downloading anything. A logistic-regression classifier:
+ *   features[batch, F] → MatMul W → Add b → Sigmoid → probability[batch, 1]
+ *                                              → Greater 0.5 → Cast → label[batch, 1] (int64)
+ */
+export function logisticRegressionOnnx(opts: {
+  weights: number[];
+  bias: number;
+  featureNames?: string[];
+  producerVersion?: string;
+  metadata?: Record<string, string>;
+  opset?: number;
+  irVersion?: number;
+}): Uint8Array {
+  const F = opts.weights.length;
+  const T = onnx.TensorProto.DataType;
+  const tensorType = (elemType: number, dims: (number | string)[]) => ({
+    tensorType: {
+      elemType,
+      shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) },
+    },
+  });
+  const graph = onnx.GraphProto.create({
+    name: "logistic_regression",
+    node: [
+      { opType: "MatMul", input: ["features", "W"], output: ["logits_raw"], name: "matmul" },
+      { opType: "Add", input: ["logits_raw", "b"], output: ["logits"], name: "add_bias" },
+      { opType: "Sigmoid", input: ["logits"], output: ["probability"], name: "sigmoid" },
+      { opType: "Greater", input: ["probability", "threshold"], output: ["is_positive"], name: "threshold" },
+      {
+        opType: "Cast",
+        input: ["is_positive"],
+        output: ["label"],
+        name: "to_label",
+        attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: T.INT64 }],
+      },
+    ],
+    initializer: [
+      { name: "W", dataType: T.FLOAT, dims: [F, 1], floatData: opts.weights },
+      { name: "b", dataType: T.FLOAT, dims: [1], floatData: [opts.bias] },
+      { name: "threshold", dataType: T.FLOAT, dims: [1], floatData: [0.5] },
+    ],
+    input: [{ name: "features", type: tensorType(T.FLOAT, ["batch", F]) }],
+    output: [
+      { name: "probability", type: tensorType(T.FLOAT, ["batch", 1]) },
+      { name: "label", type: tensorType(T.INT64, ["batch", 1]) },
+    ],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: opts.irVersion ?? 8,
+    opsetImport: [{ domain: "", version: opts.opset ?? 17 }],
+    producerName: "steward-seed",
+    producerVersion: opts.producerVersion ?? "1",
+    graph,
+    metadataProps: Object.entries({
+      ...(opts.featureNames ? { feature_names: opts.featureNames.join(",") } : {}),
+      ...opts.metadata,
+    }).map(([key, value]) => ({ key, value })),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Encodes an arbitrary (possibly hostile) ModelProto: for the rejection corpus in tests. */
+export function encodeModel(model: OnnxNs.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
