@@ -1,5 +1,9 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { inject } from "vitest";
 
 process.env.DATABASE_URL = inject("databaseUrl");
 process.env.AUTH_SECRET ??= "test-secret-test-secret-test-secret-0123";
 process.env.NEXTAUTH_URL ??= "http://localhost:3000";
+process.env.ARTIFACT_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), "steward-test-artifacts-"));

@@ -14,5 +14,13 @@ export const AUDIT_ACTIONS = [
   "member.removed",
   "member.left",
   "audit.verified",
+  "dataset.created",
+  "dataset.version_created",
+  "model.created",
+  "model.version_registered",
+  "model.alias_moved",
+  "model.alias_removed",
+  "token.created",
+  "token.revoked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

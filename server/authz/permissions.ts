@@ -15,7 +15,12 @@ export const PERMISSIONS = [
   "audit:verify",
   "audit:export",
   "system:read",
+  "registry:read",
   "model:write",
+  "model:alias",
+  "model:alias_production",
+  "token:create",
+  "token:manage",
   "review:approve_technical",
   "review:approve_compliance",
   "deployment:manage",
@@ -29,8 +34,10 @@ const viewer = [
   "audit:read",
   "audit:verify",
   "system:read",
+  "registry:read",
+  "token:create",
 ] as const satisfies readonly Permission[];
-const mlEngineer = [...viewer, "model:write"] as const;
+const mlEngineer = [...viewer, "model:write", "model:alias"] as const;
 
 export const ROLE_PERMISSIONS = {
   viewer,
@@ -45,6 +52,8 @@ export const ROLE_PERMISSIONS = {
     "audit:export",
     "workspace:update",
     "member:manage",
+    "model:alias_production",
+    "token:manage",
   ],
   owner: [
     ...mlEngineer,
@@ -53,6 +62,8 @@ export const ROLE_PERMISSIONS = {
     "audit:export",
     "workspace:update",
     "member:manage",
+    "model:alias_production",
+    "token:manage",
     "workspace:delete",
   ],
 } as const satisfies Record<Role, readonly Permission[]>;

@@ -38,6 +38,18 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "audit.activity": "workspace:read",
   "audit.verify": "audit:verify",
   "system.status": "system:read",
+  "datasets.list": "registry:read",
+  "datasets.byName": "registry:read",
+  "datasets.version": "registry:read",
+  "models.list": "registry:read",
+  "models.byName": "registry:read",
+  "models.version": "registry:read",
+  "models.compare": "registry:read",
+  "models.setAlias": "model:alias",
+  "models.removeAlias": "model:alias",
+  "tokens.list": "token:create",
+  "tokens.create": "token:create",
+  "tokens.revoke": "token:create",
 };
 const PUBLIC = new Set(["auth.signUp", "invitations.preview"]);
 const USER_ONLY = new Set(["auth.me", "workspaces.list", "workspaces.bySlug", "workspaces.create", "invitations.accept"]);

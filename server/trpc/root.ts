@@ -1,7 +1,9 @@
 import "server-only";
 import { auditRouter } from "~/server/audit/audit.router";
 import { authRouter, invitationsRouter, membersRouter, workspacesRouter } from "~/server/identity/identity.router";
+import { datasetsRouter, modelsRouter } from "~/server/registry/registry.router";
 import { systemRouter } from "~/server/system/system.router";
+import { tokensRouter } from "~/server/tokens/tokens.router";
 import { createCallerFactory, router } from "./procedures";
 
 export const appRouter = router({
@@ -11,6 +13,9 @@ export const appRouter = router({
   invitations: invitationsRouter,
   audit: auditRouter,
   system: systemRouter,
+  datasets: datasetsRouter,
+  models: modelsRouter,
+  tokens: tokensRouter,
 });
 
 export type AppRouter = typeof appRouter;

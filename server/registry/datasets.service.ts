@@ -1,0 +1,192 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { and, desc, eq, sql } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { datasets, datasetVersions, users } from "~/db/schema";
+import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
+import { mutate } from "~/server/audit/mutate";
+import * as store from "~/server/artifacts/store";
+import { AppError } from "~/server/errors";
+import { parseMeta } from "./parse-meta";
+import { profileDataset } from "./profile";
+import { DatasetUploadMeta, RegistryName } from "./registry.schema";
+
+export function formatFromFilename(filename: string): "csv" | "parquet" {
+  const lower = filename.toLowerCase();
+  if (lower.endsWith(".csv")) return "csv";
+  if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return "parquet";
+  throw new AppError("INVALID", "Upload a .csv or .parquet file.", { field: "file" });
+}
+
+function safeFilename(name: string) {
+  // Kept for display only; never used as a path.
+  return name.replace(/[\u0000-\u001f\u007f/\\]/g, "_").slice(-200) || "upload";
+}
+
+/**
+ * Registers a dataset version from an upload stream: staged and hashed, profiled with
+ * DuckDB, stored under its sha256, then recorded in one transaction. The same bytes
+ * again return the existing version (`created: false`). A bad file leaves nothing.
+ */
+export async function uploadDatasetVersion(
+  actor: WorkspaceActor,
+  input: { name: string; filename: string; meta?: unknown },
+  body: Readable | ReadableStream<Uint8Array>,
+  requestMeta: RequestMeta = {},
+) {
+  const name = RegistryName.parse(input.name);
+  const meta = parseMeta(DatasetUploadMeta, input.meta);
+  const format = formatFromFilename(input.filename);
+  const staged = await store.stage(body);
+  let blobCreated = false;
+  try {
+    const existing = await findVersionBySha(actor.workspaceId, name, staged.sha256);
+    if (existing) {
+      await staged.discard();
+      return { ...existing, created: false };
+    }
+    const { schema, profile } = await profileDataset(staged.path, format);
+    blobCreated = (await store.commit(staged)).created;
+    const result = await mutate(
+      actor,
+      async (tx, audit) => {
+        await tx.insert(datasets).values({ workspaceId: actor.workspaceId, name, description: meta.description, createdBy: actor.userId }).onConflictDoNothing();
+        const [ds] = await tx
+          .select()
+          .from(datasets)
+          .where(and(eq(datasets.workspaceId, actor.workspaceId), eq(datasets.name, name)))
+          .for("update");
+        const [{ next }] = (await tx
+          .select({ next: sql<number>`coalesce(max(${datasetVersions.version}), 0) + 1` })
+          .from(datasetVersions)
+          .where(eq(datasetVersions.datasetId, ds!.id))) as [{ next: number }];
+        if (Number(next) === 1) {
+          audit({ action: "dataset.created", target: { type: "dataset", id: ds!.id }, metadata: { name } });
+        }
+        const dup = await tx
+          .select({ id: datasetVersions.id, version: datasetVersions.version })
+          .from(datasetVersions)
+          .where(and(eq(datasetVersions.datasetId, ds!.id), eq(datasetVersions.sha256, staged.sha256)));
+        if (dup[0]) {
+          // A concurrent upload of the same bytes won the race.
+          audit({ action: "dataset.version_created", target: { type: "dataset_version", id: dup[0].id }, metadata: { name, version: dup[0].version, deduplicated: true } });
+          return { datasetId: ds!.id, versionId: dup[0].id, version: dup[0].version, created: false };
+        }
+        const [v] = await tx
+          .insert(datasetVersions)
+          .values({
+            workspaceId: actor.workspaceId,
+            datasetId: ds!.id,
+            version: Number(next),
+            sha256: staged.sha256,
+            format,
+            filename: safeFilename(input.filename),
+            sizeBytes: staged.size,
+            rowCount: profile.rows,
+            schema,
+            profile,
+            createdBy: actor.userId,
+          })
+          .returning();
+        audit({
+          action: "dataset.version_created",
+          target: { type: "dataset_version", id: v!.id },
+          metadata: { name, version: v!.version, sha256: staged.sha256, rows: profile.rows, columns: schema.length, sizeBytes: staged.size },
+        });
+        return { datasetId: ds!.id, versionId: v!.id, version: v!.version, created: true };
+      },
+      requestMeta,
+    );
+    return { name, sha256: staged.sha256, sizeBytes: staged.size, format, rows: profile.rows, ...result };
+  } catch (err) {
+    await staged.discard();
+    if (blobCreated && !(await blobReferenced(staged.sha256))) await store.removeBlob(staged.sha256);
+    throw err;
+  }
+}
+
+async function findVersionBySha(workspaceId: string, name: string, sha256: string) {
+  const [row] = await getDb()
+    .select({ datasetId: datasets.id, versionId: datasetVersions.id, version: datasetVersions.version, sizeBytes: datasetVersions.sizeBytes, format: datasetVersions.format, rows: datasetVersions.rowCount })
+    .from(datasetVersions)
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(and(eq(datasets.workspaceId, workspaceId), eq(datasets.name, name), eq(datasetVersions.sha256, sha256)));
+  return row ? { name, sha256, ...row } : null;
+}
+
+export async function blobReferenced(sha256: string) {
+  const r = await getDb().execute<{ n: number }>(
+    sql`select (select count(*) from dataset_versions where sha256 = ${sha256}) + (select count(*) from model_versions where sha256 = ${sha256}) as n`,
+  );
+  return Number(r[0]?.n ?? 0) > 0;
+}
+
+export async function listDatasets(actor: WorkspaceActor) {
+  return getDb()
+    .select({
+      id: datasets.id,
+      name: datasets.name,
+      description: datasets.description,
+      createdAt: datasets.createdAt,
+      versions: sql<number>`count(${datasetVersions.id})::int`,
+      latestVersion: sql<number | null>`max(${datasetVersions.version})`,
+      lastUploadAt: sql<Date | null>`max(${datasetVersions.createdAt})`,
+    })
+    .from(datasets)
+    .leftJoin(datasetVersions, eq(datasetVersions.datasetId, datasets.id))
+    .where(eq(datasets.workspaceId, actor.workspaceId))
+    .groupBy(datasets.id)
+    .orderBy(datasets.name)
+    .then((rows) => rows.map((r) => ({ ...r, lastUploadAt: r.lastUploadAt ? new Date(r.lastUploadAt) : null })));
+}
+
+async function findDataset(actor: WorkspaceActor, name: string) {
+  const [ds] = await getDb()
+    .select()
+    .from(datasets)
+    .where(and(eq(datasets.workspaceId, actor.workspaceId), eq(datasets.name, name)));
+  if (!ds) throw new AppError("NOT_FOUND", `There is no dataset named "${name}" in this workspace.`, { field: "name" });
+  return ds;
+}
+
+export async function getDataset(actor: WorkspaceActor, name: string) {
+  const ds = await findDataset(actor, name);
+  const versions = await getDb()
+    .select({
+      id: datasetVersions.id,
+      version: datasetVersions.version,
+      sha256: datasetVersions.sha256,
+      format: datasetVersions.format,
+      filename: datasetVersions.filename,
+      sizeBytes: datasetVersions.sizeBytes,
+      rowCount: datasetVersions.rowCount,
+      columns: sql<number>`jsonb_array_length(${datasetVersions.schema})`,
+      createdAt: datasetVersions.createdAt,
+      createdBy: users.email,
+    })
+    .from(datasetVersions)
+    .leftJoin(users, eq(users.id, datasetVersions.createdBy))
+    .where(eq(datasetVersions.datasetId, ds.id))
+    .orderBy(desc(datasetVersions.version));
+  return { id: ds.id, name: ds.name, description: ds.description, createdAt: ds.createdAt, versions };
+}
+
+export async function getDatasetVersion(actor: WorkspaceActor, name: string, version: number) {
+  const ds = await findDataset(actor, name);
+  const [v] = await getDb()
+    .select()
+    .from(datasetVersions)
+    .where(and(eq(datasetVersions.datasetId, ds.id), eq(datasetVersions.version, version)));
+  if (!v) throw new AppError("NOT_FOUND", `Dataset "${name}" has no version ${version}.`, { field: "version" });
+  return { ...v, name: ds.name };
+}
+
+/** Resolves `name@version` references within the workspace (for lineage). */
+export async function resolveDatasetVersion(workspaceId: string, name: string, version: number) {
+  const [v] = await getDb()
+    .select({ id: datasetVersions.id })
+    .from(datasetVersions)
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(and(eq(datasets.workspaceId, workspaceId), eq(datasets.name, name), eq(datasetVersions.version, version)));
+  return v?.id ?? null;
+}

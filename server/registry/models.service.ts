@@ -1,0 +1,351 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import type { z } from "zod";
+import { getDb } from "~/db/client";
+import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, modelVersions, users } from "~/db/schema";
+import type { OnnxSignature } from "~/db/schema/registry";
+import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
+import { mutate } from "~/server/audit/mutate";
+import * as store from "~/server/artifacts/store";
+import { can } from "~/server/authz/permissions";
+import { AppError } from "~/server/errors";
+import { blobReferenced, resolveDatasetVersion } from "./datasets.service";
+import { inspectOnnx } from "./onnx-inspect";
+import { parseMeta } from "./parse-meta";
+import { ModelUploadMeta, RegistryName, SetAliasInput } from "./registry.schema";
+
+/** Aliases that only an admin may move, until approvals take them over. */
+export const PROTECTED_ALIASES = new Set(["production"]);
+
+async function resolveParent(workspaceId: string, modelName: string, parent: z.infer<typeof ModelUploadMeta>["parent"]) {
+  if (parent === undefined) return null;
+  const ref = typeof parent === "number" ? { name: modelName, version: parent } : parent;
+  const [v] = await getDb()
+    .select({ id: modelVersions.id })
+    .from(modelVersions)
+    .innerJoin(models, eq(models.id, modelVersions.modelId))
+    .where(and(eq(models.workspaceId, workspaceId), eq(models.name, ref.name), eq(modelVersions.version, ref.version)));
+  if (!v) throw new AppError("INVALID", `The parent version ${ref.name}@${ref.version} does not exist in this workspace.`, { field: "parent" });
+  return v.id;
+}
+
+/**
+ * Registers an ONNX file as the next version of a model (created on first upload).
+ * Metadata and lineage references are checked before the upload is read; the file is
+ * inspected in a separate process; one transaction writes model, version, lineage and
+ * audit events. The same bytes again return the existing version.
+ */
+export async function uploadModelVersion(
+  actor: WorkspaceActor,
+  input: { name: string; filename: string; meta?: unknown },
+  body: Readable | ReadableStream<Uint8Array>,
+  requestMeta: RequestMeta = {},
+) {
+  const name = RegistryName.parse(input.name);
+  const meta = parseMeta(ModelUploadMeta, input.meta);
+  if (!input.filename.toLowerCase().endsWith(".onnx")) throw new AppError("INVALID", "Upload an .onnx file.", { field: "file" });
+  const lineage: { id: string; role: "train" | "eval"; ref: string }[] = [];
+  for (const d of meta.datasets ?? []) {
+    const id = await resolveDatasetVersion(actor.workspaceId, d.ref.name, d.ref.version);
+    if (!id) throw new AppError("INVALID", `Dataset version ${d.ref.name}@${d.ref.version} does not exist in this workspace.`, { field: "datasets" });
+    lineage.push({ id, role: d.role, ref: `${d.ref.name}@${d.ref.version}` });
+  }
+  const parentId = await resolveParent(actor.workspaceId, name, meta.parent);
+
+  const staged = await store.stage(body);
+  let blobCreated = false;
+  try {
+    const [same] = await getDb()
+      .select({ id: modelVersions.id, version: modelVersions.version })
+      .from(modelVersions)
+      .innerJoin(models, eq(models.id, modelVersions.modelId))
+      .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name), eq(modelVersions.sha256, staged.sha256)));
+    if (same) {
+      await staged.discard();
+      return { name, version: same.version, versionId: same.id, sha256: staged.sha256, created: false };
+    }
+    const signature = await inspectOnnx(staged.path);
+    blobCreated = (await store.commit(staged)).created;
+    const result = await mutate(
+      actor,
+      async (tx, audit) => {
+        await tx.insert(models).values({ workspaceId: actor.workspaceId, name, createdBy: actor.userId }).onConflictDoNothing();
+        const [model] = await tx
+          .select()
+          .from(models)
+          .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name)))
+          .for("update");
+        const [{ next }] = (await tx
+          .select({ next: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
+          .from(modelVersions)
+          .where(eq(modelVersions.modelId, model!.id))) as [{ next: number }];
+        if (Number(next) === 1) audit({ action: "model.created", target: { type: "model", id: model!.id }, metadata: { name } });
+        const [v] = await tx
+          .insert(modelVersions)
+          .values({
+            workspaceId: actor.workspaceId,
+            modelId: model!.id,
+            version: Number(next),
+            sha256: staged.sha256,
+            sizeBytes: staged.size,
+            filename: input.filename.replace(/[\u0000-\u001f\u007f/\\]/g, "_").slice(-200),
+            signature,
+            description: meta.description,
+            params: meta.params ?? {},
+            metrics: meta.metrics ?? {},
+            tags: meta.tags ?? [],
+            gitCommit: meta.gitCommit?.toLowerCase(),
+            parentVersionId: parentId,
+            createdBy: actor.userId,
+          })
+          .returning();
+        if (lineage.length) {
+          await tx.insert(modelVersionDatasets).values(
+            lineage.map((l) => ({ workspaceId: actor.workspaceId, modelVersionId: v!.id, datasetVersionId: l.id, role: l.role })),
+          );
+        }
+        audit({
+          action: "model.version_registered",
+          target: { type: "model_version", id: v!.id },
+          metadata: {
+            name,
+            version: v!.version,
+            sha256: staged.sha256,
+            sizeBytes: staged.size,
+            loadable: signature.runtime.loadable,
+            datasets: lineage.map((l) => `${l.role}:${l.ref}`),
+            metrics: meta.metrics ?? {},
+            gitCommit: meta.gitCommit ?? null,
+          },
+        });
+        return { versionId: v!.id, version: v!.version };
+      },
+      requestMeta,
+    );
+    return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, created: true, ...result };
+  } catch (err) {
+    await staged.discard();
+    if (blobCreated && !(await blobReferenced(staged.sha256))) await store.removeBlob(staged.sha256);
+    throw err;
+  }
+}
+
+async function findModel(workspaceId: string, name: string) {
+  const [m] = await getDb().select().from(models).where(and(eq(models.workspaceId, workspaceId), eq(models.name, name)));
+  if (!m) throw new AppError("NOT_FOUND", `There is no model named "${name}" in this workspace.`, { field: "name" });
+  return m;
+}
+
+export async function listModels(actor: WorkspaceActor) {
+  const rows = await getDb()
+    .select({
+      id: models.id,
+      name: models.name,
+      createdAt: models.createdAt,
+      versions: sql<number>`count(${modelVersions.id})::int`,
+      latestVersion: sql<number | null>`max(${modelVersions.version})`,
+      updatedAt: sql<Date | null>`max(${modelVersions.createdAt})`,
+    })
+    .from(models)
+    .leftJoin(modelVersions, eq(modelVersions.modelId, models.id))
+    .where(eq(models.workspaceId, actor.workspaceId))
+    .groupBy(models.id)
+    .orderBy(models.name);
+  const aliases = rows.length
+    ? await getDb()
+        .select({ modelId: modelAliases.modelId, alias: modelAliases.alias, version: modelVersions.version })
+        .from(modelAliases)
+        .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+        .where(inArray(modelAliases.modelId, rows.map((r) => r.id)))
+    : [];
+  return rows.map((r) => ({
+    ...r,
+    updatedAt: r.updatedAt ? new Date(r.updatedAt) : null,
+    aliases: aliases.filter((a) => a.modelId === r.id).map((a) => ({ alias: a.alias, version: a.version })),
+  }));
+}
+
+export async function getModel(actor: WorkspaceActor, name: string) {
+  const m = await findModel(actor.workspaceId, name);
+  const versions = await getDb()
+    .select({
+      id: modelVersions.id,
+      version: modelVersions.version,
+      sha256: modelVersions.sha256,
+      sizeBytes: modelVersions.sizeBytes,
+      metrics: modelVersions.metrics,
+      params: modelVersions.params,
+      tags: modelVersions.tags,
+      gitCommit: modelVersions.gitCommit,
+      parentVersionId: modelVersions.parentVersionId,
+      loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
+      createdAt: modelVersions.createdAt,
+      createdBy: users.email,
+    })
+    .from(modelVersions)
+    .leftJoin(users, eq(users.id, modelVersions.createdBy))
+    .where(eq(modelVersions.modelId, m.id))
+    .orderBy(desc(modelVersions.version));
+  const aliases = await getDb()
+    .select({ alias: modelAliases.alias, version: modelVersions.version, updatedAt: modelAliases.updatedAt })
+    .from(modelAliases)
+    .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+    .where(eq(modelAliases.modelId, m.id))
+    .orderBy(modelAliases.alias);
+  const lineage = versions.length
+    ? await getDb()
+        .select({
+          modelVersionId: modelVersionDatasets.modelVersionId,
+          role: modelVersionDatasets.role,
+          datasetName: datasets.name,
+          datasetVersion: datasetVersions.version,
+          rows: datasetVersions.rowCount,
+        })
+        .from(modelVersionDatasets)
+        .innerJoin(datasetVersions, eq(datasetVersions.id, modelVersionDatasets.datasetVersionId))
+        .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+        .where(inArray(modelVersionDatasets.modelVersionId, versions.map((v) => v.id)))
+    : [];
+  const parentIds = versions.map((v) => v.parentVersionId).filter((p): p is string => !!p);
+  const parents = parentIds.length
+    ? await getDb()
+        .select({ id: modelVersions.id, model: models.name, version: modelVersions.version })
+        .from(modelVersions)
+        .innerJoin(models, eq(models.id, modelVersions.modelId))
+        .where(inArray(modelVersions.id, parentIds))
+    : [];
+  return {
+    id: m.id,
+    name: m.name,
+    createdAt: m.createdAt,
+    versions: versions.map((v) => {
+      const parent = parents.find((p) => p.id === v.parentVersionId);
+      return {
+        ...v,
+        parent: parent ? { model: parent.model, version: parent.version } : null,
+        datasets: lineage.filter((l) => l.modelVersionId === v.id).map(({ modelVersionId: _, ...l }) => l),
+      };
+    }),
+    aliases,
+  };
+}
+
+export async function getModelVersion(actor: WorkspaceActor, name: string, version: number) {
+  const m = await findModel(actor.workspaceId, name);
+  const [v] = await getDb()
+    .select()
+    .from(modelVersions)
+    .where(and(eq(modelVersions.modelId, m.id), eq(modelVersions.version, version)));
+  if (!v) throw new AppError("NOT_FOUND", `Model "${name}" has no version ${version}.`, { field: "version" });
+  const aliases = await getDb()
+    .select({ alias: modelAliases.alias })
+    .from(modelAliases)
+    .where(eq(modelAliases.modelVersionId, v.id));
+  return { ...v, name: m.name, aliases: aliases.map((a) => a.alias) };
+}
+
+/** Points an alias at a version (one version per alias per model). `production` needs an admin. */
+export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: RequestMeta = {}) {
+  const input = SetAliasInput.parse(raw);
+  if (PROTECTED_ALIASES.has(input.alias) && !can(actor.role, "model:alias_production")) {
+    throw new AppError("FORBIDDEN", `Only admins and owners may move the "${input.alias}" alias.`, { field: "alias" });
+  }
+  const m = await findModel(actor.workspaceId, input.name);
+  const [current] = await getDb()
+    .select({ version: modelVersions.version })
+    .from(modelAliases)
+    .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+    .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)));
+  if (current?.version === input.version) return { alias: input.alias, version: input.version, changed: false };
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [v] = await tx
+        .select({ id: modelVersions.id })
+        .from(modelVersions)
+        .where(and(eq(modelVersions.modelId, m.id), eq(modelVersions.version, input.version)));
+      if (!v) throw new AppError("NOT_FOUND", `Model "${m.name}" has no version ${input.version}.`, { field: "version" });
+      const [before] = await tx
+        .select({ id: modelAliases.id, version: modelVersions.version })
+        .from(modelAliases)
+        .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+        .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)))
+        .for("update", { of: modelAliases });
+      await tx
+        .insert(modelAliases)
+        .values({ workspaceId: actor.workspaceId, modelId: m.id, alias: input.alias, modelVersionId: v.id, updatedBy: actor.userId })
+        .onConflictDoUpdate({
+          target: [modelAliases.modelId, modelAliases.alias],
+          set: { modelVersionId: v.id, updatedBy: actor.userId, updatedAt: new Date() },
+        });
+      audit({
+        action: "model.alias_moved",
+        target: { type: "model", id: m.id },
+        changes: { [input.alias]: [before?.version ?? null, input.version] },
+        metadata: { name: m.name, alias: input.alias },
+      });
+      return { alias: input.alias, version: input.version, changed: true };
+    },
+    meta,
+  );
+}
+
+export async function removeAlias(actor: WorkspaceActor, input: { name: string; alias: string }, meta: RequestMeta = {}) {
+  if (PROTECTED_ALIASES.has(input.alias) && !can(actor.role, "model:alias_production")) {
+    throw new AppError("FORBIDDEN", `Only admins and owners may move the "${input.alias}" alias.`, { field: "alias" });
+  }
+  const m = await findModel(actor.workspaceId, input.name);
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [gone] = await tx
+        .delete(modelAliases)
+        .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)))
+        .returning({ versionId: modelAliases.modelVersionId });
+      if (!gone) throw new AppError("NOT_FOUND", `Model "${m.name}" has no alias "${input.alias}".`, { field: "alias" });
+      const [v] = await tx.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, gone.versionId));
+      audit({
+        action: "model.alias_removed",
+        target: { type: "model", id: m.id },
+        changes: { [input.alias]: [v?.version ?? null, null] },
+        metadata: { name: m.name, alias: input.alias },
+      });
+      return { alias: input.alias };
+    },
+    meta,
+  );
+}
+
+type SigIO = OnnxSignature["inputs"][number];
+function diffIO(a: SigIO[], b: SigIO[]) {
+  const names = [...new Set([...a.map((x) => x.name), ...b.map((x) => x.name)])];
+  return names.map((name) => {
+    const x = a.find((i) => i.name === name);
+    const y = b.find((i) => i.name === name);
+    const fmt = (i?: SigIO) => (i ? `${i.elemType}[${(i.shape ?? []).map((d) => d ?? "?").join(", ")}]` : null);
+    return { name, a: fmt(x), b: fmt(y), changed: fmt(x) !== fmt(y) };
+  });
+}
+
+/** Two versions side by side: metadata, metric deltas, signature and op-type differences, size. */
+export async function compareVersions(actor: WorkspaceActor, name: string, a: number, b: number) {
+  const [va, vb] = await Promise.all([getModelVersion(actor, name, a), getModelVersion(actor, name, b)]);
+  const metricNames = [...new Set([...Object.keys(va.metrics), ...Object.keys(vb.metrics)])].sort();
+  const ops = [...new Set([...Object.keys(va.signature.opCounts), ...Object.keys(vb.signature.opCounts)])].sort();
+  const paramNames = [...new Set([...Object.keys(va.params), ...Object.keys(vb.params)])].sort();
+  return {
+    a: { version: va.version, sha256: va.sha256, sizeBytes: va.sizeBytes, createdAt: va.createdAt, gitCommit: va.gitCommit, tags: va.tags, aliases: va.aliases, producer: va.signature.producer, opsets: va.signature.opsets, loadable: va.signature.runtime.loadable },
+    b: { version: vb.version, sha256: vb.sha256, sizeBytes: vb.sizeBytes, createdAt: vb.createdAt, gitCommit: vb.gitCommit, tags: vb.tags, aliases: vb.aliases, producer: vb.signature.producer, opsets: vb.signature.opsets, loadable: vb.signature.runtime.loadable },
+    metrics: metricNames.map((m) => {
+      const x = va.metrics[m] ?? null;
+      const y = vb.metrics[m] ?? null;
+      return { name: m, a: x, b: y, delta: x !== null && y !== null ? y - x : null };
+    }),
+    params: paramNames.map((p) => ({ name: p, a: va.params[p] ?? null, b: vb.params[p] ?? null, changed: va.params[p] !== vb.params[p] })),
+    inputs: diffIO(va.signature.inputs, vb.signature.inputs),
+    outputs: diffIO(va.signature.outputs, vb.signature.outputs),
+    ops: ops.map((op) => ({ op, a: va.signature.opCounts[op] ?? 0, b: vb.signature.opCounts[op] ?? 0 })),
+    size: { a: va.sizeBytes, b: vb.sizeBytes, delta: vb.sizeBytes - va.sizeBytes, initializerBytes: { a: va.signature.initializerBytes, b: vb.signature.initializerBytes } },
+  };
+}

@@ -1,0 +1,164 @@
+import "server-only";
+import { z } from "zod";
+import { Email } from "~/server/identity/identity.schema";
+import * as ds from "~/server/registry/datasets.service";
+import * as ms from "~/server/registry/models.service";
+import { AliasName, RegistryName, VersionNumber } from "~/server/registry/registry.schema";
+import * as tokens from "~/server/tokens/tokens.service";
+import { AppError } from "~/server/errors";
+import { route, type Upload } from "./rest";
+
+const Ws = z.object({ workspace: z.string().min(1).max(60) });
+const WsName = Ws.extend({ name: RegistryName });
+const WsNameVersion = WsName.extend({ version: VersionNumber });
+const WsNameAlias = WsName.extend({ alias: AliasName });
+
+/** The optional `metadata` part, as JSON; the service validates it. */
+function metadataField(u: Upload): unknown {
+  const raw = u.fields.metadata;
+  if (raw === undefined) return {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError("INVALID", 'The "metadata" part must be JSON.', { field: "metadata" });
+  }
+}
+
+export const REST_ROUTES = [
+  route({
+    method: "POST",
+    path: "/auth/token",
+    tag: "auth",
+    summary: "Exchange e-mail and password for an API token in one workspace (what `steward login` does).",
+    permission: null,
+    status: 201,
+    body: z.object({ email: Email, password: z.string().min(1).max(256), workspace: z.string().min(1).max(60), name: z.string().trim().min(1).max(60).default("steward CLI") }),
+    handler: ({ body, meta }) => tokens.tokenFromPassword(body, meta),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/me",
+    tag: "auth",
+    summary: "Who the caller is in this workspace, and with which role.",
+    permission: "workspace:read",
+    params: Ws,
+    handler: async ({ actor }) => ({ userId: actor.userId, email: actor.email, workspaceId: actor.workspaceId, role: actor.role }),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/datasets",
+    tag: "datasets",
+    summary: "List datasets with their version counts.",
+    permission: "registry:read",
+    params: Ws,
+    handler: ({ actor }) => ds.listDatasets(actor),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/datasets/{name}",
+    tag: "datasets",
+    summary: "A dataset and its versions.",
+    permission: "registry:read",
+    params: WsName,
+    handler: ({ actor, params }) => ds.getDataset(actor, params.name),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/datasets/{name}/versions/{version}",
+    tag: "datasets",
+    summary: "One dataset version with its schema and profile.",
+    permission: "registry:read",
+    params: WsNameVersion,
+    handler: ({ actor, params }) => ds.getDatasetVersion(actor, params.name, params.version),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/datasets/{name}/versions",
+    tag: "datasets",
+    summary: "Upload a CSV or Parquet file as a new version (multipart: optional `metadata` JSON part first, then `file`). The same bytes return the existing version with 200.",
+    permission: "model:write",
+    params: WsName,
+    multipart: { fields: { metadata: "JSON: { description? }" }, file: "file" },
+    status: 201,
+    handler: async ({ actor, params, meta, upload }) => {
+      const result = await upload((u) =>
+        ds.uploadDatasetVersion(actor, { name: params.name, filename: u.filename, meta: metadataField(u) }, u.stream, meta),
+      );
+      return Response.json(result, { status: result.created ? 201 : 200 });
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models",
+    tag: "models",
+    summary: "List models with their latest version and aliases.",
+    permission: "registry:read",
+    params: Ws,
+    handler: ({ actor }) => ms.listModels(actor),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}",
+    tag: "models",
+    summary: "A model, its versions, aliases and lineage.",
+    permission: "registry:read",
+    params: WsName,
+    handler: ({ actor, params }) => ms.getModel(actor, params.name),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}/versions/{version}",
+    tag: "models",
+    summary: "One model version with its ONNX signature and metadata.",
+    permission: "registry:read",
+    params: WsNameVersion,
+    handler: ({ actor, params }) => ms.getModelVersion(actor, params.name, params.version),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/models/{name}/versions",
+    tag: "models",
+    summary:
+      "Upload an ONNX file as the next version (multipart: optional `metadata` JSON part first — description, params, metrics, tags, gitCommit, datasets [{ref: 'name@version', role: 'train'|'eval'}], parent — then `file`).",
+    permission: "model:write",
+    params: WsName,
+    multipart: { fields: { metadata: "JSON: { description?, params?, metrics?, tags?, gitCommit?, datasets?, parent? }" }, file: "file" },
+    status: 201,
+    handler: async ({ actor, params, meta, upload }) => {
+      const result = await upload((u) =>
+        ms.uploadModelVersion(actor, { name: params.name, filename: u.filename, meta: metadataField(u) }, u.stream, meta),
+      );
+      return Response.json(result, { status: result.created ? 201 : 200 });
+    },
+  }),
+  route({
+    method: "PUT",
+    path: "/workspaces/{workspace}/models/{name}/aliases/{alias}",
+    tag: "models",
+    summary: "Point an alias at a version. Moving `production` needs an admin.",
+    permission: "model:alias",
+    params: WsNameAlias,
+    body: z.object({ version: VersionNumber }),
+    handler: ({ actor, params, body, meta }) =>
+      ms.setAlias(actor, { workspaceId: actor.workspaceId, name: params.name, alias: params.alias, version: body.version }, meta),
+  }),
+  route({
+    method: "DELETE",
+    path: "/workspaces/{workspace}/models/{name}/aliases/{alias}",
+    tag: "models",
+    summary: "Remove an alias.",
+    permission: "model:alias",
+    params: WsNameAlias,
+    handler: ({ actor, params, meta }) => ms.removeAlias(actor, { name: params.name, alias: params.alias }, meta),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}/compare",
+    tag: "models",
+    summary: "Compare two versions: metadata, metric deltas, signature and op differences, size.",
+    permission: "registry:read",
+    params: WsName,
+    query: z.object({ a: VersionNumber, b: VersionNumber }),
+    handler: ({ actor, params, query }) => ms.compareVersions(actor, params.name, query.a, query.b),
+  }),
+];

@@ -1,0 +1,160 @@
+import "server-only";
+import { createHash, randomBytes } from "node:crypto";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { apiTokens, memberships, users, workspaces } from "~/db/schema";
+import type { Role } from "~/db/schema/identity";
+import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
+import { mutate } from "~/server/audit/mutate";
+import { can, ROLE_LABELS, ROLE_PERMISSIONS } from "~/server/authz/permissions";
+import { AppError } from "~/server/errors";
+import { authenticate } from "~/server/identity/users.service";
+import { CreateTokenInput } from "~/server/registry/registry.schema";
+
+export const TOKEN_PREFIX = "stw_";
+const hashToken = (t: string) => createHash("sha256").update(t).digest("hex");
+
+/** True when every permission of `role` is also one of `limit`'s: a token never exceeds its creator. */
+export function roleWithin(role: Role, limit: Role) {
+  return ROLE_PERMISSIONS[role].every((p) => can(limit, p));
+}
+
+/** Creates a token for the actor's workspace with a role no higher than the actor's. Shown once. */
+export async function createToken(actor: WorkspaceActor, raw: CreateTokenInput, meta: RequestMeta = {}) {
+  const input = CreateTokenInput.parse(raw);
+  if (!roleWithin(input.role, actor.role)) {
+    throw new AppError("FORBIDDEN", `A token cannot have more rights than you: your role is ${ROLE_LABELS[actor.role]}.`, { field: "role" });
+  }
+  const token = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
+  const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [row] = await tx
+        .insert(apiTokens)
+        .values({
+          workspaceId: actor.workspaceId,
+          name: input.name,
+          tokenHash: hashToken(token),
+          prefix: token.slice(0, 10),
+          role: input.role,
+          createdBy: actor.userId,
+          expiresAt,
+        })
+        .returning();
+      audit({
+        action: "token.created",
+        target: { type: "api_token", id: row!.id },
+        metadata: { name: input.name, role: input.role, prefix: row!.prefix, expiresAt: expiresAt?.toISOString() ?? null },
+      });
+      return { id: row!.id, name: row!.name, role: row!.role, prefix: row!.prefix, expiresAt, token };
+    },
+    meta,
+  );
+}
+
+export async function listTokens(actor: WorkspaceActor) {
+  const all = can(actor.role, "token:manage");
+  return getDb()
+    .select({
+      id: apiTokens.id,
+      name: apiTokens.name,
+      prefix: apiTokens.prefix,
+      role: apiTokens.role,
+      createdAt: apiTokens.createdAt,
+      lastUsedAt: apiTokens.lastUsedAt,
+      expiresAt: apiTokens.expiresAt,
+      revokedAt: apiTokens.revokedAt,
+      createdBy: users.email,
+      mine: sql<boolean>`${apiTokens.createdBy} = ${actor.userId}`,
+    })
+    .from(apiTokens)
+    .innerJoin(users, eq(users.id, apiTokens.createdBy))
+    .where(and(eq(apiTokens.workspaceId, actor.workspaceId), all ? undefined : eq(apiTokens.createdBy, actor.userId)))
+    .orderBy(desc(apiTokens.createdAt));
+}
+
+export async function revokeToken(actor: WorkspaceActor, tokenId: string, meta: RequestMeta = {}) {
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [t] = await tx
+        .select()
+        .from(apiTokens)
+        .where(and(eq(apiTokens.id, tokenId), eq(apiTokens.workspaceId, actor.workspaceId)))
+        .for("update");
+      if (!t || (t.createdBy !== actor.userId && !can(actor.role, "token:manage"))) {
+        throw new AppError("NOT_FOUND", "This token does not exist.", { field: "tokenId" });
+      }
+      if (t.revokedAt) throw new AppError("PRECONDITION_FAILED", "This token is already revoked.");
+      await tx.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, t.id));
+      audit({ action: "token.revoked", target: { type: "api_token", id: t.id }, metadata: { name: t.name, prefix: t.prefix } });
+      return { id: t.id };
+    },
+    meta,
+  );
+}
+
+/**
+ * The actor behind a bearer token, or an AppError("UNAUTHORIZED"). A token acts as its
+ * creator with the token's role, and only while the creator is still a member whose role
+ * covers it: demoting or removing a person disarms their tokens at once.
+ */
+export async function actorForToken(token: string): Promise<WorkspaceActor & { tokenId: string; workspaceSlug: string }> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) throw new AppError("UNAUTHORIZED", "The API token is malformed.");
+  const [row] = await getDb()
+    .select({
+      id: apiTokens.id,
+      role: apiTokens.role,
+      workspaceId: apiTokens.workspaceId,
+      slug: workspaces.slug,
+      userId: apiTokens.createdBy,
+      email: users.email,
+      memberRole: memberships.role,
+      revokedAt: apiTokens.revokedAt,
+      expiresAt: apiTokens.expiresAt,
+      lastUsedAt: apiTokens.lastUsedAt,
+    })
+    .from(apiTokens)
+    .innerJoin(workspaces, eq(workspaces.id, apiTokens.workspaceId))
+    .innerJoin(users, eq(users.id, apiTokens.createdBy))
+    .leftJoin(memberships, and(eq(memberships.workspaceId, apiTokens.workspaceId), eq(memberships.userId, apiTokens.createdBy)))
+    .where(eq(apiTokens.tokenHash, hashToken(token)));
+  if (!row) throw new AppError("UNAUTHORIZED", "The API token is not valid.");
+  if (row.revokedAt) throw new AppError("UNAUTHORIZED", "The API token was revoked.");
+  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AppError("UNAUTHORIZED", "The API token has expired.");
+  if (!row.memberRole || !roleWithin(row.role, row.memberRole)) {
+    throw new AppError("UNAUTHORIZED", "The API token's creator no longer has the rights it grants; create a new token.");
+  }
+  // Last use, at most once a minute per token: not audited (telemetry, not state).
+  await getDb()
+    .update(apiTokens)
+    .set({ lastUsedAt: new Date() })
+    .where(and(eq(apiTokens.id, row.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, new Date(Date.now() - 60_000)))));
+  return {
+    type: "user",
+    userId: row.userId,
+    email: row.email,
+    workspaceId: row.workspaceId,
+    role: row.role,
+    tokenId: row.id,
+    workspaceSlug: row.slug,
+  };
+}
+
+/** For `steward login` with e-mail and password: a token in one workspace with the member's role. */
+export async function tokenFromPassword(
+  input: { email: string; password: string; workspace: string; name: string },
+  meta: RequestMeta = {},
+) {
+  const user = await authenticate({ email: input.email, password: input.password }, meta);
+  const [m] = await getDb()
+    .select({ workspaceId: workspaces.id, slug: workspaces.slug, role: memberships.role })
+    .from(memberships)
+    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
+    .where(and(eq(memberships.userId, user.id), eq(workspaces.slug, input.workspace)));
+  if (!m) throw new AppError("NOT_FOUND", `You are not a member of a workspace "${input.workspace}".`, { field: "workspace" });
+  const actor: WorkspaceActor = { type: "user", userId: user.id, email: user.email, workspaceId: m.workspaceId, role: m.role };
+  const created = await createToken(actor, { workspaceId: m.workspaceId, name: input.name, role: m.role }, meta);
+  return { ...created, workspace: m.slug };
+}
