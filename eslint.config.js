@@ -48,6 +48,11 @@ export default tseslint.config(
     },
   },
   {
+    // The worker and inspection processes are where onnxruntime-node belongs.
+    files: ["workers/**"],
+    rules: { "no-restricted-imports": "off" },
+  },
+  {
     // expect.stringMatching() and friends are typed `any` by design.
     files: ["**/*.test.ts", "playwright/**", "test/**"],
     rules: { "@typescript-eslint/no-unsafe-assignment": "off", "@typescript-eslint/unbound-method": "off" },

@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { env } from "~/env";
 import { AppError } from "~/server/errors";
 
@@ -43,7 +44,7 @@ export async function stage(body: Readable | ReadableStream<Uint8Array>, limit =
       cb(null, chunk);
     },
   });
-  const source = body instanceof Readable ? body : Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>);
+  const source = body instanceof Readable ? body : Readable.fromWeb(body as WebReadableStream<Uint8Array>);
   try {
     await pipeline(source, meter, createWriteStream(file, { flags: "wx" }));
   } catch (err) {

@@ -7,6 +7,7 @@ import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import * as store from "~/server/artifacts/store";
 import { AppError } from "~/server/errors";
+import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { profileDataset } from "./profile";
 import { DatasetUploadMeta, RegistryName } from "./registry.schema";
@@ -18,10 +19,6 @@ export function formatFromFilename(filename: string): "csv" | "parquet" {
   throw new AppError("INVALID", "Upload a .csv or .parquet file.", { field: "file" });
 }
 
-function safeFilename(name: string) {
-  // Kept for display only; never used as a path.
-  return name.replace(/[\u0000-\u001f\u007f/\\]/g, "_").slice(-200) || "upload";
-}
 
 /**
  * Registers a dataset version from an upload stream: staged and hashed, profiled with
@@ -80,7 +77,7 @@ export async function uploadDatasetVersion(
             version: Number(next),
             sha256: staged.sha256,
             format,
-            filename: safeFilename(input.filename),
+            filename: displayFilename(input.filename),
             sizeBytes: staged.size,
             rowCount: profile.rows,
             schema,

@@ -12,6 +12,7 @@ import { can } from "~/server/authz/permissions";
 import { AppError } from "~/server/errors";
 import { blobReferenced, resolveDatasetVersion } from "./datasets.service";
 import { inspectOnnx } from "./onnx-inspect";
+import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { ModelUploadMeta, RegistryName, SetAliasInput } from "./registry.schema";
 
@@ -89,7 +90,7 @@ export async function uploadModelVersion(
             version: Number(next),
             sha256: staged.sha256,
             sizeBytes: staged.size,
-            filename: input.filename.replace(/[\u0000-\u001f\u007f/\\]/g, "_").slice(-200),
+            filename: displayFilename(input.filename),
             signature,
             description: meta.description,
             params: meta.params ?? {},

@@ -23,11 +23,13 @@ export async function inspectOnnx(file: string): Promise<OnnxSignature> {
   const child = spawn(
     process.execPath,
     [`--max-old-space-size=${INSPECT_LIMITS.heapMb}`, "--import", "tsx", "--import", "./bin/hooks/register.js", path.join("workers", "inspect", "onnx-child.ts"), file],
+    // The child gets no configuration or secrets: only PATH.
+    // eslint-disable-next-line no-restricted-properties
     { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, NODE_ENV: "production" } },
   );
   let out = "";
   let err = "";
-  let killedFor: string | null = null;
+  let killedFor = null as string | null;
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString().slice(0, 4000)));
   const timer = setTimeout(() => {

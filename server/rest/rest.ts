@@ -1,8 +1,9 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import Busboy from "busboy";
-import { z, ZodError } from "zod";
+import { type z, ZodError } from "zod";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { CLIENT_IP_HEADER } from "~/server/auth/constants";
 import { can, ROLE_LABELS, type Permission } from "~/server/authz/permissions";
@@ -57,7 +58,7 @@ export function route<P extends z.ZodObject, Q extends z.ZodObject, B extends z.
     handler: (ctx: RestContext<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<unknown>;
   },
 ): RestRoute {
-  return r as RestRoute;
+  return r;
 }
 
 const STATUS: Record<string, number> = {
@@ -154,7 +155,7 @@ function parseMultipart(req: Request, expectFile: string) {
         if (!handled) return reject(new AppError("INVALID", `The upload has no "${expectFile}" part.`, { field: expectFile }));
         handled.then(resolve, reject);
       });
-      Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>)
+      Readable.fromWeb(body as WebReadableStream<Uint8Array>)
         .on("error", (err) => bb.destroy(err))
         .pipe(bb);
     });
@@ -205,7 +206,7 @@ export async function handleRest(req: Request, routes: RestRoute[], pathname: st
         body = parseOrThrow(r.body, json, "body");
       }
       const upload = r.multipart ? parseMultipart(req, r.multipart.file) : () => Promise.reject(new Error("not a multipart route"));
-      const result = await r.handler({ params, query, body, actor: actor!, meta, upload: upload as RestContext<unknown, unknown, unknown>["upload"] });
+      const result = await r.handler({ params, query, body, actor: actor!, meta, upload: upload });
       if (result instanceof Response) return result;
       return Response.json(result ?? null, { status: r.status ?? 200, headers: { "x-request-id": requestId } });
     } catch (err) {

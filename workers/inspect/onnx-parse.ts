@@ -25,7 +25,8 @@ export const LIMITS = {
 const ELEM = Object.fromEntries(Object.entries(onnx.TensorProto.DataType).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>;
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2 };
 
-const num = (v: unknown) => (v === null || v === undefined ? 0 : typeof v === "number" ? v : Number(String(v)));
+// int64 fields arrive as numbers or Long objects.
+const num = (v: unknown) => (v === null || v === undefined ? 0 : typeof v === "number" ? v : Number((v as { toString(): string }).toString()));
 const safe = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
 
 function typeInfo(name: string, t: OnnxNs.ITypeProto | null | undefined): OnnxValueInfo {

@@ -1,0 +1,224 @@
+import fs from "node:fs";
+import path from "node:path";
+import { eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getDb } from "~/db/client";
+import { datasetVersions, modelVersions } from "~/db/schema";
+import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
+import { createWorkspace } from "~/db/seed/factories";
+import { env } from "~/env";
+import { createToken } from "~/server/tokens/tokens.service";
+import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { form, rest } from "~/test/rest-client";
+
+const CSV = "age,income,region,default\n41,52000.5,north,0\n35,,south,1\n29,31000,north,0\n52,88000,east,0\n";
+
+async function setup(role: "ml_engineer" | "viewer" | "admin" = "ml_engineer") {
+  const ws = await createWorkspace({ members: [{ role }] });
+  const member = ws.members[0]!;
+  const { token } = await createToken(member.wsActor, { workspaceId: ws.workspace.id, name: "ci", role });
+  return { ...ws, member, token, base: `/workspaces/${ws.workspace.slug}` };
+}
+
+function blobCount() {
+  const dir = path.join(path.resolve(env.ARTIFACT_DIR), "sha256");
+  if (!fs.existsSync(dir)) return 0;
+  return fs.readdirSync(dir).reduce((n, d) => n + fs.readdirSync(path.join(dir, d)).length, 0);
+}
+
+describe("datasets over REST", () => {
+  it("uploads a CSV as version 1 with schema and profile; the same bytes again return it", async () => {
+    const { base, token, workspace, owner } = await setup();
+    const r1 = await rest("POST", `${base}/datasets/credit-train/versions`, { token, form: form(CSV, "train.csv", { description: "Training data" }) });
+    expect(r1.status).toBe(201);
+    expect(r1.data).toMatchObject({ name: "credit-train", version: 1, created: true, rows: 4, format: "csv" });
+    const again = await rest("POST", `${base}/datasets/credit-train/versions`, { token, form: form(CSV, "copy.csv") });
+    expect(again.status).toBe(200);
+    expect(again.data).toMatchObject({ version: 1, created: false });
+    const v = await callerFor(owner).datasets.version({ workspaceId: workspace.id, name: "credit-train", version: 1 });
+    expect(v.schema.map((c) => [c.name, c.logical])).toEqual([["age", "numeric"], ["income", "numeric"], ["region", "categorical"], ["default", "numeric"]]);
+    const income = v.profile.columns.find((c) => c.name === "income")!;
+    expect(income).toMatchObject({ nulls: 1, count: 3, min: 31000, max: 88000 });
+    expect(income.histogram!.counts.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(v.profile.columns.find((c) => c.name === "region")!.top![0]).toEqual({ value: "north", count: 2 });
+    await expectAudit(workspace.id, { action: "dataset.version_created", targetId: v.id });
+    const v2 = await rest("POST", `${base}/datasets/credit-train/versions`, { token, form: form(CSV + "60,1,west,1\n", "train.csv") });
+    expect(v2.data).toMatchObject({ version: 2, created: true, rows: 5 });
+  });
+
+  it.each([
+    ["ragged rows", "a,b\n1,2\n3\n", "x.csv", /Row 3 of the CSV file has 1 field, but the header has 2/],
+    ["no header", "1,2\n3,4\n", "x.csv", /no header row/],
+    ["duplicate columns", "a,a\n1,2\n", "x.csv", /names the column "a" twice/],
+    ["invalid UTF-8", Buffer.from([0x61, 0x2c, 0x62, 0x0a, 0xff, 0xfe, 0x2c, 0x32, 0x0a]), "x.csv", /not valid UTF-8/],
+    ["an empty file", "", "x.csv", /The file is empty/],
+    ["header only", "a,b\n", "x.csv", /no rows/],
+    ["corrupt Parquet", "PAR1 this is not really parquet", "x.parquet", /not a valid Parquet file/],
+    ["another format", "a,b\n1,2\n", "x.xlsx", /Upload a \.csv or \.parquet file/],
+  ])("rejects %s with a specific 400 and leaves no row or blob", async (_what, content, filename, message) => {
+    const { base, token, workspace } = await setup();
+    const blobs = blobCount();
+    const r = await rest("POST", `${base}/datasets/bad/versions`, { token, form: form(content, filename) });
+    expect(r.status).toBe(400);
+    expect(r.data.error!.message).toMatch(message);
+    expect(r.data.error!.field).toBe("file");
+    const rows = await getDb().select().from(datasetVersions).where(eq(datasetVersions.workspaceId, workspace.id));
+    expect(rows).toEqual([]);
+    expect(blobCount()).toBe(blobs);
+  });
+
+  it.each(["a/b", "..", "with space", "tab\there", "nul\u0000x", "x".repeat(101)])("rejects the name %j", async (name) => {
+    const { base, token } = await setup();
+    const r = await rest("POST", `${base}/datasets/${encodeURIComponent(name)}/versions`, { token, form: form(CSV, "a.csv") });
+    expect(r.status).toBe(400);
+    expect(r.data.error!.message).toMatch(/^name: Name/);
+  });
+});
+
+describe("models over REST", () => {
+  it("registers ONNX versions with metadata, lineage and a parent, reads the signature, compares", async () => {
+    const { base, token, workspace, owner } = await setup();
+    await rest("POST", `${base}/datasets/train/versions`, { token, form: form(CSV, "train.csv") });
+    await rest("POST", `${base}/datasets/eval/versions`, { token, form: form(CSV.replace("north", "west"), "eval.csv") });
+    const m1 = logisticRegressionOnnx({ weights: [0.1, 0.2, 0.3], bias: 0 });
+    const r1 = await rest("POST", `${base}/models/credit-risk/versions`, {
+      token,
+      form: form(m1, "model.onnx", {
+        description: "# First",
+        metrics: { auc: 0.81, accuracy: 0.75 },
+        params: { lr: 0.01, epochs: 200 },
+        tags: ["baseline"],
+        gitCommit: "abc1234",
+        datasets: [
+          { ref: "train@1", role: "train" },
+          { ref: "eval@1", role: "eval" },
+        ],
+      }),
+    });
+    expect(r1.status).toBe(201);
+    expect(r1.data).toMatchObject({ version: 1, created: true, loadable: true });
+    const m2 = logisticRegressionOnnx({ weights: [0.1, 0.2, 0.3, 0.4], bias: 1 });
+    const r2 = await rest("POST", `${base}/models/credit-risk/versions`, {
+      token,
+      form: form(m2, "model.onnx", { metrics: { auc: 0.86 }, parent: 1, datasets: [{ ref: "train@1", role: "train" }] }),
+    });
+    expect(r2.data).toMatchObject({ version: 2 });
+    const same = await rest("POST", `${base}/models/credit-risk/versions`, { token, form: form(m2, "again.onnx") });
+    expect(same).toMatchObject({ status: 200, data: { version: 2, created: false } });
+
+    const v1 = await rest("GET", `${base}/models/credit-risk/versions/1`, { token });
+    const sig = (v1.data as { signature: { inputs: unknown; outputs: unknown; opCounts: unknown; runtime: unknown } }).signature;
+    expect(sig.inputs).toEqual([{ name: "features", elemType: "float", shape: ["batch", 3] }]);
+    expect(sig.outputs).toEqual([
+      { name: "probability", elemType: "float", shape: ["batch", 1] },
+      { name: "label", elemType: "int64", shape: ["batch", 1] },
+    ]);
+    expect(sig.opCounts).toMatchObject({ MatMul: 1, Sigmoid: 1 });
+    expect(sig.runtime).toMatchObject({ loadable: true, inputNames: ["features"] });
+
+    const model = await callerFor(owner).models.byName({ workspaceId: workspace.id, name: "credit-risk" });
+    expect(model.versions.map((v) => v.version)).toEqual([2, 1]);
+    expect(model.versions[0]!.parent).toEqual({ model: "credit-risk", version: 1 });
+    expect(model.versions[1]!.datasets.map((d) => `${d.role}:${d.datasetName}@${d.datasetVersion}`).sort()).toEqual(["eval:eval@1", "train:train@1"]);
+
+    const cmp = await callerFor(owner).models.compare({ workspaceId: workspace.id, name: "credit-risk", a: 1, b: 2 });
+    expect(cmp.metrics.find((m) => m.name === "auc")!.delta).toBeCloseTo(0.05);
+    expect(cmp.metrics.find((m) => m.name === "accuracy")).toMatchObject({ a: 0.75, b: null, delta: null });
+    expect(cmp.inputs).toEqual([{ name: "features", a: "float[batch, 3]", b: "float[batch, 4]", changed: true }]);
+    expect(cmp.size.delta).toBe(m2.length - m1.length);
+    await expectAudit(workspace.id, { action: "model.version_registered" });
+  });
+
+  it("rejects bad metadata and unknown lineage before reading the file, naming the field", async () => {
+    const { base, token } = await setup();
+    const m = logisticRegressionOnnx({ weights: [1], bias: 0 });
+    const cases: [unknown, RegExp][] = [
+      [{ metrics: { auc: "high" } }, /^metadata\.metrics\.auc: /],
+      [{ gitCommit: "not-a-sha" }, /^metadata\.gitCommit: gitCommit must be a hexadecimal/],
+      [{ datasets: [{ ref: "nope@1", role: "train" }] }, /Dataset version nope@1 does not exist/],
+      [{ datasets: [{ ref: "nope", role: "train" }] }, /^metadata\.datasets\.0\.ref: A version reference looks like name@3/],
+      [{ parent: 7 }, /parent version m@7 does not exist/],
+    ];
+    for (const [meta, message] of cases) {
+      const r = await rest("POST", `${base}/models/m/versions`, { token, form: form(m, "m.onnx", meta) });
+      expect(r.status, JSON.stringify(meta)).toBe(400);
+      expect(r.data.error!.message).toMatch(message);
+    }
+  });
+
+  it("moves aliases one version per alias, audited; production only by admins; tokens never exceed their role", async () => {
+    const { base, token, workspace, member, owner } = await setup();
+    await rest("POST", `${base}/models/m/versions`, { token, form: form(logisticRegressionOnnx({ weights: [1], bias: 0 }), "m.onnx") });
+    await rest("POST", `${base}/models/m/versions`, { token, form: form(logisticRegressionOnnx({ weights: [2], bias: 0 }), "m.onnx") });
+    const put = (alias: string, version: number, t = token) => rest("PUT", `${base}/models/m/aliases/${alias}`, { token: t, json: { version } });
+    expect((await put("staging", 1)).status).toBe(200);
+    expect((await put("staging", 2)).data).toMatchObject({ alias: "staging", version: 2, changed: true });
+    const ev = await expectAudit(workspace.id, { action: "model.alias_moved" });
+    expect(ev.changes).toEqual({ staging: [null, 1] });
+    const prod = await put("production", 2);
+    expect(prod.status).toBe(403);
+    expect(prod.data.error!.message).toMatch(/Only admins and owners may move the "production" alias/);
+    await expectTrpcError(
+      callerFor(member).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 }),
+      "FORBIDDEN",
+    );
+    await callerFor(owner).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 });
+    const model = await callerFor(owner).models.byName({ workspaceId: workspace.id, name: "m" });
+    expect(model.aliases.map((a) => [a.alias, a.version])).toEqual([["production", 2], ["staging", 2]]);
+    expect((await put("Bad Alias", 1)).status).toBe(400);
+    expect((await put("staging", 9)).status).toBe(404);
+
+    await expectTrpcError(
+      callerFor(member).tokens.create({ workspaceId: workspace.id, name: "x", role: "admin" }),
+      "FORBIDDEN",
+      /cannot have more rights than you/,
+    );
+  });
+});
+
+describe("REST authorization", () => {
+  it("refuses no credentials, a viewer token for writes, another workspace's token, revoked and demoted tokens", async () => {
+    const a = await setup("viewer");
+    const b = await setup();
+    const upload = (t?: string, base = a.base) => rest("POST", `${base}/datasets/d/versions`, { token: t, form: form(CSV, "d.csv") });
+    expect((await upload(undefined)).status).toBe(401);
+    expect((await upload("stw_not-a-real-token")).status).toBe(401);
+    const viewerWrite = await upload(a.token);
+    expect(viewerWrite.status).toBe(403);
+    expect(viewerWrite.data.error!.message).toMatch(/model:write/);
+    expect((await rest("GET", `${a.base}/datasets`, { token: a.token })).status).toBe(200);
+    expect((await rest("GET", `${a.base}/datasets`, { token: b.token })).status).toBe(404);
+
+    const { token, id } = await createToken(b.member.wsActor, { workspaceId: b.workspace.id, name: "t", role: "ml_engineer" });
+    expect((await rest("GET", `${b.base}/models`, { token })).status).toBe(200);
+    await callerFor(b.owner).members.changeRole({ workspaceId: b.workspace.id, userId: b.member.id, role: "viewer" });
+    const demoted = await rest("GET", `${b.base}/models`, { token });
+    expect(demoted.status).toBe(401);
+    expect(demoted.data.error!.message).toMatch(/no longer has the rights/);
+    await callerFor(b.owner).members.changeRole({ workspaceId: b.workspace.id, userId: b.member.id, role: "ml_engineer" });
+    await callerFor(b.member).tokens.revoke({ workspaceId: b.workspace.id, tokenId: id });
+    expect((await rest("GET", `${b.base}/models`, { token })).data.error!.message).toMatch(/revoked/);
+
+    // Cookie sessions may read, but writes need a header no HTML form can send.
+    const s = { id: b.member.id, email: b.member.email };
+    expect((await rest("GET", `${b.base}/datasets`, { session: s })).status).toBe(200);
+    expect((await rest("POST", `${b.base}/datasets/d/versions`, { session: s, form: form(CSV, "d.csv") })).status).toBe(403);
+    expect(
+      (await rest("POST", `${b.base}/datasets/d/versions`, { session: s, form: form(CSV, "d.csv"), headers: { "x-steward-client": "web" } })).status,
+    ).toBe(201);
+  });
+
+  it("exchanges e-mail and password for a token with the member's role", async () => {
+    const { workspace, member } = await setup("ml_engineer");
+    const r = await rest("POST", "/auth/token", { json: { email: member.email, password: member.password, workspace: workspace.slug } });
+    expect(r.status).toBe(201);
+    expect(r.data).toMatchObject({ role: "ml_engineer", workspace: workspace.slug });
+    const me = await rest("GET", `/workspaces/${workspace.slug}/me`, { token: r.data.token as string });
+    expect(me.data).toMatchObject({ email: member.email, role: "ml_engineer" });
+    const bad = await rest("POST", "/auth/token", { json: { email: member.email, password: "wrong-password-x", workspace: workspace.slug } });
+    expect(bad.status).toBe(401);
+    const count = await getDb().execute(sql`select count(*)::int as n from model_versions where workspace_id = ${workspace.id}`);
+    expect(count[0]).toMatchObject({ n: 0 });
+    void modelVersions;
+  });
+});

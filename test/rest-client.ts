@@ -1,0 +1,33 @@
+import { REST_ROUTES } from "~/server/rest/routes";
+import { handleRest } from "~/server/rest/rest";
+import type { SessionUser } from "~/server/trpc/context";
+
+/** Calls the REST layer as the HTTP route does, without a server: real services, real Postgres. */
+export async function rest(
+  method: string,
+  path: string,
+  opts: { token?: string; json?: unknown; form?: FormData; session?: SessionUser | null; headers?: Record<string, string> } = {},
+) {
+  const headers = new Headers(opts.headers);
+  if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
+  let body: BodyInit | undefined;
+  if (opts.json !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(opts.json);
+  } else if (opts.form) {
+    const r = new Request("http://x", { method: "POST", body: opts.form });
+    headers.set("content-type", r.headers.get("content-type")!);
+    body = await r.arrayBuffer();
+  }
+  const req = new Request(`http://localhost/api/v1${path}`, { method, headers, body });
+  const res = await handleRest(req, REST_ROUTES, `/api/v1${path}`, async () => opts.session ?? null);
+  const data = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
+  return { status: res.status, data };
+}
+
+export function form(file: Uint8Array | string, filename: string, metadata?: unknown) {
+  const f = new FormData();
+  if (metadata !== undefined) f.set("metadata", JSON.stringify(metadata));
+  f.set("file", new Blob([typeof file === "string" ? file : new Uint8Array(file)]), filename);
+  return f;
+}
