@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
 import { datasetVersions, modelVersions } from "~/db/schema";
-import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
+import { encodeModel, logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { createWorkspace } from "~/db/seed/factories";
 import { env } from "~/env";
 import { createToken } from "~/server/tokens/tokens.service";
@@ -173,6 +173,63 @@ describe("models over REST", () => {
       "FORBIDDEN",
       /cannot have more rights than you/,
     );
+  });
+});
+
+describe("hostile model uploads", () => {
+  it.each([
+    ["random bytes", new TextEncoder().encode("\u0000\u0001not a model at all"), /not a valid ONNX model|not an ONNX model/],
+    ["a truncated model", logisticRegressionOnnx({ weights: [1, 2, 3], bias: 0 }).subarray(0, 40), /not a valid ONNX model|not an ONNX model/],
+    [
+      "external data escaping the folder",
+      encodeModel({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: 17 }],
+        graph: {
+          name: "g",
+          node: [{ opType: "Identity", input: ["W"], output: ["y"] }],
+          initializer: [{ name: "W", dataType: 1, dims: [1], dataLocation: 1, externalData: [{ key: "location", value: "../../../etc/passwd" }] }],
+          output: [{ name: "y" }],
+        },
+      }),
+      /external file \("..\/..\/..\/etc\/passwd"\)/,
+    ],
+  ])("rejects %s in the inspector process: 400, no rows, no blobs, still serving", async (_what, bytes, message) => {
+    const { base, token, workspace } = await setup();
+    const blobs = blobCount();
+    const r = await rest("POST", `${base}/models/hostile/versions`, { token, form: form(bytes, "model.onnx") });
+    expect(r.status).toBe(400);
+    expect(r.data.error!.message).toMatch(message);
+    expect(await getDb().select().from(modelVersions).where(eq(modelVersions.workspaceId, workspace.id))).toEqual([]);
+    expect(blobCount()).toBe(blobs);
+    expect((await rest("GET", `${base}/models`, { token })).status).toBe(200);
+  });
+
+  it("registers a model onnxruntime cannot load, saying so", async () => {
+    const { base, token } = await setup();
+    const unknownOp = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "g",
+        node: [{ opType: "NoSuchOperator", input: ["x"], output: ["y"] }],
+        input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } }],
+        output: [{ name: "y", type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } }],
+      },
+    });
+    const r = await rest("POST", `${base}/models/odd/versions`, { token, form: form(unknownOp, "odd.onnx") });
+    expect(r.data).toMatchObject({ created: true, loadable: false });
+    const v = await rest("GET", `${base}/models/odd/versions/1`, { token });
+    expect((v.data as { signature: { runtime: { error: string } } }).signature.runtime.error).toMatch(/NoSuchOperator/);
+  });
+
+  it("stops an upload past the size limit and leaves no staging file", async () => {
+    const { stage } = await import("~/server/artifacts/store");
+    const { Readable } = await import("node:stream");
+    const staging = path.join(path.resolve(env.ARTIFACT_DIR), "staging");
+    const before = fs.existsSync(staging) ? fs.readdirSync(staging).length : 0;
+    await expect(stage(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toThrow(/larger than the limit of 1000 bytes/);
+    expect(fs.readdirSync(staging).length).toBe(before);
   });
 });
 
