@@ -32,7 +32,10 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     });
     socket.on("audit.appended", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
-      void queryClient.invalidateQueries({ queryKey: trpc.audit.pathKey() });
+      // Every change in the workspace is audited, so this one hint covers them all.
+      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey()]) {
+        void queryClient.invalidateQueries({ queryKey: key });
+      }
     });
     socket.on("members.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;

@@ -15,8 +15,8 @@ export type NavItem = { href: string; label: string; icon: LucideIcon; built: bo
 
 export const NAV: NavItem[] = [
   { href: "", label: "Home", icon: Home, built: true, blurb: "Activity and what needs you." },
-  { href: "/models", label: "Models", icon: Boxes, built: false, blurb: "The model registry: versions, ONNX signatures, aliases, lineage and comparisons." },
-  { href: "/datasets", label: "Datasets", icon: Database, built: false, blurb: "Dataset versions keyed by content hash, with inferred schema and profiles." },
+  { href: "/models", label: "Models", icon: Boxes, built: true, blurb: "The model registry: versions, ONNX signatures, aliases, lineage and comparisons." },
+  { href: "/datasets", label: "Datasets", icon: Database, built: true, blurb: "Dataset versions keyed by content hash, with inferred schema and profiles." },
   { href: "/pipelines", label: "Pipelines", icon: Workflow, built: false, blurb: "Validation pipelines run by workers: integrity, evaluation, fairness, robustness, latency." },
   { href: "/reviews", label: "Reviews", icon: GitPullRequest, built: false, blurb: "Review rooms and approval workflows with e-signatures." },
   { href: "/deployments", label: "Deployments", icon: Rocket, built: false, blurb: "ONNX serving with canary and shadow releases, rollback and prediction logging." },

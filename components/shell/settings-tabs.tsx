@@ -8,6 +8,8 @@ import { useWorkspace } from "./workspace-context";
 const TABS = [
   { href: "/settings/members", label: "Members" },
   { href: "/settings/general", label: "General" },
+  { href: "/settings/tokens", label: "API tokens" },
+  { href: "/settings/api", label: "API reference" },
   { href: "/settings/system", label: "System" },
 ];
 
