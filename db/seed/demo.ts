@@ -2,6 +2,7 @@ import { count } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { users } from "~/db/schema";
 import type { Role } from "~/db/schema/identity";
+import { seedCreditDemo } from "./credit-demo";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
 const DEMO_PEOPLE: { name: string; email: string; role: Role }[] = [
@@ -24,11 +25,12 @@ export async function seedDemoIfEmpty() {
     people.push({ ...p, password, user });
   }
   const [owner, ...rest] = people;
-  const { workspace } = await createWorkspace({
+  const { workspace, owner: ada } = await createWorkspace({
     name: "Acme Credit Risk",
     slug: "acme",
     owner: owner!.user,
     members: rest.map((p) => ({ role: p.role, user: p.user })),
   });
+  await seedCreditDemo(ada.wsActor);
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };
 }

@@ -1,0 +1,64 @@
+import { Readable } from "node:stream";
+import type { WorkspaceActor } from "~/server/audit/actor";
+import { uploadDatasetVersion } from "~/server/registry/datasets.service";
+import { setAlias, uploadModelVersion } from "~/server/registry/models.service";
+import { evaluate, FEATURES, generateCredit, toCsv, trainLogistic } from "./credit-data";
+import { logisticRegressionOnnx } from "./onnx-builder";
+
+/**
+ * The demo's real content, made here rather than downloaded: a generated credit-risk
+ * dataset with a sensitive attribute (gender), a logistic-regression classifier trained
+ * on it in TypeScript, written as ONNX, and registered as two versions with lineage.
+ */
+
+export async function seedCreditDemo(actor: WorkspaceActor) {
+  const train = generateCredit(2000, 7);
+  const evalRows = generateCredit(600, 11);
+  await uploadDatasetVersion(actor, { name: "credit-train", filename: "credit-train.csv", meta: { description: "Generated loan applications with outcomes (gender is the sensitive attribute)." } }, Readable.from([toCsv(train)]));
+  await uploadDatasetVersion(actor, { name: "credit-eval", filename: "credit-eval.csv", meta: { description: "Held-out applications for evaluation." } }, Readable.from([toCsv(evalRows)]));
+
+  const f1 = FEATURES.slice(0, 3);
+  const m1 = trainLogistic(train, f1, 300, 0.5);
+  const v1 = await uploadModelVersion(
+    actor,
+    {
+      name: "credit-risk",
+      filename: "credit-risk-v1.onnx",
+      meta: {
+        description: "Baseline logistic regression on age, income and debt ratio.",
+        metrics: evaluate(evalRows, f1, m1),
+        params: { epochs: 300, lr: 0.5, features: f1.join(" ") },
+        tags: ["baseline", "logistic-regression"],
+        gitCommit: "3f2a9c1",
+        datasets: [
+          { ref: "credit-train@1", role: "train" },
+          { ref: "credit-eval@1", role: "eval" },
+        ],
+      },
+    },
+    Readable.from([Buffer.from(logisticRegressionOnnx({ ...m1, featureNames: [...f1], producerVersion: "1" }))]),
+  );
+  const m2 = trainLogistic(train, FEATURES, 600, 0.5);
+  await uploadModelVersion(
+    actor,
+    {
+      name: "credit-risk",
+      filename: "credit-risk-v2.onnx",
+      meta: {
+        description: "Adds credit history and late payments.",
+        metrics: evaluate(evalRows, FEATURES, m2),
+        params: { epochs: 600, lr: 0.5, features: FEATURES.join(" ") },
+        tags: ["logistic-regression"],
+        gitCommit: "8be41d0",
+        parent: v1.version,
+        datasets: [
+          { ref: "credit-train@1", role: "train" },
+          { ref: "credit-eval@1", role: "eval" },
+        ],
+      },
+    },
+    Readable.from([Buffer.from(logisticRegressionOnnx({ ...m2, featureNames: [...FEATURES], producerVersion: "2" }))]),
+  );
+  await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "production", version: 1 });
+  await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "staging", version: 2 });
+}
