@@ -37,6 +37,18 @@ export const REST_ROUTES = [
   }),
   route({
     method: "GET",
+    path: "/me",
+    tag: "auth",
+    summary: "Which workspace and role the calling API token acts in.",
+    permission: null,
+    handler: async ({ actor }) => {
+      if (!actor) throw new AppError("UNAUTHORIZED", "Send an API token: Authorization: Bearer <token>.");
+      const t = actor as typeof actor & { workspaceSlug?: string };
+      return { userId: actor.userId, email: actor.email, workspaceId: actor.workspaceId, workspace: t.workspaceSlug ?? null, role: actor.role };
+    },
+  }),
+  route({
+    method: "GET",
     path: "/workspaces/{workspace}/me",
     tag: "auth",
     summary: "Who the caller is in this workspace, and with which role.",

@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace } from "~/db/seed/factories";
+import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
+import { handleRest } from "~/server/rest/rest";
+import { REST_ROUTES } from "~/server/rest/routes";
+import { createToken } from "~/server/tokens/tokens.service";
+
+/** The REST API on a real HTTP port (without the web UI), and the CLI as a child process. */
+let server: Server;
+let url: string;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-cli-"));
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.resolve("bin/steward.mjs"), ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir, STEWARD_CONFIG: path.join(dir, "config.json"), NODE_ENV: "production", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks = req.method === "GET" || req.method === "HEAD" ? undefined : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
+    const request = new Request(`http://localhost${req.url}`, {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: chunks,
+      duplex: "half",
+    } as RequestInit);
+    void handleRest(request, REST_ROUTES, new URL(request.url).pathname, async () => null).then(async (r) => {
+      res.writeHead(r.status, Object.fromEntries(r.headers));
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fs.writeFileSync(path.join(dir, "train.csv"), "x,y\n1,0\n2,1\n3,0\n");
+  fs.writeFileSync(path.join(dir, "model.onnx"), logisticRegressionOnnx({ weights: [0.5], bias: 0 }));
+  fs.writeFileSync(path.join(dir, "broken.onnx"), "definitely not onnx");
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("steward CLI", () => {
+  it("logs in with a token, pushes a dataset and a model with lineage, lists and gets them", async () => {
+    const { workspace, members } = await createWorkspace({ members: [{ role: "ml_engineer" }] });
+    const { token } = await createToken(members[0]!.wsActor, { workspaceId: workspace.id, name: "cli", role: "ml_engineer" });
+
+    const notYet = await run(["models", "list"]);
+    expect(notYet.code).toBe(2);
+    expect(notYet.stderr).toMatch(/Not logged in/);
+
+    const login = await run(["--json", "login", "--url", url, "--token", token]);
+    expect(login.code, login.stderr).toBe(0);
+    expect(JSON.parse(login.stdout)).toMatchObject({ workspace: workspace.slug, role: "ml_engineer" });
+    expect(fs.statSync(path.join(dir, "config.json")).mode & 0o777).toBe(0o600);
+
+    const ds = await run(["--json", "datasets", "push", "train.csv", "--name", "train"]);
+    expect(ds.code, ds.stderr).toBe(0);
+    expect(JSON.parse(ds.stdout)).toMatchObject({ name: "train", version: 1, created: true, rows: 3 });
+
+    const m = await run(["models", "push", "model.onnx", "--name", "risk", "--metric", "auc=0.91", "--param", "lr=0.01", "--dataset", "train@1", "--commit", "abcdef1"]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toMatch(/Registered risk@1 .*loads in onnxruntime/);
+    expect(m.stderr).toMatch(/uploading model.onnx/);
+
+    const list = await run(["--json", "models", "list"]);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ name: "risk", latestVersion: 1 }]);
+    const get = await run(["models", "get", "risk@1"]);
+    expect(get.code).toBe(0);
+    expect(get.stdout).toMatch(/features: float\[batch, 1\]/);
+    expect(get.stdout).toMatch(/"auc":0.91/);
+  });
+
+  it("exits with codes a CI job can rely on", async () => {
+    const { workspace, members } = await createWorkspace({ members: [{ role: "viewer" }] });
+    const { token } = await createToken(members[0]!.wsActor, { workspaceId: workspace.id, name: "cli", role: "viewer" });
+    const env = { STEWARD_URL: url, STEWARD_TOKEN: token, STEWARD_WORKSPACE: workspace.slug };
+    const forbidden = await run(["datasets", "push", "train.csv", "--name", "t"], env);
+    expect(forbidden).toMatchObject({ code: 2 });
+    expect(forbidden.stderr).toMatch(/model:write/);
+    expect((await run(["models", "get", "nope@1"], env)).code).toBe(3);
+    expect((await run(["models", "push", "missing.onnx", "--name", "x"], env)).code).toBe(1);
+    expect((await run(["models", "push", "model.onnx", "--name", "x", "--metric", "auc=high"], env)).code).toBe(1);
+    expect((await run(["models", "list"], { ...env, STEWARD_TOKEN: "stw_bogus" })).code).toBe(2);
+    expect((await run(["models", "list"], { ...env, STEWARD_URL: "http://127.0.0.1:9" })).code).toBe(5);
+    expect((await run(["models", "frobnicate"], env)).code).toBe(1);
+
+    const { workspace: w2, owner } = await createWorkspace();
+    const { token: t2 } = await createToken(owner.wsActor, { workspaceId: w2.id, name: "w", role: "owner" });
+    const invalid = await run(["models", "push", "broken.onnx", "--name", "x"], { STEWARD_URL: url, STEWARD_TOKEN: t2, STEWARD_WORKSPACE: w2.slug });
+    expect(invalid.code).toBe(4);
+    expect(invalid.stderr).toMatch(/not a valid ONNX model|not an ONNX model/);
+  });
+});

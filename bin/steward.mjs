@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `steward` command: `npx steward …` in the project, or `steward …` after `npm link`.
+import { register } from "tsx/esm/api";
+
+register();
+await import("./cli/main.ts");
