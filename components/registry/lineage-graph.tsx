@@ -44,7 +44,8 @@ export function LineageGraph({ model, versions, aliases }: { model: string; vers
   if (versions.length === 0) return null;
   return (
     <div className="h-80 w-full" data-testid="lineage-graph">
-      <ReactFlow nodes={nodes} edges={edges} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+      {/* Remount when the graph changes shape, so a new version or alias is fitted into view. */}
+      <ReactFlow key={`${nodes.length}:${edges.length}`} nodes={nodes} edges={edges} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>

@@ -19,7 +19,7 @@ export function MetricsChart({ versions }: { versions: { version: number; metric
           <Tooltip contentStyle={{ background: "var(--panel)", border: "1px solid var(--border)", fontSize: 12 }} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
           {names.map((n, i) => (
-            <Line key={n} type="monotone" dataKey={n} stroke={COLORS[i % COLORS.length]} strokeWidth={2} dot connectNulls />
+            <Line key={n} type="monotone" dataKey={n} stroke={COLORS[i % COLORS.length]} strokeWidth={2} dot connectNulls isAnimationActive={false} />
           ))}
         </LineChart>
       </ResponsiveContainer>
