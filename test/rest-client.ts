@@ -20,7 +20,7 @@ export async function rest(
     body = await r.arrayBuffer();
   }
   const req = new Request(`http://localhost/api/v1${path}`, { method, headers, body });
-  const res = await handleRest(req, REST_ROUTES, `/api/v1${path}`, async () => opts.session ?? null);
+  const res = await handleRest(req, REST_ROUTES, new URL(req.url).pathname, async () => opts.session ?? null);
   const data = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
   return { status: res.status, data };
 }

@@ -67,7 +67,7 @@ describe("datasets over REST", () => {
     expect(blobCount()).toBe(blobs);
   });
 
-  it.each(["a/b", "..", "with space", "tab\there", "nul\u0000x", "x".repeat(101)])("rejects the name %j", async (name) => {
+  it.each(["a/b", ".hidden", "..x", "with space", "tab\there", "nul\u0000x", "x".repeat(101)])("rejects the name %j", async (name) => {
     const { base, token } = await setup();
     const r = await rest("POST", `${base}/datasets/${encodeURIComponent(name)}/versions`, { token, form: form(CSV, "a.csv") });
     expect(r.status).toBe(400);

@@ -145,3 +145,34 @@ describe("permission table", () => {
     expect(ROLES.filter((r) => can(r, "workspace:read"))).toEqual([...ROLES]);
   });
 });
+
+describe("REST authorization matrix", () => {
+  it("covers every REST route: no credentials 401, each role's token allowed or 403, another workspace's token 404", async () => {
+    const { REST_ROUTES } = await import("~/server/rest/routes");
+    const { createToken } = await import("~/server/tokens/tokens.service");
+    const { rest } = await import("~/test/rest-client");
+    const { workspace, owner, members } = await createWorkspace({ members: ROLES.filter((r) => r !== "owner").map((role) => ({ role })) });
+    const other = await createWorkspace();
+    const tokens = new Map<Role, string>();
+    // Each member makes a token of their own role (no token can exceed its creator's role).
+    for (const m of [{ ...owner, role: "owner" as Role }, ...members]) {
+      const actor = "wsActor" in m ? m.wsActor : owner.wsActor;
+      tokens.set(m.role, (await createToken(actor, { workspaceId: workspace.id, name: m.role, role: m.role })).token);
+    }
+    const foreign = (await createToken(other.owner.wsActor, { workspaceId: other.workspace.id, name: "o", role: "owner" })).token;
+    const fill = (p: string) =>
+      p.replace("{workspace}", workspace.slug).replace("{name}", "x").replace("{version}", "1").replace("{alias}", "staging");
+    const guarded = REST_ROUTES.filter((r) => r.permission !== null);
+    expect(guarded.length).toBeGreaterThan(8);
+    for (const r of guarded) {
+      const path = fill(r.path) + (r.path.endsWith("/compare") ? "?a=1&b=2" : "");
+      expect((await rest(r.method, path)).status, `${r.method} ${r.path} anonymous`).toBe(401);
+      expect((await rest(r.method, path, { token: foreign })).status, `${r.method} ${r.path} foreign token`).toBe(404);
+      for (const role of ROLES) {
+        const { status } = await rest(r.method, path, { token: tokens.get(role) });
+        if (can(role, r.permission!)) expect([401, 403], `${role} → ${r.method} ${r.path} gave ${status}`).not.toContain(status);
+        else expect(status, `${role} → ${r.method} ${r.path}`).toBe(403);
+      }
+    }
+  });
+});
