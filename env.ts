@@ -25,6 +25,16 @@ export const env = createEnv({
       .transform((v) => v === "true" || v === "1"),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ARTIFACT_DIR: z.string().min(1).default(".steward/artifacts"),
+    ARTIFACT_STORE: z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, "must be s3://bucket/prefix (or unset for the local ARTIFACT_DIR)")
+      .optional(),
+    S3_ENDPOINT: z.url("must be the URL of an S3-compatible endpoint").optional(),
+    S3_REGION: z.string().default("us-east-1"),
+    S3_FORCE_PATH_STYLE: z
+      .enum(["true", "false", "1", "0"])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === "true" || v === "1")),
     UPLOAD_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -45,6 +55,10 @@ export const env = createEnv({
     TRUST_PROXY: process.env.TRUST_PROXY,
     LOG_LEVEL: process.env.LOG_LEVEL,
     ARTIFACT_DIR: process.env.ARTIFACT_DIR,
+    ARTIFACT_STORE: process.env.ARTIFACT_STORE,
+    S3_ENDPOINT: process.env.S3_ENDPOINT,
+    S3_REGION: process.env.S3_REGION,
+    S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE,
     UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
   },
   emptyStringAsUndefined: true,

@@ -15,6 +15,8 @@ const nextConfig: NextConfig = {
     "onnx-proto",
     "protobufjs",
     "busboy",
+    "@aws-sdk/client-s3",
+    "@aws-sdk/lib-storage",
   ],
   poweredByHeader: false,
   // `npm run typecheck` (part of `npm test`) checks the whole project, tests included;

@@ -10,14 +10,52 @@ import { env } from "~/env";
 import { AppError } from "~/server/errors";
 
 /**
- * Content-addressed artifact store on a local folder: blobs live at
- * sha256/<aa>/<hash>. Uploads stream to a staging file, hashed and counted on the way,
- * and only become blobs after they were inspected; same bytes, same key.
+ * Content-addressed artifact store. Uploads stream to a local staging file, hashed and
+ * counted on the way, are inspected there, and only then become blobs keyed by their
+ * sha256 — in a local folder (ARTIFACT_DIR) or an S3-compatible bucket
+ * (ARTIFACT_STORE=s3://bucket/prefix). Same bytes, same key.
  */
 export type Staged = { sha256: string; size: number; path: string; discard: () => Promise<void> };
 
-const root = () => path.resolve(env.ARTIFACT_DIR);
-const blobPath = (sha: string) => path.join(root(), "sha256", sha.slice(0, 2), sha);
+export interface BlobBackend {
+  readonly kind: "local" | "s3";
+  /** Stores a staged file under its hash; `created: false` when those bytes were there already. */
+  put(staged: Staged): Promise<{ created: boolean }>;
+  exists(sha256: string): Promise<boolean>;
+  remove(sha256: string): Promise<void>;
+  open(sha256: string): Promise<Readable>;
+}
+
+const localRoot = () => path.resolve(env.ARTIFACT_DIR);
+const localPath = (sha: string) => path.join(localRoot(), "sha256", sha.slice(0, 2), sha);
+
+const localBackend: BlobBackend = {
+  kind: "local",
+  async put(staged) {
+    const target = localPath(staged.sha256);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.link(staged.path, target);
+      return { created: true };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return { created: false };
+      throw err;
+    }
+  },
+  exists: (sha) => fs.stat(localPath(sha)).then(() => true, () => false),
+  remove: (sha) => fs.rm(localPath(sha), { force: true }),
+  open: async (sha) => createReadStream(localPath(sha)),
+};
+
+let backend: BlobBackend | undefined;
+
+/** The configured backend, created on first use (the S3 SDK loads only when configured). */
+export async function blobs(): Promise<BlobBackend> {
+  if (backend) return backend;
+  if (!env.ARTIFACT_STORE) return (backend = localBackend);
+  const { s3Backend } = await import("./s3-backend");
+  return (backend = s3Backend(env.ARTIFACT_STORE, { endpoint: env.S3_ENDPOINT, region: env.S3_REGION, forcePathStyle: env.S3_FORCE_PATH_STYLE }));
+}
 
 export function formatBytes(n: number) {
   const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
@@ -31,7 +69,7 @@ export function formatBytes(n: number) {
 
 /** Streams `body` to a staging file; refuses past `limit` bytes and leaves nothing behind. */
 export async function stage(body: Readable | ReadableStream<Uint8Array>, limit = env.UPLOAD_LIMIT_BYTES): Promise<Staged> {
-  const dir = path.join(root(), "staging");
+  const dir = path.join(localRoot(), "staging");
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, randomUUID());
   const hash = createHash("sha256");
@@ -59,42 +97,24 @@ export async function stage(body: Readable | ReadableStream<Uint8Array>, limit =
   return { sha256: hash.digest("hex"), size, path: file, discard: () => fs.rm(file, { force: true }) };
 }
 
-/** Moves a staged upload into place under its hash (a no-op if those bytes are stored already). */
+/** Moves a staged upload into the store under its hash and removes the staging file. */
 export async function commit(staged: Staged): Promise<{ created: boolean }> {
-  const target = blobPath(staged.sha256);
-  await fs.mkdir(path.dirname(target), { recursive: true });
   try {
-    await fs.link(staged.path, target);
+    return await (await blobs()).put(staged);
+  } finally {
     await staged.discard();
-    return { created: true };
-  } catch (err) {
-    await staged.discard();
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return { created: false };
-    throw err;
   }
 }
 
 export async function removeBlob(sha256: string) {
-  await fs.rm(blobPath(sha256), { force: true });
+  await (await blobs()).remove(sha256);
 }
 
 export async function blobExists(sha256: string) {
-  return fs.stat(blobPath(sha256)).then(
-    () => true,
-    () => false,
-  );
+  return (await blobs()).exists(sha256);
 }
 
-export function openBlob(sha256: string) {
-  return createReadStream(blobPath(sha256));
-}
-
-export async function readBlob(sha256: string) {
-  return fs.readFile(blobPath(sha256));
-}
-
-/** Only for readers that need a file (DuckDB); never derived from client input. */
-export function localBlobPath(sha256: string) {
+export async function openBlob(sha256: string) {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error("not a sha256");
-  return blobPath(sha256);
+  return (await blobs()).open(sha256);
 }

@@ -144,7 +144,7 @@ export async function profileDataset(file: string, format: "csv" | "parquet"): P
           const bins = (
             await con.runAndReadAll(
               `select least(greatest(floor((${c}::double - ${lo}) / ${width})::int, 0), ${HIST_BINS - 1}) as b, count(*) as n
-               from t where ${c} is not null and isfinite(${c}::double) group by b`,
+               from t where ${c} is not null and isfinite(${c}::double) group by 1`,
             )
           ).getRowObjects();
           for (const b of bins) counts[Number(b.b)] = Number(b.n);

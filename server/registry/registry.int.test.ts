@@ -46,6 +46,15 @@ describe("datasets over REST", () => {
     expect(v2.data).toMatchObject({ version: 2, created: true, rows: 5 });
   });
 
+  it("profiles columns whose names collide with SQL words and aliases", async () => {
+    const { base, token } = await setup();
+    const r = await rest("POST", `${base}/datasets/odd/versions`, { token, form: form('b,n,"select","we""ird"\n1,2,x,3.5\n2,3,y,\n', "odd.csv") });
+    expect(r.status, JSON.stringify(r.data)).toBe(201);
+    const v = await rest("GET", `${base}/datasets/odd/versions/1`, { token });
+    const cols = (v.data as { schema: { name: string }[] }).schema.map((c) => c.name);
+    expect(cols).toEqual(["b", "n", "select", 'we"ird']);
+  });
+
   it.each([
     ["ragged rows", "a,b\n1,2\n3\n", "x.csv", /Row 3 of the CSV file has 1 field, but the header has 2/],
     ["no header", "1,2\n3,4\n", "x.csv", /no header row/],
