@@ -15,7 +15,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-s3-"));
 
 beforeAll(async () => {
   server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: dir });
-  const { port } = (await server.run()) as unknown as { port: number };
+  const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   Object.assign(process.env, {
     ARTIFACT_STORE: "s3://steward-test/artifacts",
