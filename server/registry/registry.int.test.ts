@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -44,6 +45,25 @@ describe("datasets over REST", () => {
     await expectAudit(workspace.id, { action: "dataset.version_created", targetId: v.id });
     const v2 = await rest("POST", `${base}/datasets/credit-train/versions`, { token, form: form(CSV + "60,1,west,1\n", "train.csv") });
     expect(v2.data).toMatchObject({ version: 2, created: true, rows: 5 });
+  });
+
+  it("profiles a Parquet file", async () => {
+    const { base, token } = await setup();
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pq-")), "d.parquet");
+    const db = await DuckDBInstance.create(":memory:");
+    const con = await db.connect();
+    await con.run(`copy (select i as id, i * 0.5 as score, case when i % 3 = 0 then 'a' else 'b' end as grp, date '2026-01-01' + i::int as day from range(100) t(i)) to '${file}' (format parquet)`);
+    con.closeSync();
+    db.closeSync();
+    const r = await rest("POST", `${base}/datasets/pq/versions`, { token, form: form(fs.readFileSync(file), "d.parquet") });
+    expect(r.status, JSON.stringify(r.data)).toBe(201);
+    expect(r.data).toMatchObject({ format: "parquet", rows: 100 });
+    const v = await rest("GET", `${base}/datasets/pq/versions/1`, { token });
+    const cols = (v.data as { profile: { columns: { name: string; logical: string; max?: unknown; distinct?: number }[] } }).profile.columns;
+    expect(cols.map((c) => [c.name, c.logical])).toEqual([["id", "numeric"], ["score", "numeric"], ["grp", "categorical"], ["day", "temporal"]]);
+    expect(cols[1]!.max).toBe(49.5);
+    expect(cols[3]!.max).toBe("2026-04-10");
   });
 
   it("profiles columns whose names collide with SQL words and aliases", async () => {
