@@ -35,6 +35,9 @@ export const env = createEnv({
       .enum(["true", "false", "1", "0"])
       .optional()
       .transform((v) => (v === undefined ? undefined : v === "true" || v === "1")),
+    AUDIT_SIGNING_KEY: z.string().includes("PRIVATE KEY", { message: "must be a PEM-encoded Ed25519 private key" }).optional(),
+    AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
     UPLOAD_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -60,6 +63,9 @@ export const env = createEnv({
     S3_REGION: process.env.S3_REGION,
     S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE,
     UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
+    AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY,
+    AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE,
+    AUDIT_CHECKPOINT_MINUTES: process.env.AUDIT_CHECKPOINT_MINUTES,
   },
   emptyStringAsUndefined: true,
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,

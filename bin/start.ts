@@ -4,7 +4,7 @@
  * the sources changed, then the web and worker processes. Ctrl-C stops all of it.
  * ------------------------------------------------------------------------- */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,15 @@ if (fs.existsSync(secretsFile)) {
 
 process.env.PORT ??= "3000";
 process.env.ARTIFACT_DIR ??= path.join(dataDir, "artifacts");
+if (!process.env.AUDIT_SIGNING_KEY) {
+  // The Ed25519 key that signs audit checkpoints: made once, kept with the data.
+  const keyFile = path.join(dataDir, "audit-signing-key.pem");
+  if (!fs.existsSync(keyFile)) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    fs.writeFileSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  }
+  process.env.AUDIT_SIGNING_KEY_FILE ??= keyFile;
+}
 process.env.AUTH_SECRET ??= secrets.authSecret;
 process.env.NEXTAUTH_URL ??= `http://localhost:${process.env.PORT}`;
 (process.env as Record<string, string>).NODE_ENV = dev ? "development" : "production";

@@ -6,7 +6,7 @@ import type { SessionUser } from "~/server/trpc/context";
 export async function rest(
   method: string,
   path: string,
-  opts: { token?: string; json?: unknown; form?: FormData; session?: SessionUser | null; headers?: Record<string, string> } = {},
+  opts: { token?: string; json?: unknown; form?: FormData; session?: SessionUser | null; headers?: Record<string, string>; raw?: boolean } = {},
 ) {
   const headers = new Headers(opts.headers);
   if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
@@ -21,8 +21,9 @@ export async function rest(
   }
   const req = new Request(`http://localhost/api/v1${path}`, { method, headers, body });
   const res = await handleRest(req, REST_ROUTES, new URL(req.url).pathname, async () => opts.session ?? null);
+  if (opts.raw || !(res.headers.get("content-type") ?? "").startsWith("application/json")) return { status: res.status, data: {} as Record<string, unknown> & { error?: { code: string; message: string; field?: string } }, text: await res.text(), headers: res.headers };
   const data = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
-  return { status: res.status, data };
+  return { status: res.status, data, text: undefined as string | undefined, headers: res.headers };
 }
 
 export function form(file: Uint8Array | string, filename: string, metadata?: unknown) {

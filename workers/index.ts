@@ -3,10 +3,11 @@ import os from "node:os";
 import PgBoss from "pg-boss";
 import { closeDb } from "~/db/client";
 import { env } from "~/env";
-import { ALL_JOBS, systemHeartbeat } from "~/server/jobs/definitions";
+import { ALL_JOBS, auditCheckpoint, systemHeartbeat } from "~/server/jobs/definitions";
 import { postgresEmitter } from "~/server/realtime/pg-emitter";
 import { setRealtimeSink } from "~/server/realtime/publish";
 import { recordWorkerStopped } from "~/server/system/heartbeat.service";
+import { handleAuditCheckpoint } from "./handlers/audit-checkpoint.handler";
 import { handleHeartbeat } from "./handlers/heartbeat.handler";
 
 const HEARTBEAT_MS = 5000;
@@ -23,6 +24,9 @@ for (const job of ALL_JOBS) {
   await boss.createQueue(job.name, { name: job.name, ...job.queue });
 }
 await boss.work(systemHeartbeat.name, { ...systemHeartbeat.work }, handleHeartbeat);
+await boss.work(auditCheckpoint.name, { ...auditCheckpoint.work }, handleAuditCheckpoint);
+const minutes = env.AUDIT_CHECKPOINT_MINUTES;
+await boss.schedule(auditCheckpoint.name, minutes < 60 ? `*/${minutes} * * * *` : "0 * * * *", {});
 
 async function beat() {
   await boss.send(systemHeartbeat.name, {

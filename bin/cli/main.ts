@@ -266,6 +266,57 @@ models
   });
 
 
+const auditCmd = program.command("audit").description("The audit trail: export it, verify an export offline");
+auditCmd
+  .command("export")
+  .description("Download the workspace's audit trail (NDJSON with signed checkpoints, or CSV)")
+  .option("--format <format>", "ndjson or csv", "ndjson")
+  .option("-o, --output <file>", "where to write it (default: standard output)")
+  .option("--action <action>", "only this action")
+  .option("--actor <actor>", "only this actor (e-mail or id)")
+  .option("--from <time>", "from this time (ISO 8601)")
+  .option("--to <time>", "to this time (ISO 8601)")
+  .action(async (o: { format: string; output?: string; action?: string; actor?: string; from?: string; to?: string }) => {
+    const cfg = loadConfig();
+    const q = new URLSearchParams({ format: o.format, ...(o.action ? { action: o.action } : {}), ...(o.actor ? { actor: o.actor } : {}), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    let res: Response;
+    try {
+      res = await fetch(`${cfg.url.replace(/\/$/, "")}/api/v1/workspaces/${encodeURIComponent(cfg.workspace)}/audit/export?${q}`, { headers: { authorization: `Bearer ${cfg.token}` } });
+    } catch (err) {
+      throw new CliError(`Cannot reach Steward at ${cfg.url}: ${(err as Error).message}`, EXIT.server);
+    }
+    if (!res.ok || !res.body) {
+      const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      throw new CliError(e.error?.message ?? `HTTP ${res.status}`, exitFor(res.status));
+    }
+    const out = o.output ? fs.createWriteStream(o.output) : process.stdout;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) out.write(chunk);
+    if (o.output) await new Promise<void>((r) => (out as fs.WriteStream).end(r));
+  });
+auditCmd
+  .command("verify <export>")
+  .description("Verify an NDJSON export offline: every hash, the chain's links and the signed checkpoints")
+  .option("--public-key <file>", "the server's Ed25519 public key (PEM); default: the key in the export, which proves less")
+  .action(async (file: string, o: { publicKey?: string }) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const { loadPublicKey, parseExport, verifyExport } = await import("../../server/audit/verify");
+    let parsed;
+    try {
+      parsed = parseExport(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
+    }
+    const pem = o.publicKey ? fs.readFileSync(o.publicKey, "utf8") : (parsed.header.publicKey as string | null);
+    if (!pem) throw new CliError("No public key: pass --public-key (GET /api/v1/audit/public-key).", EXIT.usage);
+    const report = verifyExport(parsed.events, parsed.checkpoints, loadPublicKey(pem));
+    print(json, report, () =>
+      report.intact
+        ? `Intact: ${report.events} events (#${report.firstSeq ?? "-"}…#${report.lastSeq ?? "-"}${report.complete ? ", complete from #1" : ", a filtered selection"}), ${report.checkpointsVerified} signed checkpoint(s) verified.${o.publicKey ? "" : "\nNote: verified with the key inside the export; pass --public-key to verify against the server's published key."}`
+        : `BROKEN at event #${report.problem!.seq}: ${report.problem!.reason}.`,
+    );
+    if (!report.intact) process.exit(EXIT.invalid);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -34,3 +34,22 @@ export const auditEvents = pgTable(
 );
 
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+/**
+ * Signed checkpoints of a chain head (Ed25519). With an export and the public key, anyone
+ * can check that nothing up to each checkpoint was altered, removed, or the tail cut.
+ */
+export const auditCheckpoints = pgTable(
+  "audit_checkpoints",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid(),
+    seq: bigint({ mode: "number" }).notNull(),
+    headHash: text().notNull(),
+    signedAt: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    keyId: text().notNull(),
+    signature: text().notNull(),
+  },
+  (t) => [index("audit_checkpoints_workspace_seq_idx").on(t.workspaceId, t.seq.desc())],
+);
+export type AuditCheckpointRow = typeof auditCheckpoints.$inferSelect;

@@ -14,6 +14,8 @@ export const AUDIT_ACTIONS = [
   "member.removed",
   "member.left",
   "audit.verified",
+  "audit.checkpoint_signed",
+  "audit.exported",
   "dataset.created",
   "dataset.version_created",
   "model.created",

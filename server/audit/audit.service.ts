@@ -5,7 +5,10 @@ import { auditEvents } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
 import { ListAuditInput } from "./audit.schema";
 import { findChainBreak, GENESIS_HASH } from "./chain";
+import { allCheckpoints } from "./checkpoints.service";
 import { mutate } from "./mutate";
+import { signingKeysOrNull } from "./signing";
+import { checkCheckpoints } from "./verify";
 
 export type AuditEventDto = {
   id: string;
@@ -65,12 +68,18 @@ function escapeLike(s: string) {
 }
 
 export type VerifyResult =
-  | { intact: true; checked: number; headSeq: number; headHash: string }
+  | { intact: true; checked: number; headSeq: number; headHash: string; checkpoints: number }
   | { intact: false; checked: number; firstBadSeq: number; reason: string };
 
-/** Recomputes a chain from genesis in batches; pure reads, usable by jobs and tests. */
+/**
+ * Recomputes a chain from genesis in batches and checks it against its signed
+ * checkpoints, which also catches a cut tail or a chain rebuilt from scratch.
+ */
 export async function verifyChain(workspaceId: string | null, batchSize = 5000): Promise<VerifyResult> {
   const db = getDb();
+  const checkpoints = await allCheckpoints(workspaceId);
+  const wanted = new Set(checkpoints.map((c) => c.seq));
+  const hashes = new Map<number, string>();
   let after = 0;
   let start = { seq: 0, hash: GENESIS_HASH };
   let checked = 0;
@@ -93,11 +102,15 @@ export async function verifyChain(workspaceId: string | null, batchSize = 5000):
       return { intact: false, checked: checked + Math.max(0, broken.seq - start.seq - 1), firstBadSeq: broken.seq, reason: broken.reason };
     }
     checked += batch.length;
+    for (const e of batch) if (wanted.has(e.seq)) hashes.set(e.seq, e.hash);
     const last = batch[batch.length - 1]!;
     start = { seq: last.seq, hash: last.hash };
     after = last.seq;
   }
-  return { intact: true, checked, headSeq: start.seq, headHash: start.hash };
+  // Without a configured key, links are still checked; signatures are not.
+  const cps = checkCheckpoints(checkpoints, (seq) => hashes.get(seq), start.seq, signingKeysOrNull()?.publicKey ?? null);
+  if (cps.problem) return { intact: false, checked, firstBadSeq: cps.problem.seq, reason: cps.problem.reason };
+  return { intact: true, checked, headSeq: start.seq, headHash: start.hash, checkpoints: cps.verified };
 }
 
 /** Verifies the workspace's chain and records who verified it and what they found. */
@@ -110,7 +123,7 @@ export async function verifyWorkspaceChain(actor: WorkspaceActor, meta: RequestM
         action: "audit.verified",
         target: { type: "workspace", id: actor.workspaceId },
         metadata: result.intact
-          ? { intact: true, checked: result.checked, headSeq: result.headSeq }
+          ? { intact: true, checked: result.checked, headSeq: result.headSeq, checkpoints: result.checkpoints }
           : { intact: false, firstBadSeq: result.firstBadSeq, reason: result.reason },
       }),
     meta,

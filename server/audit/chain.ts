@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, verify, type KeyObject } from "node:crypto";
 import canonicalize from "canonicalize";
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -74,4 +74,34 @@ export function findChainBreak(
     expectedSeq++;
   }
   return null;
+}
+
+/* Signed checkpoints: Ed25519 over a canonical encoding of a chain head. */
+export type CheckpointFields = { workspaceId: string | null; seq: number; headHash: string; signedAt: Date | string; keyId: string };
+
+export function checkpointPayload(c: CheckpointFields): string {
+  const encoded = canonicalize({
+    v: 1,
+    kind: "steward-audit-checkpoint",
+    workspaceId: c.workspaceId,
+    seq: c.seq,
+    headHash: c.headHash,
+    signedAt: typeof c.signedAt === "string" ? c.signedAt : c.signedAt.toISOString(),
+    keyId: c.keyId,
+  });
+  if (encoded === undefined) throw new Error("checkpoint cannot be encoded");
+  return encoded;
+}
+
+/** The key id: the first 16 hex digits of the sha256 of the public key (SPKI DER). */
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
+}
+
+export function verifyCheckpointSignature(c: CheckpointFields & { signature: string }, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(checkpointPayload(c)), publicKey, Buffer.from(c.signature, "base64"));
+  } catch {
+    return false;
+  }
 }

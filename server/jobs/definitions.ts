@@ -15,4 +15,12 @@ export const systemHeartbeat = defineJob({
   work: { batchSize: 10, pollingIntervalSeconds: 0.5 },
 });
 
-export const ALL_JOBS = [systemHeartbeat] as const;
+/** Signs the head of every audit chain that changed since its last checkpoint. */
+export const auditCheckpoint = defineJob({
+  name: "audit.checkpoint",
+  schema: z.object({}).passthrough(),
+  queue: { retryLimit: 2, expireInSeconds: 600 },
+  work: { batchSize: 1, pollingIntervalSeconds: 2 },
+});
+
+export const ALL_JOBS = [systemHeartbeat, auditCheckpoint] as const;

@@ -5,6 +5,8 @@ import * as ds from "~/server/registry/datasets.service";
 import * as ms from "~/server/registry/models.service";
 import { AliasName, RegistryName, VersionNumber } from "~/server/registry/registry.schema";
 import * as tokens from "~/server/tokens/tokens.service";
+import { publicKeyInfo } from "~/server/audit/checkpoints.service";
+import { exportAudit, ExportAuditInput } from "~/server/audit/export.service";
 import { AppError } from "~/server/errors";
 import { route, type Upload } from "./rest";
 
@@ -25,6 +27,27 @@ function metadataField(u: Upload): unknown {
 }
 
 export const REST_ROUTES = [
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/audit/export",
+    tag: "audit",
+    summary: "Stream the audit trail (optionally filtered by actor, action, from, to) as NDJSON with signed checkpoints and the public key, or as CSV.",
+    permission: "audit:export",
+    params: Ws,
+    query: ExportAuditInput,
+    handler: async ({ actor, query, meta }) => {
+      const { stream, filename, contentType } = await exportAudit(actor, query, meta);
+      return new Response(stream, { headers: { "content-type": contentType, "content-disposition": `attachment; filename="${filename}"`, "cache-control": "no-store" } });
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/audit/public-key",
+    tag: "audit",
+    summary: "The Ed25519 public key that signs audit checkpoints (PEM), for offline verification.",
+    permission: null,
+    handler: async () => publicKeyInfo(),
+  }),
   route({
     method: "POST",
     path: "/auth/token",

@@ -37,6 +37,8 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "audit.list": "audit:read",
   "audit.activity": "workspace:read",
   "audit.verify": "audit:verify",
+  "audit.checkpoints": "audit:read",
+  "audit.signCheckpoint": "audit:export",
   "system.status": "system:read",
   "datasets.list": "registry:read",
   "datasets.byName": "registry:read",

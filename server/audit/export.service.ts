@@ -1,0 +1,91 @@
+import "server-only";
+import { and, asc, eq, gt, gte, ilike, lte, or, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import { getDb } from "~/db/client";
+import { auditEvents } from "~/db/schema";
+import type { RequestMeta, WorkspaceActor } from "./actor";
+import { AUDIT_ACTIONS } from "./actions";
+import { allCheckpoints } from "./checkpoints.service";
+import { mutate } from "./mutate";
+import { signingKeysOrNull } from "./signing";
+
+export const ExportAuditInput = z.object({
+  format: z.enum(["ndjson", "csv"], { error: () => "format must be ndjson or csv." }).default("ndjson"),
+  actor: z.string().trim().max(254).optional(),
+  action: z.enum(AUDIT_ACTIONS, { error: () => "action must be one of the audit actions." }).optional(),
+  from: z.coerce.date({ error: "from must be a date and time." }).optional(),
+  to: z.coerce.date({ error: "to must be a date and time." }).optional(),
+});
+export type ExportAuditInput = z.input<typeof ExportAuditInput>;
+
+const CSV_COLUMNS = ["seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "changes", "metadata", "request_id", "prev_hash", "hash"] as const;
+
+function csvCell(v: unknown) {
+  const s = v === null || v === undefined ? "" : typeof v === "string" ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Streams a workspace's audit events (filtered or not) in sequence order, with hashes, as
+ * NDJSON (a header line, events, the chain's signed checkpoints and the public key) or
+ * CSV. Records who exported what before the first byte.
+ */
+export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, meta: RequestMeta = {}) {
+  const input = ExportAuditInput.parse(raw);
+  const filters = { actor: input.actor ?? null, action: input.action ?? null, from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null };
+  await mutate(actor, async (_tx, audit) => audit({ action: "audit.exported", target: { type: "workspace", id: actor.workspaceId }, metadata: { format: input.format, filters } }), meta);
+
+  const where: (SQL | undefined)[] = [eq(auditEvents.workspaceId, actor.workspaceId)];
+  if (input.actor) where.push(or(ilike(auditEvents.actorLabel, `%${input.actor.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), eq(auditEvents.actorId, input.actor)));
+  if (input.action) where.push(eq(auditEvents.action, input.action));
+  if (input.from) where.push(gte(auditEvents.occurredAt, input.from));
+  if (input.to) where.push(lte(auditEvents.occurredAt, input.to));
+
+  const encoder = new TextEncoder();
+  async function* lines() {
+    if (input.format === "ndjson") {
+      const key = signingKeysOrNull();
+      yield `${JSON.stringify({ type: "header", format: "steward-audit-export", version: 1, workspaceId: actor.workspaceId, exportedAt: new Date().toISOString(), exportedBy: actor.email, filters, keyId: key?.keyId ?? null, publicKey: key?.publicKeyPem ?? null })}\n`;
+    } else {
+      yield `${CSV_COLUMNS.join(",")}\n`;
+    }
+    let after = 0;
+    for (;;) {
+      const batch = await getDb()
+        .select()
+        .from(auditEvents)
+        .where(and(...where, gt(auditEvents.seq, after)))
+        .orderBy(asc(auditEvents.seq))
+        .limit(2000);
+      if (batch.length === 0) break;
+      let chunk = "";
+      for (const e of batch) {
+        if (input.format === "ndjson") {
+          chunk += `${JSON.stringify({ type: "event", workspaceId: e.workspaceId, seq: e.seq, prevHash: e.prevHash, hash: e.hash, occurredAt: e.occurredAt.toISOString(), actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action, targetType: e.targetType, targetId: e.targetId, changes: e.changes, metadata: e.metadata, requestId: e.requestId })}\n`;
+        } else {
+          chunk += `${[e.seq, e.occurredAt, e.actorType, e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.changes, e.metadata, e.requestId, e.prevHash, e.hash].map(csvCell).join(",")}\n`;
+        }
+      }
+      yield chunk;
+      after = batch.at(-1)!.seq;
+    }
+    if (input.format === "ndjson") {
+      for (const c of await allCheckpoints(actor.workspaceId)) {
+        yield `${JSON.stringify({ type: "checkpoint", workspaceId: c.workspaceId, seq: c.seq, headHash: c.headHash, signedAt: c.signedAt.toISOString(), keyId: c.keyId, signature: c.signature })}\n`;
+      }
+    }
+  }
+  const iterator = lines();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(encoder.encode(value));
+    },
+    async cancel() {
+      await iterator.return(undefined);
+    },
+  });
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+  return { stream, filename: `audit-${stamp}.${input.format}`, contentType: input.format === "ndjson" ? "application/x-ndjson" : "text/csv; charset=utf-8" };
+}
