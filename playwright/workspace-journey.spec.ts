@@ -69,7 +69,7 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   const bobRow = adaPage.getByTestId("members-table").locator(`tr[data-email="${bob.email}"]`);
   await expect(bobRow).toBeVisible();
   await expect(bobRow).toContainText("Reviewer");
-  await expect(adaAudit.getByTestId("audit-table").locator('tr[data-action="member.joined"]')).toHaveCount(2);
+  await expect(adaAudit.getByTestId("audit-table").locator('[data-action="member.joined"]')).toHaveCount(2);
   await expect(adaAudit.getByTestId("audit-table")).toContainText(`${bob.email} joined as Reviewer`);
   await shot(adaPage, "05-members");
 
@@ -84,7 +84,7 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await expect(adaAudit.getByTestId("verify-result")).toContainText("Chain intact");
   await expect(adaAudit.getByTestId("audit-table")).toContainText("verified the audit chain: intact");
   await adaAudit.getByRole("combobox", { name: "Action" }).selectOption("member.role_changed");
-  await expect(adaAudit.getByTestId("audit-table").locator("tbody > tr")).toHaveCount(1);
+  await expect(adaAudit.getByTestId("audit-table").locator("[data-action]")).toHaveCount(1);
   await adaAudit.getByRole("button", { name: "Clear filters" }).click();
   await adaAudit.getByRole("button", { name: /Details of event 1$/ }).click();
   await expect(adaAudit.getByTestId("audit-table")).toContainText('"Credit Risk"');

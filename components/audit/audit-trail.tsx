@@ -1,9 +1,11 @@
 "use client";
 
 import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
-import { ChevronDown, ChevronRight, ShieldAlert, ShieldCheck } from "lucide-react";
-import { Fragment, useState } from "react";
-import { useWorkspace } from "~/components/shell/workspace-context";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { ChevronDown, ChevronRight, Download, ShieldAlert, ShieldCheck } from "lucide-react";
+import { useSearchParams } from "next/navigation";
+import { Fragment, useEffect, useRef, useState } from "react";
+import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
@@ -13,44 +15,79 @@ import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/st
 import { AUDIT_ACTIONS, type AuditAction } from "~/server/audit/actions";
 import { describeEvent } from "./describe";
 
-type Filters = { actor: string; action: "" | AuditAction; from: string; to: string };
+type Filters = { actor: string; action: "" | AuditAction; targetType: string; targetId: string; q: string; from: string; to: string };
+const EMPTY: Filters = { actor: "", action: "", targetType: "", targetId: "", q: "", from: "", to: "" };
 
-function toDate(local: string) {
-  return local ? new Date(local) : undefined;
+function useDebounced<T>(value: T, ms: number) {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
 }
+
+const GRID = "grid grid-cols-[2rem_4rem_10.5rem_minmax(10rem,1fr)_11rem_minmax(14rem,2fr)_6rem] items-center gap-2";
 
 export function AuditTrail() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
-  const [filters, setFilters] = useState<Filters>({ actor: "", action: "", from: "", to: "" });
+  const canExport = useCan("audit:export");
+  const sp = useSearchParams();
+  const [filters, setFilters] = useState<Filters>({ ...EMPTY, targetType: sp.get("targetType") ?? "", targetId: sp.get("targetId") ?? "", q: sp.get("q") ?? "" });
+  const debounced = useDebounced(filters, 250);
   const [expanded, setExpanded] = useState<string | null>(null);
   const input = {
     workspaceId: workspace.id,
-    actor: filters.actor.trim() || undefined,
-    action: filters.action || undefined,
-    from: toDate(filters.from),
-    to: toDate(filters.to),
-    limit: 50,
+    actor: debounced.actor.trim() || undefined,
+    action: debounced.action || undefined,
+    targetType: debounced.targetType.trim() || undefined,
+    targetId: debounced.targetId.trim() || undefined,
+    q: debounced.q.trim() || undefined,
+    from: debounced.from ? new Date(debounced.from) : undefined,
+    to: debounced.to ? new Date(debounced.to) : undefined,
+    limit: 100,
   };
-  const events = useInfiniteQuery(
-    trpc.audit.list.infiniteQueryOptions(input, {
-      getNextPageParam: (last) => last.nextCursor ?? undefined,
-      initialCursor: undefined,
-    }),
-  );
+  const events = useInfiniteQuery(trpc.audit.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined, initialCursor: undefined }));
   const verify = useMutation(trpc.audit.verify.mutationOptions());
   const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
-  const filtered = !!(input.actor || input.action || input.from || input.to);
+  const filtered = Object.values(filters).some(Boolean);
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => 44, overscan: 12 });
+  const items = virtualizer.getVirtualItems();
+  const lastIndex = items.at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (lastIndex >= rows.length - 20 && events.hasNextPage && !events.isFetchingNextPage) void events.fetchNextPage();
+  }, [lastIndex, rows.length, events]);
+
+  const exportUrl = (format: "ndjson" | "csv") => {
+    const q = new URLSearchParams({ format });
+    for (const [k, v] of Object.entries({ actor: input.actor, action: input.action, targetType: input.targetType, targetId: input.targetId, q: input.q, from: input.from?.toISOString(), to: input.to?.toISOString() })) if (v) q.set(k, v);
+    return `/api/v1/workspaces/${workspace.slug}/audit/export?${q}`;
+  };
 
   return (
     <>
       <PageHeader
         title="Audit trail"
-        description="Every action in this workspace, in a hash chain that cannot be altered without detection."
+        description="Every action in this workspace, in a hash chain checked against signed checkpoints."
         actions={
-          <Button onClick={() => verify.mutate({ workspaceId: workspace.id })} loading={verify.isPending}>
-            <ShieldCheck className="size-4" aria-hidden /> Verify chain
-          </Button>
+          <div className="flex gap-2">
+            {canExport && (
+              <>
+                <a className="inline-flex h-9 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm hover:bg-subtle" href={exportUrl("ndjson")} data-testid="export-ndjson">
+                  <Download className="size-4" aria-hidden /> NDJSON
+                </a>
+                <a className="inline-flex h-9 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm hover:bg-subtle" href={exportUrl("csv")}>
+                  <Download className="size-4" aria-hidden /> CSV
+                </a>
+              </>
+            )}
+            <Button onClick={() => verify.mutate({ workspaceId: workspace.id })} loading={verify.isPending}>
+              <ShieldCheck className="size-4" aria-hidden /> Verify chain
+            </Button>
+          </div>
         }
       />
       {verify.data && (
@@ -66,7 +103,8 @@ export function AuditTrail() {
           {verify.data.intact ? (
             <>
               <ShieldCheck className="size-4 text-emerald-600" aria-hidden />
-              Chain intact: {verify.data.checked} events checked, head #{verify.data.headSeq} ({verify.data.headHash.slice(0, 12)}…).
+              Chain intact: {verify.data.checked} events checked, head #{verify.data.headSeq} ({verify.data.headHash.slice(0, 12)}…), {verify.data.checkpoints} signed checkpoint
+              {verify.data.checkpoints === 1 ? "" : "s"} matched.
             </>
           ) : (
             <>
@@ -82,27 +120,18 @@ export function AuditTrail() {
         </p>
       )}
       <Card>
-        <form
-          className="flex flex-wrap items-end gap-3 border-b border-border p-4"
-          onSubmit={(e) => e.preventDefault()}
-          aria-label="Filter audit events"
-        >
+        <form className="flex flex-wrap items-end gap-3 border-b border-border p-4" onSubmit={(e) => e.preventDefault()} aria-label="Filter audit events">
+          <label className="flex flex-col text-xs text-muted">
+            Search
+            <Input className="mt-1 w-48" placeholder="text in any field" value={filters.q} onChange={(e) => setFilters({ ...filters, q: e.target.value })} />
+          </label>
           <label className="flex flex-col text-xs text-muted">
             Actor
-            <Input
-              className="mt-1 w-52"
-              placeholder="e-mail or id"
-              value={filters.actor}
-              onChange={(e) => setFilters({ ...filters, actor: e.target.value })}
-            />
+            <Input className="mt-1 w-44" placeholder="e-mail or id" value={filters.actor} onChange={(e) => setFilters({ ...filters, actor: e.target.value })} />
           </label>
           <label className="flex flex-col text-xs text-muted">
             Action
-            <Select
-              className="mt-1 block w-52"
-              value={filters.action}
-              onChange={(e) => setFilters({ ...filters, action: e.target.value as Filters["action"] })}
-            >
+            <Select className="mt-1 block w-48" value={filters.action} onChange={(e) => setFilters({ ...filters, action: e.target.value as Filters["action"] })}>
               <option value="">All actions</option>
               {AUDIT_ACTIONS.map((a) => (
                 <option key={a} value={a}>
@@ -112,15 +141,23 @@ export function AuditTrail() {
             </Select>
           </label>
           <label className="flex flex-col text-xs text-muted">
+            Resource type
+            <Input className="mt-1 w-32" placeholder="model, user…" value={filters.targetType} onChange={(e) => setFilters({ ...filters, targetType: e.target.value })} />
+          </label>
+          <label className="flex flex-col text-xs text-muted">
+            Resource id
+            <Input className="mt-1 w-40" value={filters.targetId} onChange={(e) => setFilters({ ...filters, targetId: e.target.value })} />
+          </label>
+          <label className="flex flex-col text-xs text-muted">
             From
-            <Input className="mt-1 w-52" type="datetime-local" value={filters.from} onChange={(e) => setFilters({ ...filters, from: e.target.value })} />
+            <Input className="mt-1 w-48" type="datetime-local" value={filters.from} onChange={(e) => setFilters({ ...filters, from: e.target.value })} />
           </label>
           <label className="flex flex-col text-xs text-muted">
             To
-            <Input className="mt-1 w-52" type="datetime-local" value={filters.to} onChange={(e) => setFilters({ ...filters, to: e.target.value })} />
+            <Input className="mt-1 w-48" type="datetime-local" value={filters.to} onChange={(e) => setFilters({ ...filters, to: e.target.value })} />
           </label>
           {filtered && (
-            <Button type="button" variant="ghost" size="sm" onClick={() => setFilters({ actor: "", action: "", from: "", to: "" })}>
+            <Button type="button" variant="ghost" size="sm" onClick={() => setFilters(EMPTY)}>
               Clear filters
             </Button>
           )}
@@ -134,91 +171,85 @@ export function AuditTrail() {
             {filtered ? "Widen the time range or clear a filter." : "Actions in this workspace will appear here as they happen."}
           </EmptyState>
         ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full text-sm" data-testid="audit-table">
-              <thead className="bg-subtle text-left text-xs text-muted">
-                <tr>
-                  <th className="w-8 px-3 py-2" aria-label="Details" />
-                  <th className="px-3 py-2 font-medium">#</th>
-                  <th className="px-3 py-2 font-medium">Time (UTC)</th>
-                  <th className="px-3 py-2 font-medium">Actor</th>
-                  <th className="px-3 py-2 font-medium">Action</th>
-                  <th className="px-3 py-2 font-medium">What happened</th>
-                  <th className="px-3 py-2 font-medium">Hash</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-border">
-                {rows.map((e) => (
-                  <Fragment key={e.id}>
-                    <tr className="hover:bg-subtle/60" data-action={e.action}>
-                      <td className="px-3 py-2">
-                        <button
-                          type="button"
-                          className="rounded p-0.5 text-muted hover:bg-subtle"
-                          aria-expanded={expanded === e.id}
-                          aria-label={`Details of event ${e.seq}`}
-                          onClick={() => setExpanded(expanded === e.id ? null : e.id)}
-                        >
-                          {expanded === e.id ? <ChevronDown className="size-4" /> : <ChevronRight className="size-4" />}
-                        </button>
-                      </td>
-                      <td className="px-3 py-2 font-mono text-xs text-muted">{e.seq}</td>
-                      <td className="px-3 py-2 font-mono text-xs whitespace-nowrap">{e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}</td>
-                      <td className="px-3 py-2 whitespace-nowrap">{e.actorLabel ?? e.actorType}</td>
-                      <td className="px-3 py-2">
-                        <Badge tone={e.action.includes("failed") || e.action.includes("removed") ? "failing" : e.action.startsWith("audit.") ? "passing" : "neutral"}>
-                          {e.action}
-                        </Badge>
-                      </td>
-                      <td className="px-3 py-2">{describeEvent(e)}</td>
-                      <td className="px-3 py-2 font-mono text-xs text-muted" title={e.hash}>
-                        {e.hash.slice(0, 10)}
-                      </td>
-                    </tr>
-                    {expanded === e.id && (
-                      <tr className="bg-subtle/40">
-                        <td />
-                        <td colSpan={6} className="px-3 py-3">
-                          <dl className="grid gap-x-6 gap-y-1 font-mono text-xs sm:grid-cols-[max-content_1fr]">
-                            <dt className="text-muted">target</dt>
-                            <dd>
-                              {e.targetType} {e.targetId ?? ""}
-                            </dd>
-                            {e.changes &&
-                              Object.entries(e.changes).map(([k, [before, after]]) => (
-                                <Fragment key={k}>
-                                  <dt className="text-muted">{k}</dt>
-                                  <dd>
-                                    <span className="text-danger line-through">{JSON.stringify(before)}</span> →{" "}
-                                    <span className="text-emerald-600">{JSON.stringify(after)}</span>
-                                  </dd>
-                                </Fragment>
-                              ))}
-                            {e.metadata && (
-                              <>
-                                <dt className="text-muted">metadata</dt>
-                                <dd className="break-all">{JSON.stringify(e.metadata)}</dd>
-                              </>
-                            )}
-                            <dt className="text-muted">request</dt>
-                            <dd>{e.requestId ?? "—"}</dd>
-                            <dt className="text-muted">hash</dt>
-                            <dd className="break-all">{e.hash}</dd>
-                          </dl>
-                        </td>
-                      </tr>
-                    )}
-                  </Fragment>
-                ))}
-              </tbody>
-            </table>
-            {events.hasNextPage && (
-              <div className="border-t border-border p-3 text-center">
-                <Button variant="secondary" size="sm" loading={events.isFetchingNextPage} onClick={() => void events.fetchNextPage()}>
-                  Load older events
-                </Button>
+          <div className="overflow-x-auto text-sm" data-testid="audit-table" role="table" aria-rowcount={rows.length}>
+            <div className={`${GRID} min-w-[62rem] bg-subtle px-3 py-2 text-xs text-muted`} role="row">
+              <span role="columnheader" aria-label="Details" />
+              <span role="columnheader">#</span>
+              <span role="columnheader">Time (UTC)</span>
+              <span role="columnheader">Actor</span>
+              <span role="columnheader">Action</span>
+              <span role="columnheader">What happened</span>
+              <span role="columnheader">Hash</span>
+            </div>
+            <div ref={scroller} className="max-h-[36rem] min-w-[62rem] overflow-y-auto">
+              <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+                {items.map((item) => {
+                  const e = rows[item.index]!;
+                  return (
+                    <div
+                      key={e.id}
+                      data-index={item.index}
+                      ref={virtualizer.measureElement}
+                      className="absolute inset-x-0 border-b border-border"
+                      style={{ transform: `translateY(${item.start}px)` }}
+                      role="row"
+                      data-action={e.action}
+                    >
+                      <div className={`${GRID} px-3 py-2 hover:bg-subtle/60`}>
+                        <span role="cell">
+                          <button
+                            type="button"
+                            className="rounded p-0.5 text-muted hover:bg-subtle"
+                            aria-expanded={expanded === e.id}
+                            aria-label={`Details of event ${e.seq}`}
+                            onClick={() => setExpanded(expanded === e.id ? null : e.id)}
+                          >
+                            {expanded === e.id ? <ChevronDown className="size-4" /> : <ChevronRight className="size-4" />}
+                          </button>
+                        </span>
+                        <span role="cell" className="font-mono text-xs text-muted">{e.seq}</span>
+                        <span role="cell" className="font-mono text-xs whitespace-nowrap">{e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}</span>
+                        <span role="cell" className="truncate" title={e.actorLabel ?? e.actorType}>{e.actorLabel ?? e.actorType}</span>
+                        <span role="cell">
+                          <Badge tone={e.action.includes("failed") || e.action.includes("removed") ? "failing" : e.action.startsWith("audit.") ? "passing" : "neutral"}>{e.action}</Badge>
+                        </span>
+                        <span role="cell">{describeEvent(e)}</span>
+                        <span role="cell" className="font-mono text-xs text-muted" title={e.hash}>{e.hash.slice(0, 10)}</span>
+                      </div>
+                      {expanded === e.id && (
+                        <dl className="grid gap-x-6 gap-y-1 bg-subtle/40 px-12 py-3 font-mono text-xs sm:grid-cols-[max-content_1fr]">
+                          <dt className="text-muted">target</dt>
+                          <dd>{e.targetType} {e.targetId ?? ""}</dd>
+                          {e.changes &&
+                            Object.entries(e.changes).map(([k, [before, after]]) => (
+                              <Fragment key={k}>
+                                <dt className="text-muted">{k}</dt>
+                                <dd>
+                                  <span className="text-danger line-through">{JSON.stringify(before)}</span> → <span className="text-emerald-600">{JSON.stringify(after)}</span>
+                                </dd>
+                              </Fragment>
+                            ))}
+                          {e.metadata && (
+                            <>
+                              <dt className="text-muted">metadata</dt>
+                              <dd className="break-all">{JSON.stringify(e.metadata)}</dd>
+                            </>
+                          )}
+                          <dt className="text-muted">request</dt>
+                          <dd>{e.requestId ?? "—"}</dd>
+                          <dt className="text-muted">hash</dt>
+                          <dd className="break-all">{e.hash}</dd>
+                        </dl>
+                      )}
+                    </div>
+                  );
+                })}
               </div>
-            )}
+            </div>
+            <div className="border-t border-border px-3 py-2 text-xs text-muted">
+              {rows.length} event{rows.length === 1 ? "" : "s"} loaded{events.hasNextPage ? " — scroll for older" : ""}
+              {events.isFetchingNextPage ? " · loading…" : ""}
+            </div>
           </div>
         )}
       </Card>

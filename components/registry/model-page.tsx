@@ -175,7 +175,14 @@ export function ModelPage({ name }: { name: string }) {
       <PageHeader
         title={m.data.name}
         description={`${m.data.versions.length} version${m.data.versions.length === 1 ? "" : "s"}${m.data.aliases.length ? " · " + m.data.aliases.map((a) => `${a.alias} → v${a.version}`).join(", ") : ""}`}
-        actions={canWrite ? <UploadModelDialog defaultName={m.data.name} /> : undefined}
+        actions={
+          <div className="flex items-center gap-3">
+            <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?targetType=model&targetId=${m.data.id}`}>
+              Audit history
+            </Link>
+            {canWrite && <UploadModelDialog defaultName={m.data.name} />}
+          </div>
+        }
       />
       <div className="space-y-6">
         <Card>

@@ -5,6 +5,10 @@ export const ListAuditInput = z.object({
   workspaceId: z.uuid("workspaceId must be a UUID."),
   actor: z.string().trim().max(254, "Actor filter must be at most 254 characters.").optional(),
   action: z.enum(AUDIT_ACTIONS, { error: () => "Action must be one of the audit actions." }).optional(),
+  targetType: z.string().trim().max(60).optional(),
+  targetId: z.string().trim().max(200).optional(),
+  /** Free text over action, actor, target and metadata. */
+  q: z.string().trim().max(200, "Search text must be at most 200 characters.").optional(),
   from: z.coerce.date({ error: "From must be a date and time." }).optional(),
   to: z.coerce.date({ error: "To must be a date and time." }).optional(),
   /** Keyset cursor (tRPC infinite queries name it `cursor`): events with seq below this. */

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
@@ -26,17 +26,39 @@ export type AuditEventDto = {
   hash: string;
 };
 
-/** Newest first, keyset-paginated by seq, filtered by actor (e-mail or id), action and time. */
-export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput, onlyActions?: readonly string[]) {
-  const input = ListAuditInput.parse(raw);
-  const where: (SQL | undefined)[] = [eq(auditEvents.workspaceId, actor.workspaceId)];
-  if (onlyActions) where.push(inArray(auditEvents.action, [...onlyActions]));
+export type AuditFilters = { actor?: string; action?: string; targetType?: string; targetId?: string; q?: string; from?: Date; to?: Date };
+
+/** The WHERE clauses for a workspace's trail under the explorer's filters (shared with export). */
+export function auditFilters(workspaceId: string, input: AuditFilters): (SQL | undefined)[] {
+  const where: (SQL | undefined)[] = [eq(auditEvents.workspaceId, workspaceId)];
   if (input.actor) {
     where.push(or(ilike(auditEvents.actorLabel, `%${escapeLike(input.actor)}%`), eq(auditEvents.actorId, input.actor)));
   }
   if (input.action) where.push(eq(auditEvents.action, input.action));
+  if (input.targetType) where.push(eq(auditEvents.targetType, input.targetType));
+  if (input.targetId) where.push(eq(auditEvents.targetId, input.targetId));
+  if (input.q) {
+    const like = `%${escapeLike(input.q)}%`;
+    where.push(
+      or(
+        ilike(auditEvents.action, like),
+        ilike(auditEvents.actorLabel, like),
+        ilike(auditEvents.targetId, like),
+        ilike(sql<string>`${auditEvents.metadata}::text`, like),
+        ilike(sql<string>`${auditEvents.changes}::text`, like),
+      ),
+    );
+  }
   if (input.from) where.push(gte(auditEvents.occurredAt, input.from));
   if (input.to) where.push(lte(auditEvents.occurredAt, input.to));
+  return where;
+}
+
+/** Newest first, keyset-paginated by seq, filtered by actor (e-mail or id), action and time. */
+export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput, onlyActions?: readonly string[]) {
+  const input = ListAuditInput.parse(raw);
+  const where = auditFilters(actor.workspaceId, input);
+  if (onlyActions) where.push(inArray(auditEvents.action, [...onlyActions]));
   if (input.cursor) where.push(lt(auditEvents.seq, input.cursor));
   const rows: AuditEventDto[] = await getDb()
     .select({

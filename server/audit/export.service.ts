@@ -1,9 +1,10 @@
 import "server-only";
-import { and, asc, eq, gt, gte, ilike, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, gt } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
+import { auditFilters } from "./audit.service";
 import { AUDIT_ACTIONS } from "./actions";
 import { allCheckpoints } from "./checkpoints.service";
 import { mutate } from "./mutate";
@@ -13,6 +14,9 @@ export const ExportAuditInput = z.object({
   format: z.enum(["ndjson", "csv"], { error: () => "format must be ndjson or csv." }).default("ndjson"),
   actor: z.string().trim().max(254).optional(),
   action: z.enum(AUDIT_ACTIONS, { error: () => "action must be one of the audit actions." }).optional(),
+  targetType: z.string().trim().max(60).optional(),
+  targetId: z.string().trim().max(200).optional(),
+  q: z.string().trim().max(200).optional(),
   from: z.coerce.date({ error: "from must be a date and time." }).optional(),
   to: z.coerce.date({ error: "to must be a date and time." }).optional(),
 });
@@ -32,14 +36,10 @@ function csvCell(v: unknown) {
  */
 export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, meta: RequestMeta = {}) {
   const input = ExportAuditInput.parse(raw);
-  const filters = { actor: input.actor ?? null, action: input.action ?? null, from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null };
+  const filters = { actor: input.actor ?? null, action: input.action ?? null, targetType: input.targetType ?? null, targetId: input.targetId ?? null, q: input.q ?? null, from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null };
   await mutate(actor, async (_tx, audit) => audit({ action: "audit.exported", target: { type: "workspace", id: actor.workspaceId }, metadata: { format: input.format, filters } }), meta);
 
-  const where: (SQL | undefined)[] = [eq(auditEvents.workspaceId, actor.workspaceId)];
-  if (input.actor) where.push(or(ilike(auditEvents.actorLabel, `%${input.actor.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), eq(auditEvents.actorId, input.actor)));
-  if (input.action) where.push(eq(auditEvents.action, input.action));
-  if (input.from) where.push(gte(auditEvents.occurredAt, input.from));
-  if (input.to) where.push(lte(auditEvents.occurredAt, input.to));
+  const where = auditFilters(actor.workspaceId, input);
 
   const encoder = new TextEncoder();
   async function* lines() {

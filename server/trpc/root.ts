@@ -1,6 +1,7 @@
 import "server-only";
 import { auditRouter } from "~/server/audit/audit.router";
 import { authRouter, invitationsRouter, membersRouter, workspacesRouter } from "~/server/identity/identity.router";
+import { governanceRouter } from "~/server/governance/governance.router";
 import { datasetsRouter, modelsRouter } from "~/server/registry/registry.router";
 import { systemRouter } from "~/server/system/system.router";
 import { tokensRouter } from "~/server/tokens/tokens.router";
@@ -16,6 +17,7 @@ export const appRouter = router({
   datasets: datasetsRouter,
   models: modelsRouter,
   tokens: tokensRouter,
+  governance: governanceRouter,
 });
 
 export type AppRouter = typeof appRouter;
