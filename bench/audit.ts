@@ -1,0 +1,137 @@
+/* ---------------------------------------------------------------------------
+ * bench/audit: what the tamper-evident chain costs and how it scales.
+ *   npm run bench:audit [-- --events 1000000 --appends 3000]
+ * Prints: append rate with chaining beside plain inserts (same run, same rows), the
+ * verification rate over N events, and explorer query times at N events.
+ * Uses DATABASE_URL (local only) or a throwaway embedded PostgreSQL.
+ * ------------------------------------------------------------------------- */
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { startEmbeddedPostgres } from "../bin/lib/embedded-pg";
+import { runMigrations } from "../db/migrate";
+
+const { values } = parseArgs({ options: { events: { type: "string", default: "1000000" }, appends: { type: "string", default: "3000" } } });
+const N = Number(values.events);
+const APPENDS = Number(values.appends);
+
+let stop: (() => Promise<void>) | undefined;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-bench-"));
+if (!process.env.DATABASE_URL) {
+  fs.chmodSync(dir, 0o755);
+  const pg = await startEmbeddedPostgres({ dir: path.join(dir, "pg"), password: "bench" });
+  process.env.DATABASE_URL = pg.url;
+  stop = pg.stop;
+}
+process.env.AUTH_SECRET ??= "bench-secret-bench-secret-bench-secret-00";
+process.env.ARTIFACT_DIR ??= path.join(dir, "artifacts");
+process.env.AUDIT_SIGNING_KEY ??= generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+await runMigrations(process.env.DATABASE_URL);
+
+const { getDb, closeDb } = await import("../db/client");
+const { sql } = await import("drizzle-orm");
+const { auditEvents } = await import("../db/schema");
+const { createWorkspace } = await import("../db/seed/factories");
+const { mutate } = await import("../server/audit/mutate");
+const { hashEvent, GENESIS_HASH } = await import("../server/audit/chain");
+const { verifyChain, listAuditEvents } = await import("../server/audit/audit.service");
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en");
+const time = async <T>(fn: () => Promise<T>) => {
+  const t = performance.now();
+  const r = await fn();
+  return { ms: performance.now() - t, r };
+};
+const db = getDb();
+
+// 1. Append rate: chained mutate() vs plain inserts of the same rows, one transaction each.
+const { owner } = await createWorkspace({ name: "Bench appends" });
+await db.execute(sql`create temp table if not exists plain_events (like audit_events including defaults)`);
+const chained = await time(async () => {
+  for (let i = 0; i < APPENDS; i++) {
+    await mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { i } }));
+  }
+});
+const plain = await time(async () => {
+  for (let i = 0; i < APPENDS; i++) {
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`insert into plain_events (id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, action, target_type, metadata)
+        values (${randomUUID()}, ${owner.wsActor.workspaceId}, ${i + 1}, '', '', now(), 'user', 'workspace.renamed', 'workspace', ${JSON.stringify({ i })}::jsonb)`);
+    });
+  }
+});
+const chainedRate = APPENDS / (chained.ms / 1000);
+const plainRate = APPENDS / (plain.ms / 1000);
+console.log(`appends (one transaction each, ${fmt(APPENDS)} events, sequential)`);
+console.log(`  chained mutate():  ${fmt(chainedRate)} events/s`);
+console.log(`  plain insert:      ${fmt(plainRate)} events/s`);
+console.log(`  ratio chained/plain: ${(chainedRate / plainRate).toFixed(2)}`);
+
+// 2. A chain of N events, written in bulk (valid hashes, computed here).
+const bulk = await createWorkspace({ name: "Bench chain" });
+const ws = bulk.workspace.id;
+const existing = (await db.execute<{ n: number }>(sql`select count(*)::int as n from audit_events where workspace_id = ${ws}`))[0]!.n;
+let prev = (await db.execute<{ hash: string }>(sql`select hash from audit_events where workspace_id = ${ws} order by seq desc limit 1`))[0]?.hash ?? GENESIS_HASH;
+const actions = ["workspace.renamed", "member.invited", "member.role_changed", "dataset.version_created", "model.version_registered"];
+const t0 = performance.now();
+let written = 0;
+for (let start = existing + 1; start <= existing + N; start += 4000) {
+  const rows: (typeof auditEvents.$inferInsert)[] = [];
+  for (let seq = start; seq < Math.min(start + 4000, existing + N + 1); seq++) {
+    const f = {
+      workspaceId: ws,
+      seq,
+      prevHash: prev,
+      occurredAt: new Date(Date.UTC(2026, 0, 1) + seq * 1000),
+      actorType: "user" as const,
+      actorId: bulk.owner.id,
+      actorLabel: seq % 7 === 0 ? "grace@bench.local" : bulk.owner.email,
+      action: actions[seq % actions.length]!,
+      targetType: "workspace",
+      targetId: ws,
+      changes: { name: [`n${seq - 1}`, `n${seq}`] as [unknown, unknown] },
+      metadata: { seq },
+      requestId: null,
+    };
+    const hash = hashEvent(f);
+    rows.push({ id: randomUUID(), ...f, hash });
+    prev = hash;
+  }
+  await db.insert(auditEvents).values(rows);
+  written += rows.length;
+  if (process.stdout.isTTY) process.stdout.write(`\r  writing the chain… ${fmt(written)} / ${fmt(N)}`);
+}
+if (process.stdout.isTTY) process.stdout.write("\n");
+console.log(`bulk chain write: ${fmt(N)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+// 3. Verification rate.
+const v = await time(() => verifyChain(ws));
+if (!v.r.intact) throw new Error(`bench chain did not verify: ${JSON.stringify(v.r)}`);
+console.log(`verify: ${fmt(v.r.checked)} events in ${(v.ms / 1000).toFixed(2)} s = ${fmt(v.r.checked / (v.ms / 1000))} events/s`);
+
+// 4. Explorer queries at N events (median of 5).
+const actor = bulk.owner.wsActor;
+const median = async (fn: () => Promise<unknown>) => {
+  const ms = [];
+  for (let i = 0; i < 5; i++) ms.push((await time(fn)).ms);
+  return ms.sort((a, b) => a - b)[2]!;
+};
+const page1 = await listAuditEvents(actor, { workspaceId: ws, limit: 100 });
+const deep = existing + Math.floor(N / 2);
+const queries: [string, () => Promise<unknown>][] = [
+  ["newest 100", () => listAuditEvents(actor, { workspaceId: ws, limit: 100 })],
+  ["next page (keyset)", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, cursor: page1.nextCursor })],
+  ["page in the middle (keyset)", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, cursor: deep })],
+  ["filter: action", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, action: "member.role_changed" })],
+  ["filter: actor", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, actor: "grace@bench" })],
+  ["filter: one day", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, from: new Date(Date.UTC(2026, 0, 3)), to: new Date(Date.UTC(2026, 0, 4)) })],
+  ["filter: text in metadata", () => listAuditEvents(actor, { workspaceId: ws, limit: 100, q: `"seq": ${existing + 17}` })],
+];
+console.log(`explorer queries at ${fmt(N)} events (median of 5)`);
+for (const [name, fn] of queries) console.log(`  ${name.padEnd(30)} ${(await median(fn)).toFixed(1)} ms`);
+
+await closeDb();
+await stop?.();
+fs.rmSync(dir, { recursive: true, force: true });
