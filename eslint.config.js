@@ -59,7 +59,7 @@ export default tseslint.config(
   },
   {
     // Configuration loaders, process supervisors and test harnesses are where the environment is read.
-    files: ["env.ts", "bin/**", "test/**", "playwright/**", "playwright.config.ts", "drizzle.config.ts", "db/migrate-cli.ts", "server.ts", "proxy.ts", "components/trpc/client.tsx", "**/*.test.ts"],
+    files: ["env.ts", "bin/**", "bench/**", "test/**", "playwright/**", "playwright.config.ts", "drizzle.config.ts", "db/migrate-cli.ts", "server.ts", "proxy.ts", "components/trpc/client.tsx", "**/*.test.ts"],
     rules: { "no-restricted-properties": "off" },
   },
 );
