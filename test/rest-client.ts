@@ -21,9 +21,13 @@ export async function rest(
   }
   const req = new Request(`http://localhost/api/v1${path}`, { method, headers, body });
   const res = await handleRest(req, REST_ROUTES, new URL(req.url).pathname, async () => opts.session ?? null);
-  if (opts.raw || !(res.headers.get("content-type") ?? "").startsWith("application/json")) return { status: res.status, data: {} as Record<string, unknown> & { error?: { code: string; message: string; field?: string } }, text: await res.text(), headers: res.headers };
+  if (opts.raw || !(res.headers.get("content-type") ?? "").startsWith("application/json")) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const data = {} as Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
+    return { status: res.status, data, text: new TextDecoder().decode(bytes), bytes, headers: res.headers };
+  }
   const data = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
-  return { status: res.status, data, text: undefined as string | undefined, headers: res.headers };
+  return { status: res.status, data, text: undefined as string | undefined, bytes: undefined as Uint8Array | undefined, headers: res.headers };
 }
 
 export function form(file: Uint8Array | string, filename: string, metadata?: unknown) {

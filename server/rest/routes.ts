@@ -8,6 +8,8 @@ import * as tokens from "~/server/tokens/tokens.service";
 import { publicKeyInfo } from "~/server/audit/checkpoints.service";
 import { exportAudit, ExportAuditInput } from "~/server/audit/export.service";
 import { AppError } from "~/server/errors";
+import { reportPdf } from "~/server/governance/report-pdf";
+import { buildReport } from "~/server/governance/report.service";
 import { route, type Upload } from "./rest";
 
 const Ws = z.object({ workspace: z.string().min(1).max(60) });
@@ -185,6 +187,27 @@ export const REST_ROUTES = [
     permission: "model:alias",
     params: WsNameAlias,
     handler: ({ actor, params, meta }) => ms.removeAlias(actor, { name: params.name, alias: params.alias }, meta),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}/versions/{version}/report",
+    tag: "governance",
+    summary: "The compliance report of a model version: JSON (default) or PDF (?format=pdf), with a manifest of hashes tying it to the artifact and the audit chain.",
+    permission: "registry:read",
+    params: WsNameVersion,
+    query: z.object({ format: z.enum(["json", "pdf"]).default("json") }),
+    handler: async ({ actor, params, query }) => {
+      const report = await buildReport(actor, params.name, params.version);
+      if (query.format === "json") return report;
+      const pdf = await reportPdf(report);
+      return new Response(new Uint8Array(pdf), {
+        headers: {
+          "content-type": "application/pdf",
+          "content-disposition": `attachment; filename="report-${params.name}-v${params.version}.pdf"`,
+          "x-steward-manifest-sha256": report.manifestHash,
+        },
+      });
+    },
   }),
   route({
     method: "GET",

@@ -53,6 +53,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "tokens.create": "token:create",
   "tokens.revoke": "token:create",
   "governance.accessReview": "audit:export",
+  "governance.report": "registry:read",
 };
 const PUBLIC = new Set(["auth.signUp", "invitations.preview"]);
 const USER_ONLY = new Set(["auth.me", "workspaces.list", "workspaces.bySlug", "workspaces.create", "invitations.accept"]);
