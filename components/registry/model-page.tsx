@@ -277,7 +277,14 @@ export function ModelPage({ name }: { name: string }) {
         </div>
         {current !== null && (
           <Card>
-            <CardHeader title={`Signature of v${current}`} />
+            <CardHeader
+              title={`Signature of v${current}`}
+              actions={
+                <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/models/${encodeURIComponent(name)}/versions/${current}/report`}>
+                  Compliance report
+                </Link>
+              }
+            />
             <Signature name={name} version={current} />
           </Card>
         )}

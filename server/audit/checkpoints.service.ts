@@ -4,7 +4,8 @@ import { getDb, type DbOrTx } from "~/db/client";
 import { auditCheckpoints, auditEvents } from "~/db/schema";
 import type { Actor, RequestMeta } from "./actor";
 import { chainHead, mutate } from "./mutate";
-import { signCheckpointPayload, signingKeys } from "./signing";
+import { AppError } from "~/server/errors";
+import { signCheckpointPayload, signingKeysOrNull } from "./signing";
 
 const chainWhere = (workspaceId: string | null) =>
   workspaceId ? eq(auditCheckpoints.workspaceId, workspaceId) : isNull(auditCheckpoints.workspaceId);
@@ -60,7 +61,8 @@ export async function listCheckpoints(workspaceId: string, limit = 100) {
 }
 
 export function publicKeyInfo() {
-  const k = signingKeys();
+  const k = signingKeysOrNull();
+  if (!k) throw new AppError("PRECONDITION_FAILED", "No audit signing key is configured: set AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE.");
   return { keyId: k.keyId, publicKeyPem: k.publicKeyPem, algorithm: "Ed25519" };
 }
 
