@@ -100,7 +100,15 @@ export function DatasetPage({ name }: { name: string }) {
         </Link>{" "}
         /
       </div>
-      <PageHeader title={ds.data.name} description={ds.data.description ?? `${ds.data.versions.length} version${ds.data.versions.length === 1 ? "" : "s"}`} />
+      <PageHeader
+        title={ds.data.name}
+        description={ds.data.description ?? `${ds.data.versions.length} version${ds.data.versions.length === 1 ? "" : "s"}`}
+        actions={
+          <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${ds.data.name}"`)}`}>
+            Audit history
+          </Link>
+        }
+      />
       <div className="space-y-6">
         <Card>
           <CardHeader title="Versions" />

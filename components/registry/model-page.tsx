@@ -177,7 +177,7 @@ export function ModelPage({ name }: { name: string }) {
         description={`${m.data.versions.length} version${m.data.versions.length === 1 ? "" : "s"}${m.data.aliases.length ? " · " + m.data.aliases.map((a) => `${a.alias} → v${a.version}`).join(", ") : ""}`}
         actions={
           <div className="flex items-center gap-3">
-            <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?targetType=model&targetId=${m.data.id}`}>
+            <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${m.data.name}"`)}`}>
               Audit history
             </Link>
             {canWrite && <UploadModelDialog defaultName={m.data.name} />}

@@ -1,6 +1,6 @@
 "use client";
 
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
@@ -57,6 +57,7 @@ export function GeneralSettings() {
           )}
         </form>
       </Card>
+      <RetentionCard />
       <Card>
         <CardHeader title="Leave this workspace" description="You lose access at once. The last owner cannot leave." />
         <div className="p-5">
@@ -72,5 +73,51 @@ export function GeneralSettings() {
         </div>
       </Card>
     </div>
+  );
+}
+
+function RetentionCard() {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const canUpdate = useCan("workspace:update");
+  const settings = useQuery(trpc.workspaces.settings.queryOptions({ workspaceId: workspace.id }));
+  const [days, setDays] = useState<string | null>(null);
+  const [error, setError] = useState<string>();
+  const save = useMutation(
+    trpc.workspaces.setRetention.mutationOptions({
+      onSuccess: () => {
+        toast.success("Retention saved.");
+        setDays(null);
+        void qc.invalidateQueries({ queryKey: trpc.workspaces.settings.queryKey({ workspaceId: workspace.id }) });
+      },
+      onError: (err) => setError(fieldErrors(err).predictionRetentionDays ?? errorMessage(err)),
+    }),
+  );
+  const value = days ?? String(settings.data?.predictionRetentionDays ?? "");
+  return (
+    <Card>
+      <CardHeader title="Retention" description="How long prediction logs are kept. Audit events are never removed by retention." />
+      <form
+        className="flex items-start gap-3 p-5"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          setError(undefined);
+          save.mutate({ workspaceId: workspace.id, predictionRetentionDays: Number(value) });
+        }}
+      >
+        <div className="w-48">
+          <Field label="Prediction logs (days)" htmlFor="retention" error={error}>
+            <Input id="retention" inputMode="numeric" value={value} onChange={(e) => setDays(e.target.value)} disabled={!canUpdate || settings.isPending} invalid={!!error} />
+          </Field>
+        </div>
+        {canUpdate && (
+          <Button type="submit" className="mt-6" loading={save.isPending} disabled={days === null}>
+            Save
+          </Button>
+        )}
+      </form>
+    </Card>
   );
 }

@@ -6,6 +6,7 @@ export const AUDIT_ACTIONS = [
   "user.signed_out",
   "workspace.created",
   "workspace.renamed",
+  "workspace.retention_changed",
   "member.invited",
   "invitation.revoked",
   "invitation.accepted",

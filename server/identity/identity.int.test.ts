@@ -247,3 +247,15 @@ describe("roles and removal", () => {
     expect(ws).toBeTruthy();
   });
 });
+
+describe("workspaces.setRetention", () => {
+  it("sets prediction-log retention with before/after in the audit trail, and rejects nonsense", async () => {
+    const { workspace, owner, members } = await createWorkspace({ members: [{ role: "ml_engineer" }] });
+    expect(await callerFor(owner).workspaces.settings({ workspaceId: workspace.id })).toEqual({ predictionRetentionDays: 90 });
+    await callerFor(owner).workspaces.setRetention({ workspaceId: workspace.id, predictionRetentionDays: 30 });
+    const ev = await expectAudit(workspace.id, { action: "workspace.retention_changed" });
+    expect(ev.changes).toEqual({ predictionRetentionDays: [90, 30] });
+    await expectTrpcError(callerFor(owner).workspaces.setRetention({ workspaceId: workspace.id, predictionRetentionDays: 0 }), "BAD_REQUEST", /at least 1 day/);
+    await expectTrpcError(callerFor(members[0]!).workspaces.setRetention({ workspaceId: workspace.id, predictionRetentionDays: 7 }), "FORBIDDEN");
+  });
+});

@@ -11,6 +11,7 @@ import {
   RemoveMemberInput,
   RenameWorkspaceInput,
   RevokeInvitationInput,
+  SetRetentionInput,
   SignUpInput,
   WorkspaceIdInput,
 } from "./identity.schema";
@@ -37,6 +38,10 @@ export const workspacesRouter = {
   create: protectedProcedure
     .input(CreateWorkspaceInput)
     .mutation(({ ctx, input }) => ws.createWorkspace(ctx.actor, input, ctx.meta)),
+  settings: workspaceProcedure("workspace:read").input(WorkspaceIdInput).query(({ ctx }) => ws.getSettings(ctx.actor)),
+  setRetention: workspaceProcedure("workspace:update")
+    .input(SetRetentionInput)
+    .mutation(({ ctx, input }) => ws.setRetention(ctx.actor, input, ctx.meta)),
   rename: workspaceProcedure("workspace:update")
     .input(RenameWorkspaceInput)
     .mutation(({ ctx, input }) => ws.renameWorkspace(ctx.actor, input, ctx.meta)),

@@ -68,6 +68,15 @@ export type CreateWorkspaceInput = z.infer<typeof CreateWorkspaceInput>;
 
 export const WorkspaceIdInput = z.object({ workspaceId: z.uuid("workspaceId must be a UUID.") });
 
+export const SetRetentionInput = WorkspaceIdInput.extend({
+  predictionRetentionDays: z
+    .number({ error: "Retention must be a number of days." })
+    .int("Retention must be a whole number of days.")
+    .min(1, "Retention must be at least 1 day.")
+    .max(3650, "Retention must be at most 3650 days (10 years)."),
+});
+export type SetRetentionInput = z.infer<typeof SetRetentionInput>;
+
 export const RenameWorkspaceInput = WorkspaceIdInput.extend({ name: WorkspaceName });
 export type RenameWorkspaceInput = z.infer<typeof RenameWorkspaceInput>;
 

@@ -7,7 +7,7 @@ import type { RequestMeta, UserActor, WorkspaceActor } from "~/server/audit/acto
 import { mutate } from "~/server/audit/mutate";
 import { AppError, isUniqueViolation } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
-import { CreateWorkspaceInput, RenameWorkspaceInput, slugify } from "./identity.schema";
+import { CreateWorkspaceInput, RenameWorkspaceInput, SetRetentionInput, slugify } from "./identity.schema";
 
 export type WorkspaceDto = { id: string; slug: string; name: string; role: Role };
 
@@ -72,6 +72,31 @@ export async function renameWorkspace(actor: WorkspaceActor, raw: RenameWorkspac
     },
     meta,
   );
+}
+
+/** Sets how long prediction logs are kept; audit events are never subject to retention. */
+export async function setRetention(actor: WorkspaceActor, raw: SetRetentionInput, meta: RequestMeta = {}) {
+  const input = SetRetentionInput.parse(raw);
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, actor.workspaceId)).for("update");
+      if (!before) throw new AppError("NOT_FOUND", "This workspace does not exist.");
+      await tx.update(workspaces).set({ predictionRetentionDays: input.predictionRetentionDays, updatedAt: new Date() }).where(eq(workspaces.id, actor.workspaceId));
+      audit({
+        action: "workspace.retention_changed",
+        target: { type: "workspace", id: before.id },
+        changes: { predictionRetentionDays: [before.predictionRetentionDays, input.predictionRetentionDays] },
+      });
+      return { predictionRetentionDays: input.predictionRetentionDays };
+    },
+    meta,
+  );
+}
+
+export async function getSettings(actor: WorkspaceActor) {
+  const [ws] = await getDb().select({ predictionRetentionDays: workspaces.predictionRetentionDays }).from(workspaces).where(eq(workspaces.id, actor.workspaceId));
+  return ws!;
 }
 
 export async function listWorkspacesFor(userId: string): Promise<WorkspaceDto[]> {

@@ -27,6 +27,8 @@ const procedures = flatten(appRouter._def.record);
 /** What each role may do for the procedures whose rule is not just the permission table. */
 const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "workspaces.rename": "workspace:update",
+  "workspaces.settings": "workspace:read",
+  "workspaces.setRetention": "workspace:update",
   "members.list": "member:read",
   "members.invitations": "member:manage",
   "members.invite": "member:manage",

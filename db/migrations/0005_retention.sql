@@ -1,0 +1,1 @@
+ALTER TABLE "workspaces" ADD COLUMN "prediction_retention_days" integer DEFAULT 90 NOT NULL;
