@@ -46,6 +46,31 @@ export function describeEvent(e: EventLike): string {
       return `Failed sign-in for ${email}`;
     case "audit.verified":
       return m.intact ? `${who} verified the audit chain: intact` : `${who} verified the audit chain: broken at #${str(m.firstBadSeq)}`;
+    case "workspace.retention_changed":
+      return `${who} set prediction-log retention from ${str(c.predictionRetentionDays?.[0])} to ${str(c.predictionRetentionDays?.[1])} days`;
+    case "dataset.created":
+      return `${who} created the dataset ${str(m.name)}`;
+    case "dataset.version_created":
+      return `${who} uploaded ${str(m.name)}@${str(m.version)}${typeof m.rows === "number" ? ` (${m.rows.toLocaleString("en")} rows)` : ""}`;
+    case "model.created":
+      return `${who} created the model ${str(m.name)}`;
+    case "model.version_registered":
+      return `${who} registered ${str(m.name)}@${str(m.version)}${m.loadable === false ? " (does not load)" : ""}`;
+    case "model.alias_moved": {
+      const alias = str(m.alias);
+      const ch = c[alias];
+      return `${who} pointed ${str(m.name)}:${alias} at v${str(ch?.[1])}${ch?.[0] !== null && ch?.[0] !== undefined ? ` (was v${str(ch[0])})` : ""}`;
+    }
+    case "model.alias_removed":
+      return `${who} removed the alias ${str(m.alias)} from ${str(m.name)}`;
+    case "token.created":
+      return `${who} created the API token "${str(m.name)}" (${role(m.role)})`;
+    case "token.revoked":
+      return `${who} revoked the API token "${str(m.name)}"`;
+    case "audit.checkpoint_signed":
+      return `${who} signed a checkpoint of the chain at #${str(m.seq)}`;
+    case "audit.exported":
+      return `${who} exported the audit trail as ${str(m.format).toUpperCase()}`;
     default:
       return `${who}: ${e.action}`;
   }

@@ -162,6 +162,10 @@ export const ACTIVITY_ACTIONS = [
   "member.removed",
   "member.left",
   "invitation.revoked",
+  "dataset.version_created",
+  "model.version_registered",
+  "model.alias_moved",
+  "model.alias_removed",
 ] as const;
 
 /** The activity feed: the meaningful subset of the audit trail, newest first. */
