@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Copy, UserPlus } from "lucide-react";
+import Link from "next/link";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -209,7 +210,12 @@ export function MembersSettings() {
                     <td className="px-5 py-2.5 font-medium">
                       {m.name} {m.userId === user.id && <span className="text-xs text-muted">(you)</span>}
                     </td>
-                    <td className="px-5 py-2.5 text-muted">{m.email}</td>
+                    <td className="px-5 py-2.5 text-muted">
+                      {m.email}{" "}
+                      <Link className="ml-1 text-xs text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(m.email)}`}>
+                        audit
+                      </Link>
+                    </td>
                     <td className="px-5 py-2.5">
                       {editable ? (
                         <Select

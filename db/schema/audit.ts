@@ -28,7 +28,8 @@ export const auditEvents = pgTable(
   },
   (t) => [
     unique("audit_events_chain_seq_key").on(t.workspaceId, t.seq).nullsNotDistinct(),
-    index("audit_events_workspace_time_idx").on(t.workspaceId, t.occurredAt.desc()),
+    // seq is in the index so a time range maps to a seq range with an index-only scan.
+    index("audit_events_workspace_time_idx").on(t.workspaceId, t.occurredAt.desc(), t.seq),
     index("audit_events_target_idx").on(t.targetType, t.targetId),
   ],
 );
