@@ -308,3 +308,20 @@ describe("REST authorization", () => {
     void modelVersions;
   });
 });
+
+describe("OpenAPI document", () => {
+  it("describes every REST route with its permission and parameters", async () => {
+    const { openApiDocument } = await import("~/server/rest/openapi");
+    const { REST_ROUTES } = await import("~/server/rest/routes");
+    const doc = openApiDocument(REST_ROUTES, "http://localhost:3000/api/v1") as { openapi: string; paths: Record<string, Record<string, { "x-steward-permission"?: string; parameters: { name: string; required: boolean }[] }>> };
+    expect(doc.openapi).toBe("3.1.0");
+    for (const r of REST_ROUTES) {
+      const op = doc.paths[r.path]?.[r.method.toLowerCase()];
+      expect(op, `${r.method} ${r.path}`).toBeTruthy();
+      expect(op!["x-steward-permission"]).toBe(r.permission ?? undefined);
+    }
+    const exportOp = doc.paths["/workspaces/{workspace}/audit/export"]!.get!;
+    expect(exportOp.parameters.find((p) => p.name === "from")).toMatchObject({ required: false });
+    expect(exportOp.parameters.find((p) => p.name === "workspace")).toMatchObject({ required: true });
+  });
+});

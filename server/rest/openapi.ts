@@ -14,14 +14,14 @@ const ERROR = {
 export function openApiDocument(routes: RestRoute[], serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const params = r.params ? (z.toJSONSchema(r.params, { io: "input" }) as { properties?: Record<string, unknown> }) : {};
-    const query = r.query ? (z.toJSONSchema(r.query, { io: "input" }) as { properties?: Record<string, unknown>; required?: string[] }) : {};
+    const params = r.params ? (z.toJSONSchema(r.params, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, unknown> }) : {};
+    const query = r.query ? (z.toJSONSchema(r.query, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, unknown>; required?: string[] }) : {};
     const parameters = [
       ...Object.entries(params.properties ?? {}).map(([name, schema]) => ({ name, in: "path", required: true, schema })),
       ...Object.entries(query.properties ?? {}).map(([name, schema]) => ({ name, in: "query", required: (query.required ?? []).includes(name), schema })),
     ];
     const requestBody = r.body
-      ? { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input" }) } } }
+      ? { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input", unrepresentable: "any" }) } } }
       : r.multipart
         ? {
             required: true,
