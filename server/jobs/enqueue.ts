@@ -33,7 +33,7 @@ function txAdapter(tx: Tx) {
     async executeSql(text: string, values: unknown[]) {
       // pg serialises objects as JSON; postgres.js needs it done explicitly.
       const params = values.map((v) => (v === undefined ? null : v !== null && typeof v === "object" && !(v instanceof Date) && !Buffer.isBuffer(v) ? JSON.stringify(v) : v));
-      return { rows: (await client.unsafe(text, params)) as unknown[] };
+      return { rows: (await client.unsafe(text, params)) };
     },
   };
 }
