@@ -23,6 +23,7 @@ export const env = createEnv({
       .enum(["true", "false", "1", "0"])
       .default("false")
       .transform((v) => v === "true" || v === "1"),
+    WORKER_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ARTIFACT_DIR: z.string().min(1).default(".steward/artifacts"),
     ARTIFACT_STORE: z
@@ -57,6 +58,7 @@ export const env = createEnv({
     OIDC_NAME: process.env.OIDC_NAME,
     TRUST_PROXY: process.env.TRUST_PROXY,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    WORKER_HEALTH_PORT: process.env.WORKER_HEALTH_PORT,
     ARTIFACT_DIR: process.env.ARTIFACT_DIR,
     ARTIFACT_STORE: process.env.ARTIFACT_STORE,
     S3_ENDPOINT: process.env.S3_ENDPOINT,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
 import os from "node:os";
 import PgBoss from "pg-boss";
 import { closeDb } from "~/db/client";
@@ -11,6 +12,7 @@ import { handleAuditCheckpoint } from "./handlers/audit-checkpoint.handler";
 import { handleHeartbeat } from "./handlers/heartbeat.handler";
 
 const HEARTBEAT_MS = 5000;
+let stopping = false;
 const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 const startedAt = new Date().toISOString();
 
@@ -39,14 +41,20 @@ async function beat() {
 }
 await beat();
 const timer = setInterval(() => void beat().catch((err: unknown) => console.error("[worker] heartbeat failed:", err)), HEARTBEAT_MS);
+// A small health endpoint for orchestrators (Kubernetes probes): 200 while the queue is served.
+const health = createServer((req, res) => {
+  const ok = !stopping;
+  res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok, workerId }));
+});
+if (env.WORKER_HEALTH_PORT) health.listen(env.WORKER_HEALTH_PORT);
 console.log(`[worker] ${workerId} ready: ${ALL_JOBS.length} queue(s), heartbeat every ${HEARTBEAT_MS / 1000}s`);
 
-let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`[worker] ${signal}: finishing in-flight jobs…`);
   clearInterval(timer);
+  health.close();
   try {
     // graceful: let running handlers finish (up to the timeout) before releasing their jobs.
     await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
