@@ -6,12 +6,12 @@ import { freePort } from "~/bin/lib/embedded-pg";
 
 /** The image's entrypoint roles, run as the container would run them, without Docker. */
 const root = path.resolve(import.meta.dirname, "..");
-const baseEnv = () => ({
+const baseEnv = (): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   DATABASE_URL: process.env.DATABASE_URL!,
   AUTH_SECRET: "entrypoint-secret-entrypoint-secret-0000",
   AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-  NODE_ENV: "production",
+  NODE_ENV: "production" as const,
 });
 
 describe("container entrypoints", () => {
