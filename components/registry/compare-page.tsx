@@ -10,9 +10,13 @@ import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { cn } from "~/components/ui/cn";
 import { bytes } from "./upload";
 
-function Delta({ value, digits = 4 }: { value: number | null; digits?: number }) {
+/** Metrics where a smaller value is the better one. */
+const LOWER_IS_BETTER = /loss|error|mae|mse|rmse|latency|brier/i;
+
+function Delta({ value, digits = 4, metric }: { value: number | null; digits?: number; metric?: string }) {
   if (value === null) return <span className="text-muted">—</span>;
-  const tone = value > 0 ? "text-emerald-600 dark:text-emerald-400" : value < 0 ? "text-red-600 dark:text-red-400" : "text-muted";
+  const better = metric && LOWER_IS_BETTER.test(metric) ? value < 0 : value > 0;
+  const tone = value === 0 || !metric ? "text-muted" : better ? "text-emerald-600 dark:text-emerald-400" : "text-red-600 dark:text-red-400";
   return <span className={cn("tabular-nums", tone)}>{value > 0 ? "+" : ""}{Number(value.toPrecision(digits))}</span>;
 }
 
@@ -42,7 +46,7 @@ export function ComparePage({ name, a, b }: { name: string; a: number; b: number
             <tbody className="divide-y divide-border">
               {d.metrics.length === 0 && <tr><td colSpan={4} className="px-5 py-4 text-center text-muted">No metrics on either version.</td></tr>}
               {d.metrics.map((m) => (
-                <tr key={m.name}><td className="px-5 py-2 font-mono">{m.name}</td><td className="px-5 py-2 text-right tabular-nums">{m.a ?? "—"}</td><td className="px-5 py-2 text-right tabular-nums">{m.b ?? "—"}</td><td className="px-5 py-2 text-right"><Delta value={m.delta} /></td></tr>
+                <tr key={m.name}><td className="px-5 py-2 font-mono">{m.name}</td><td className="px-5 py-2 text-right tabular-nums">{m.a ?? "—"}</td><td className="px-5 py-2 text-right tabular-nums">{m.b ?? "—"}</td><td className="px-5 py-2 text-right"><Delta value={m.delta} metric={m.name} /></td></tr>
               ))}
             </tbody>
           </table>
