@@ -2,6 +2,7 @@
 
 import { Background, Controls, ReactFlow, type Edge, type Node } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
+import { useTheme } from "next-themes";
 import { useMemo } from "react";
 
 type Version = {
@@ -13,6 +14,7 @@ type Version = {
 
 /** dataset versions → model versions (with parent edges) → aliases, laid out in three columns. */
 export function LineageGraph({ model, versions, aliases }: { model: string; versions: Version[]; aliases: { alias: string; version: number }[] }) {
+  const { resolvedTheme } = useTheme();
   const { nodes, edges } = useMemo(() => {
     const nodes: Node[] = [];
     const edges: Edge[] = [];
@@ -45,7 +47,7 @@ export function LineageGraph({ model, versions, aliases }: { model: string; vers
   return (
     <div className="h-80 w-full" data-testid="lineage-graph">
       {/* Remount when the graph changes shape, so a new version or alias is fitted into view. */}
-      <ReactFlow key={`${nodes.length}:${edges.length}`} nodes={nodes} edges={edges} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+      <ReactFlow key={`${nodes.length}:${edges.length}`} nodes={nodes} edges={edges} fitView nodesDraggable={false} nodesConnectable={false} colorMode={resolvedTheme === "dark" ? "dark" : "light"} proOptions={{ hideAttribution: true }}>
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>
