@@ -83,6 +83,13 @@ test("upload a dataset and two model versions in the browser, then read the mode
   await expect(compare.locator("tr", { hasText: "features" })).toContainText("float[batch, 3]");
   await shot(page, "13-compare");
 
+  // ⌘K finds the model from anywhere.
+  await page.getByRole("link", { name: "Home" }).click();
+  await page.keyboard.press("Control+k");
+  await page.getByPlaceholder("Find a model, version, dataset or page…").fill("risk@2");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/models\/risk\/versions\/2\/report$/);
+
   // Tokens and the API reference.
   await page.getByRole("link", { name: "Settings" }).click();
   await page.getByRole("link", { name: "API tokens" }).click();

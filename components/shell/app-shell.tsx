@@ -10,6 +10,7 @@ import { useRealtimeStatus } from "~/components/realtime/realtime-provider";
 import { useTRPC } from "~/components/trpc/client";
 import { cn } from "~/components/ui/cn";
 import { ROLE_LABELS } from "~/server/authz/permissions";
+import { CommandPalette } from "./command-palette";
 import { NAV } from "./nav";
 import { useWorkspace } from "./workspace-context";
 
@@ -98,7 +99,10 @@ export function AppShell({ children }: { children: React.ReactNode }) {
       </aside>
       <div className="flex min-w-0 flex-1 flex-col">
         <header className="sticky top-0 z-10 flex h-14 items-center justify-between gap-4 border-b border-border bg-panel/90 px-6 backdrop-blur">
-          <WorkspaceSwitcher />
+          <div className="flex items-center gap-3">
+            <WorkspaceSwitcher />
+            <CommandPalette />
+          </div>
           <div className="flex items-center gap-3">
             <button
               type="button"
