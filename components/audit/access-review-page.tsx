@@ -10,11 +10,7 @@ import { Card } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { ROLE_LABELS } from "~/server/authz/permissions";
-
-const cell = (v: unknown) => {
-  const s = v === null || v === undefined ? "" : v instanceof Date ? v.toISOString() : typeof v === "string" ? v : JSON.stringify(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
+import { csvRow } from "~/server/shared/format";
 
 export function AccessReviewPage() {
   const { workspace } = useWorkspace();
@@ -24,11 +20,11 @@ export function AccessReviewPage() {
 
   function download() {
     if (!review.data) return;
-    const header = ["name", "email", "role", "member_since", "last_sign_in", "last_activity", "active_tokens"];
+    const header = csvRow(["name", "email", "role", "member_since", "last_sign_in", "last_activity", "active_tokens"]);
     const lines = review.data.map((p) =>
-      [p.name, p.email, p.role, p.memberSince, p.lastSignInAt, p.lastActivityAt, p.tokens.map((t) => `${t.name} (${t.role})`).join("; ")].map(cell).join(","),
+      csvRow([p.name, p.email, p.role, p.memberSince, p.lastSignInAt, p.lastActivityAt, p.tokens.map((t) => `${t.name} (${t.role})`).join("; ")]),
     );
-    const blob = new Blob([`${header.join(",")}\n${lines.join("\n")}\n`], { type: "text/csv" });
+    const blob = new Blob([header, ...lines], { type: "text/csv" });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = `access-review-${workspace.slug}-${new Date().toISOString().slice(0, 10)}.csv`;

@@ -8,7 +8,7 @@ import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { cn } from "~/components/ui/cn";
-import { bytes } from "./upload";
+import { formatBytes as bytes } from "~/server/shared/format";
 
 /** Metrics where a smaller value is the better one. */
 const LOWER_IS_BETTER = /loss|error|mae|mse|rmse|latency|brier/i;

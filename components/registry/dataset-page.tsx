@@ -11,7 +11,7 @@ import { Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { Sparkbars, TopValues } from "./histogram";
-import { bytes } from "./upload";
+import { formatBytes as bytes } from "~/server/shared/format";
 
 const fmt = (v: number | string | null | undefined) =>
   v === null || v === undefined ? "—" : typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en") : v.toPrecision(4)) : v;

@@ -17,7 +17,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { LineageGraph } from "./lineage-graph";
 import { MetricsChart } from "./metrics-chart";
 import { UploadModelDialog } from "./models-page";
-import { bytes } from "./upload";
+import { formatBytes as bytes } from "~/server/shared/format";
 
 const shape = (s: (number | string | null)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "—");
 

@@ -8,7 +8,7 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
-import { bytes } from "./upload";
+import { formatBytes as bytes } from "~/server/shared/format";
 
 const STATUS_TONE = { complete: "passing", partial: "warning", missing: "failing" } as const;
 

@@ -37,12 +37,3 @@ export function ProgressBar({ value }: { value: number }) {
   );
 }
 
-export function bytes(n: number) {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}

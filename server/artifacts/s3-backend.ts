@@ -34,7 +34,6 @@ export function s3Backend(url: string, opts: { endpoint?: string; region: string
   };
   return {
     kind: "s3",
-    exists,
     async put(staged) {
       if (await exists(staged.sha256)) return { created: false };
       // Multipart for large files, one PUT for small ones; streamed from the staging file.

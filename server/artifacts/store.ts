@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { env } from "~/env";
 import { AppError } from "~/server/errors";
+import { formatBytes } from "~/server/shared/format";
 
 /**
  * Content-addressed artifact store. Uploads stream to a local staging file, hashed and
@@ -21,7 +22,6 @@ export interface BlobBackend {
   readonly kind: "local" | "s3";
   /** Stores a staged file under its hash; `created: false` when those bytes were there already. */
   put(staged: Staged): Promise<{ created: boolean }>;
-  exists(sha256: string): Promise<boolean>;
   remove(sha256: string): Promise<void>;
   open(sha256: string): Promise<Readable>;
 }
@@ -42,7 +42,6 @@ const localBackend: BlobBackend = {
       throw err;
     }
   },
-  exists: (sha) => fs.stat(localPath(sha)).then(() => true, () => false),
   remove: (sha) => fs.rm(localPath(sha), { force: true }),
   open: async (sha) => createReadStream(localPath(sha)),
 };
@@ -55,16 +54,6 @@ export async function blobs(): Promise<BlobBackend> {
   if (!env.ARTIFACT_STORE) return (backend = localBackend);
   const { s3Backend } = await import("./s3-backend");
   return (backend = s3Backend(env.ARTIFACT_STORE, { endpoint: env.S3_ENDPOINT, region: env.S3_REGION, forcePathStyle: env.S3_FORCE_PATH_STYLE }));
-}
-
-export function formatBytes(n: number) {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** Streams `body` to a staging file; refuses past `limit` bytes and leaves nothing behind. */
@@ -108,10 +97,6 @@ export async function commit(staged: Staged): Promise<{ created: boolean }> {
 
 export async function removeBlob(sha256: string) {
   await (await blobs()).remove(sha256);
-}
-
-export async function blobExists(sha256: string) {
-  return (await blobs()).exists(sha256);
 }
 
 export async function openBlob(sha256: string) {

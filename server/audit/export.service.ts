@@ -7,6 +7,7 @@ import type { RequestMeta, WorkspaceActor } from "./actor";
 import { auditFilters } from "./audit.service";
 import { AUDIT_ACTIONS } from "./actions";
 import { allCheckpoints } from "./checkpoints.service";
+import { csvRow } from "~/server/shared/format";
 import { mutate } from "./mutate";
 import { signingKeysOrNull } from "./signing";
 
@@ -23,11 +24,6 @@ export const ExportAuditInput = z.object({
 export type ExportAuditInput = z.input<typeof ExportAuditInput>;
 
 const CSV_COLUMNS = ["seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "changes", "metadata", "request_id", "prev_hash", "hash"] as const;
-
-function csvCell(v: unknown) {
-  const s = v === null || v === undefined ? "" : typeof v === "string" ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 /**
  * Streams a workspace's audit events (filtered or not) in sequence order, with hashes, as
@@ -63,7 +59,7 @@ export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, 
         if (input.format === "ndjson") {
           chunk += `${JSON.stringify({ type: "event", workspaceId: e.workspaceId, seq: e.seq, prevHash: e.prevHash, hash: e.hash, occurredAt: e.occurredAt.toISOString(), actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action, targetType: e.targetType, targetId: e.targetId, changes: e.changes, metadata: e.metadata, requestId: e.requestId })}\n`;
         } else {
-          chunk += `${[e.seq, e.occurredAt, e.actorType, e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.changes, e.metadata, e.requestId, e.prevHash, e.hash].map(csvCell).join(",")}\n`;
+          chunk += csvRow([e.seq, e.occurredAt, e.actorType, e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.changes, e.metadata, e.requestId, e.prevHash, e.hash]);
         }
       }
       yield chunk;

@@ -1,7 +1,6 @@
 import "server-only";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
-import { AppError } from "~/server/errors";
 import { protectedProcedure, publicProcedure, workspaceProcedure } from "~/server/trpc/procedures";
 import {
   ChangeRoleInput,
@@ -23,18 +22,10 @@ export const authRouter = {
   signUp: publicProcedure
     .input(SignUpInput)
     .mutation(({ ctx, input }) => usersService.signUp(input, { requestId: ctx.requestId, ip: ctx.ip })),
-  me: protectedProcedure.input(z.void()).query(({ ctx }) => ctx.user),
 } satisfies TRPCRouterRecord;
 
 export const workspacesRouter = {
   list: protectedProcedure.input(z.void()).query(({ ctx }) => ws.listWorkspacesFor(ctx.user.id)),
-  bySlug: protectedProcedure
-    .input(z.object({ slug: z.string().min(1).max(60) }))
-    .query(async ({ ctx, input }) => {
-      const found = await ws.findMembership(ctx.user.id, { slug: input.slug });
-      if (!found) throw new AppError("NOT_FOUND", "This workspace does not exist or you are not a member.");
-      return found;
-    }),
   create: protectedProcedure
     .input(CreateWorkspaceInput)
     .mutation(({ ctx, input }) => ws.createWorkspace(ctx.actor, input, ctx.meta)),

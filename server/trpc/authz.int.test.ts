@@ -58,7 +58,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "governance.report": "registry:read",
 };
 const PUBLIC = new Set(["auth.signUp", "invitations.preview"]);
-const USER_ONLY = new Set(["auth.me", "workspaces.list", "workspaces.bySlug", "workspaces.create", "invitations.accept"]);
+const USER_ONLY = new Set(["workspaces.list", "workspaces.create", "invitations.accept"]);
 
 function call(path: string, caller: ReturnType<typeof callerFor>, input: unknown) {
   const fn = path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (i: unknown) => Promise<unknown>;
