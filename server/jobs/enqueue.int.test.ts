@@ -34,12 +34,13 @@ describe("enqueue", () => {
   });
 
   it("validates the payload with the job's schema", async () => {
-    const { owner } = await createWorkspace();
+    const { workspace, owner } = await createWorkspace();
     await expect(
       mutate(owner.wsActor, async (tx, audit) => {
         audit({ action: "workspace.renamed", target: { type: "workspace" } });
         await enqueue(tx, probe, { workspaceId: "not-a-uuid", n: 1 });
       }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ issues: [expect.objectContaining({ path: ["workspaceId"] })] });
+    expect(await jobsFor(workspace.id)).toEqual([]);
   });
 });

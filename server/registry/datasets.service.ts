@@ -5,11 +5,11 @@ import { getDb } from "~/db/client";
 import { datasets, datasetVersions, users } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
-import * as store from "~/server/artifacts/store";
 import { AppError } from "~/server/errors";
 import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { profileDataset } from "./profile";
+import { AlreadyRegistered, registerUpload } from "./staged-upload";
 import { DatasetUploadMeta, RegistryName } from "./registry.schema";
 
 export function formatFromFilename(filename: string): "csv" | "parquet" {
@@ -34,72 +34,59 @@ export async function uploadDatasetVersion(
   const name = RegistryName.parse(input.name);
   const meta = parseMeta(DatasetUploadMeta, input.meta);
   const format = formatFromFilename(input.filename);
-  const staged = await store.stage(body);
-  let blobCreated = false;
-  try {
-    const existing = await findVersionBySha(actor.workspaceId, name, staged.sha256);
-    if (existing) {
-      await staged.discard();
-      return { ...existing, created: false };
-    }
-    const { schema, profile } = await profileDataset(staged.path, format);
-    blobCreated = (await store.commit(staged)).created;
-    const result = await mutate(
-      actor,
-      async (tx, audit) => {
-        await tx.insert(datasets).values({ workspaceId: actor.workspaceId, name, description: meta.description, createdBy: actor.userId }).onConflictDoNothing();
-        const [ds] = await tx
-          .select()
-          .from(datasets)
-          .where(and(eq(datasets.workspaceId, actor.workspaceId), eq(datasets.name, name)))
-          .for("update");
-        const [{ next }] = (await tx
-          .select({ next: sql<number>`coalesce(max(${datasetVersions.version}), 0) + 1` })
-          .from(datasetVersions)
-          .where(eq(datasetVersions.datasetId, ds!.id))) as [{ next: number }];
-        if (Number(next) === 1) {
-          audit({ action: "dataset.created", target: { type: "dataset", id: ds!.id }, metadata: { name } });
-        }
-        const dup = await tx
-          .select({ id: datasetVersions.id, version: datasetVersions.version })
-          .from(datasetVersions)
-          .where(and(eq(datasetVersions.datasetId, ds!.id), eq(datasetVersions.sha256, staged.sha256)));
-        if (dup[0]) {
-          // A concurrent upload of the same bytes won the race.
-          audit({ action: "dataset.version_created", target: { type: "dataset_version", id: dup[0].id }, metadata: { name, version: dup[0].version, deduplicated: true } });
-          return { datasetId: ds!.id, versionId: dup[0].id, version: dup[0].version, created: false };
-        }
-        const [v] = await tx
-          .insert(datasetVersions)
-          .values({
-            workspaceId: actor.workspaceId,
-            datasetId: ds!.id,
-            version: Number(next),
-            sha256: staged.sha256,
-            format,
-            filename: displayFilename(input.filename),
-            sizeBytes: staged.size,
-            rowCount: profile.rows,
-            schema,
-            profile,
-            createdBy: actor.userId,
-          })
-          .returning();
-        audit({
-          action: "dataset.version_created",
-          target: { type: "dataset_version", id: v!.id },
-          metadata: { name, version: v!.version, sha256: staged.sha256, rows: profile.rows, columns: schema.length, sizeBytes: staged.size },
-        });
-        return { datasetId: ds!.id, versionId: v!.id, version: v!.version, created: true };
-      },
-      requestMeta,
-    );
-    return { name, sha256: staged.sha256, sizeBytes: staged.size, format, rows: profile.rows, ...result };
-  } catch (err) {
-    await staged.discard();
-    if (blobCreated && !(await blobReferenced(staged.sha256))) await store.removeBlob(staged.sha256);
-    throw err;
-  }
+  const { result, created } = await registerUpload(body, {
+    existing: (sha256) => findVersionBySha(actor.workspaceId, name, sha256),
+    inspect: (path) => profileDataset(path, format),
+    record: (staged, { schema, profile }) =>
+      mutate(
+        actor,
+        async (tx, audit) => {
+          await tx.insert(datasets).values({ workspaceId: actor.workspaceId, name, description: meta.description, createdBy: actor.userId }).onConflictDoNothing();
+          // Locking the dataset row serialises version numbering and same-bytes races.
+          const [ds] = await tx
+            .select()
+            .from(datasets)
+            .where(and(eq(datasets.workspaceId, actor.workspaceId), eq(datasets.name, name)))
+            .for("update");
+          const [dup] = await tx
+            .select({ id: datasetVersions.id })
+            .from(datasetVersions)
+            .where(and(eq(datasetVersions.datasetId, ds!.id), eq(datasetVersions.sha256, staged.sha256)));
+          if (dup) throw new AlreadyRegistered();
+          const [{ next }] = (await tx
+            .select({ next: sql<number>`coalesce(max(${datasetVersions.version}), 0) + 1` })
+            .from(datasetVersions)
+            .where(eq(datasetVersions.datasetId, ds!.id))) as [{ next: number }];
+          if (Number(next) === 1) {
+            audit({ action: "dataset.created", target: { type: "dataset", id: ds!.id }, metadata: { name } });
+          }
+          const [v] = await tx
+            .insert(datasetVersions)
+            .values({
+              workspaceId: actor.workspaceId,
+              datasetId: ds!.id,
+              version: Number(next),
+              sha256: staged.sha256,
+              format,
+              filename: displayFilename(input.filename),
+              sizeBytes: staged.size,
+              rowCount: profile.rows,
+              schema,
+              profile,
+              createdBy: actor.userId,
+            })
+            .returning();
+          audit({
+            action: "dataset.version_created",
+            target: { type: "dataset_version", id: v!.id },
+            metadata: { name, version: v!.version, sha256: staged.sha256, rows: profile.rows, columns: schema.length, sizeBytes: staged.size },
+          });
+          return { name, sha256: staged.sha256, datasetId: ds!.id, versionId: v!.id, version: v!.version, sizeBytes: staged.size, format, rows: profile.rows };
+        },
+        requestMeta,
+      ),
+  });
+  return { ...result, created };
 }
 
 async function findVersionBySha(workspaceId: string, name: string, sha256: string) {
@@ -109,13 +96,6 @@ async function findVersionBySha(workspaceId: string, name: string, sha256: strin
     .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
     .where(and(eq(datasets.workspaceId, workspaceId), eq(datasets.name, name), eq(datasetVersions.sha256, sha256)));
   return row ? { name, sha256, ...row } : null;
-}
-
-export async function blobReferenced(sha256: string) {
-  const r = await getDb().execute<{ n: number }>(
-    sql`select (select count(*) from dataset_versions where sha256 = ${sha256}) + (select count(*) from model_versions where sha256 = ${sha256}) as n`,
-  );
-  return Number(r[0]?.n ?? 0) > 0;
 }
 
 export async function listDatasets(actor: WorkspaceActor) {

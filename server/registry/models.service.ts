@@ -7,13 +7,13 @@ import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, 
 import type { OnnxSignature } from "~/db/schema/registry";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
-import * as store from "~/server/artifacts/store";
 import { can } from "~/server/authz/permissions";
 import { AppError } from "~/server/errors";
-import { blobReferenced, resolveDatasetVersion } from "./datasets.service";
+import { resolveDatasetVersion } from "./datasets.service";
 import { inspectOnnx } from "./onnx-inspect";
 import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
+import { AlreadyRegistered, registerUpload } from "./staged-upload";
 import { ModelUploadMeta, RegistryName, SetAliasInput } from "./registry.schema";
 
 /** Aliases that only an admin may move, until approvals take them over. */
@@ -54,82 +54,81 @@ export async function uploadModelVersion(
   }
   const parentId = await resolveParent(actor.workspaceId, name, meta.parent);
 
-  const staged = await store.stage(body);
-  let blobCreated = false;
-  try {
-    const [same] = await getDb()
-      .select({ id: modelVersions.id, version: modelVersions.version })
-      .from(modelVersions)
-      .innerJoin(models, eq(models.id, modelVersions.modelId))
-      .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name), eq(modelVersions.sha256, staged.sha256)));
-    if (same) {
-      await staged.discard();
-      return { name, version: same.version, versionId: same.id, sha256: staged.sha256, created: false };
-    }
-    const signature = await inspectOnnx(staged.path);
-    blobCreated = (await store.commit(staged)).created;
-    const result = await mutate(
-      actor,
-      async (tx, audit) => {
-        await tx.insert(models).values({ workspaceId: actor.workspaceId, name, createdBy: actor.userId }).onConflictDoNothing();
-        const [model] = await tx
-          .select()
-          .from(models)
-          .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name)))
-          .for("update");
-        const [{ next }] = (await tx
-          .select({ next: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
-          .from(modelVersions)
-          .where(eq(modelVersions.modelId, model!.id))) as [{ next: number }];
-        if (Number(next) === 1) audit({ action: "model.created", target: { type: "model", id: model!.id }, metadata: { name } });
-        const [v] = await tx
-          .insert(modelVersions)
-          .values({
-            workspaceId: actor.workspaceId,
-            modelId: model!.id,
-            version: Number(next),
-            sha256: staged.sha256,
-            sizeBytes: staged.size,
-            filename: displayFilename(input.filename),
-            signature,
-            description: meta.description,
-            params: meta.params ?? {},
-            metrics: meta.metrics ?? {},
-            tags: meta.tags ?? [],
-            gitCommit: meta.gitCommit?.toLowerCase(),
-            parentVersionId: parentId,
-            createdBy: actor.userId,
-          })
-          .returning();
-        if (lineage.length) {
-          await tx.insert(modelVersionDatasets).values(
-            lineage.map((l) => ({ workspaceId: actor.workspaceId, modelVersionId: v!.id, datasetVersionId: l.id, role: l.role })),
-          );
-        }
-        audit({
-          action: "model.version_registered",
-          target: { type: "model_version", id: v!.id },
-          metadata: {
-            name,
-            version: v!.version,
-            sha256: staged.sha256,
-            sizeBytes: staged.size,
-            loadable: signature.runtime.loadable,
-            datasets: lineage.map((l) => `${l.role}:${l.ref}`),
-            metrics: meta.metrics ?? {},
-            gitCommit: meta.gitCommit ?? null,
-          },
-        });
-        return { versionId: v!.id, version: v!.version };
-      },
-      requestMeta,
-    );
-    return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, created: true, ...result };
-  } catch (err) {
-    await staged.discard();
-    if (blobCreated && !(await blobReferenced(staged.sha256))) await store.removeBlob(staged.sha256);
-    throw err;
-  }
+  const { result, created } = await registerUpload(body, {
+    existing: async (sha256) => {
+      const [same] = await getDb()
+        .select({ versionId: modelVersions.id, version: modelVersions.version, sizeBytes: modelVersions.sizeBytes, loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean` })
+        .from(modelVersions)
+        .innerJoin(models, eq(models.id, modelVersions.modelId))
+        .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name), eq(modelVersions.sha256, sha256)));
+      return same ? { name, sha256, ...same } : null;
+    },
+    inspect: (path) => inspectOnnx(path),
+    record: (staged, signature) =>
+      mutate(
+        actor,
+        async (tx, audit) => {
+          await tx.insert(models).values({ workspaceId: actor.workspaceId, name, createdBy: actor.userId }).onConflictDoNothing();
+          const [model] = await tx
+            .select()
+            .from(models)
+            .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name)))
+            .for("update");
+          // Locking the model row serialises version numbering and same-bytes races.
+          const [dup] = await tx
+            .select({ id: modelVersions.id })
+            .from(modelVersions)
+            .where(and(eq(modelVersions.modelId, model!.id), eq(modelVersions.sha256, staged.sha256)));
+          if (dup) throw new AlreadyRegistered();
+          const [{ next }] = (await tx
+            .select({ next: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
+            .from(modelVersions)
+            .where(eq(modelVersions.modelId, model!.id))) as [{ next: number }];
+          if (Number(next) === 1) audit({ action: "model.created", target: { type: "model", id: model!.id }, metadata: { name } });
+          const [v] = await tx
+            .insert(modelVersions)
+            .values({
+              workspaceId: actor.workspaceId,
+              modelId: model!.id,
+              version: Number(next),
+              sha256: staged.sha256,
+              sizeBytes: staged.size,
+              filename: displayFilename(input.filename),
+              signature,
+              description: meta.description,
+              params: meta.params ?? {},
+              metrics: meta.metrics ?? {},
+              tags: meta.tags ?? [],
+              gitCommit: meta.gitCommit?.toLowerCase(),
+              parentVersionId: parentId,
+              createdBy: actor.userId,
+            })
+            .returning();
+          if (lineage.length) {
+            await tx.insert(modelVersionDatasets).values(
+              lineage.map((l) => ({ workspaceId: actor.workspaceId, modelVersionId: v!.id, datasetVersionId: l.id, role: l.role })),
+            );
+          }
+          audit({
+            action: "model.version_registered",
+            target: { type: "model_version", id: v!.id },
+            metadata: {
+              name,
+              version: v!.version,
+              sha256: staged.sha256,
+              sizeBytes: staged.size,
+              loadable: signature.runtime.loadable,
+              datasets: lineage.map((l) => `${l.role}:${l.ref}`),
+              metrics: meta.metrics ?? {},
+              gitCommit: meta.gitCommit ?? null,
+            },
+          });
+          return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, versionId: v!.id, version: v!.version };
+        },
+        requestMeta,
+      ),
+  });
+  return { ...result, created };
 }
 
 async function findModel(workspaceId: string, name: string) {

@@ -9,7 +9,7 @@ import { encodeModel, logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { createWorkspace } from "~/db/seed/factories";
 import { env } from "~/env";
 import { createToken } from "~/server/tokens/tokens.service";
-import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { auditFor, callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
 import { form, rest } from "~/test/rest-client";
 
 const CSV = "age,income,region,default\n41,52000.5,north,0\n35,,south,1\n29,31000,north,0\n52,88000,east,0\n";
@@ -45,6 +45,24 @@ describe("datasets over REST", () => {
     await expectAudit(workspace.id, { action: "dataset.version_created", targetId: v.id });
     const v2 = await rest("POST", `${base}/datasets/credit-train/versions`, { token, form: form(CSV + "60,1,west,1\n", "train.csv") });
     expect(v2.data).toMatchObject({ version: 2, created: true, rows: 5 });
+  });
+
+  it("registers the same bytes uploaded twice at once as one version with one audit event", async () => {
+    const { base, token, workspace } = await setup();
+    const model = logisticRegressionOnnx({ weights: [0.3, 0.3], bias: 0 });
+    const [d1, d2, m1, m2] = await Promise.all([
+      rest("POST", `${base}/datasets/twice/versions`, { token, form: form(CSV, "a.csv") }),
+      rest("POST", `${base}/datasets/twice/versions`, { token, form: form(CSV, "b.csv") }),
+      rest("POST", `${base}/models/twice/versions`, { token, form: form(model, "a.onnx") }),
+      rest("POST", `${base}/models/twice/versions`, { token, form: form(model, "b.onnx") }),
+    ]);
+    expect([d1.data.created, d2.data.created].sort()).toEqual([false, true]);
+    expect([m1.data.created, m2.data.created].sort()).toEqual([false, true]);
+    expect(d1.data.version).toBe(1);
+    expect(d2.data.version).toBe(1);
+    expect(m1.data.version).toBe(m2.data.version);
+    expect(await auditFor(workspace.id, "dataset.version_created")).toHaveLength(1);
+    expect(await auditFor(workspace.id, "model.version_registered")).toHaveLength(1);
   });
 
   it("profiles a Parquet file", async () => {
