@@ -87,6 +87,7 @@ test("upload a dataset and two model versions in the browser, then read the mode
   await page.getByRole("link", { name: "Home" }).click();
   await page.keyboard.press("Control+k");
   await page.getByPlaceholder("Find a model, version, dataset or page…").fill("risk@2");
+  await expect(page.getByRole("option", { name: /risk@2 — report/ })).toBeVisible();
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/models\/risk\/versions\/2\/report$/);
 

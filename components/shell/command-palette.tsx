@@ -25,8 +25,9 @@ export function CommandPalette() {
   const trpc = useTRPC();
   const router = useRouter();
   const [open, setOpen] = useState(false);
-  const models = useQuery({ ...trpc.models.list.queryOptions({ workspaceId: workspace.id }), enabled: open });
-  const datasets = useQuery({ ...trpc.datasets.list.queryOptions({ workspaceId: workspace.id }), enabled: open });
+  // Loaded with the shell (and kept fresh by live invalidation), so the palette is ready the moment it opens.
+  const models = useQuery(trpc.models.list.queryOptions({ workspaceId: workspace.id }));
+  const datasets = useQuery(trpc.datasets.list.queryOptions({ workspaceId: workspace.id }));
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -65,7 +66,9 @@ export function CommandPalette() {
             <Command label="Command palette" loop>
               <Command.Input autoFocus placeholder="Find a model, version, dataset or page…" className="h-11 w-full border-b border-border bg-transparent px-4 text-sm outline-none" />
               <Command.List className="max-h-80 overflow-y-auto p-2">
-                <Command.Empty className="px-3 py-6 text-center text-sm text-muted">Nothing matches.</Command.Empty>
+                <Command.Empty className="px-3 py-6 text-center text-sm text-muted">
+                  {models.isPending || datasets.isPending ? "Loading…" : models.isError || datasets.isError ? "Models and datasets could not be loaded." : "Nothing matches."}
+                </Command.Empty>
                 <Command.Group heading="Models" className="text-xs text-muted">
                   {(models.data ?? []).flatMap((m) => [
                     <Command.Item key={m.id} value={`model ${m.name}`} onSelect={() => go(`/models/${encodeURIComponent(m.name)}`)} className={item}>
