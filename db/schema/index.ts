@@ -2,3 +2,4 @@ export * from "./identity";
 export * from "./audit";
 export * from "./system";
 export * from "./registry";
+export * from "./pipelines";

@@ -118,6 +118,8 @@ export const modelVersions = pgTable(
     tags: text().array().notNull().default(sql`'{}'::text[]`),
     gitCommit: text(),
     parentVersionId: uuid(),
+    /** The pipeline run whose command step produced this version, if any. */
+    sourceRunId: uuid(),
     createdBy: uuid().references(() => users.id),
     createdAt,
   },
