@@ -39,6 +39,10 @@ export const env = createEnv({
     AUDIT_SIGNING_KEY: z.string().includes("PRIVATE KEY", { message: "must be a PEM-encoded Ed25519 private key" }).optional(),
     AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
     AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
+    /** Pipeline steps one worker runs at once (each in its own process). */
+    PIPELINE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+    /** How long a worker's claim on a step lasts without renewal; a dead worker's step is retried after it. */
+    PIPELINE_LEASE_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
     UPLOAD_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -65,6 +69,8 @@ export const env = createEnv({
     S3_REGION: process.env.S3_REGION,
     S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE,
     UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
+    PIPELINE_CONCURRENCY: process.env.PIPELINE_CONCURRENCY,
+    PIPELINE_LEASE_SECONDS: process.env.PIPELINE_LEASE_SECONDS,
     AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY,
     AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE,
     AUDIT_CHECKPOINT_MINUTES: process.env.AUDIT_CHECKPOINT_MINUTES,

@@ -19,6 +19,12 @@ export function getDb(): Db {
   return cache.db;
 }
 
+/** The postgres.js client behind getDb(): for LISTEN and other driver-level features. */
+export function getSql(): postgres.Sql {
+  getDb();
+  return cache.sql!;
+}
+
 export async function closeDb() {
   const sql = cache.sql;
   cache.sql = undefined;

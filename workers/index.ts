@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import os from "node:os";
 import PgBoss from "pg-boss";
-import { closeDb } from "~/db/client";
+import { closeDb, getSql } from "~/db/client";
 import { env } from "~/env";
-import { ALL_JOBS, auditCheckpoint, systemHeartbeat } from "~/server/jobs/definitions";
+import { ALL_JOBS, auditCheckpoint, JOBS_CHANNEL, pipelineStep, systemHeartbeat } from "~/server/jobs/definitions";
+import { sweepExpiredLeases } from "~/server/pipelines/runs.service";
+import { tickSchedules } from "~/server/pipelines/scheduler";
 import { postgresEmitter } from "~/server/realtime/pg-emitter";
 import { setRealtimeSink } from "~/server/realtime/publish";
 import { recordWorkerStopped } from "~/server/system/heartbeat.service";
 import { handleAuditCheckpoint } from "./handlers/audit-checkpoint.handler";
 import { handleHeartbeat } from "./handlers/heartbeat.handler";
+import { createPipelineStepHandler } from "./handlers/pipeline-step.handler";
 
 const HEARTBEAT_MS = 5000;
 let stopping = false;
@@ -27,6 +30,23 @@ for (const job of ALL_JOBS) {
 }
 await boss.work(systemHeartbeat.name, { ...systemHeartbeat.work }, handleHeartbeat);
 await boss.work(auditCheckpoint.name, { ...auditCheckpoint.work }, handleAuditCheckpoint);
+// Pipeline steps: several consumers (each step runs in its own process), woken by NOTIFY
+// the moment a job commits rather than at their next poll.
+const stepWorkers: string[] = [];
+const stepHandler = createPipelineStepHandler(workerId, env.PIPELINE_LEASE_SECONDS);
+for (let i = 0; i < env.PIPELINE_CONCURRENCY; i++) {
+  stepWorkers.push(await boss.work(pipelineStep.name, { ...pipelineStep.work }, stepHandler));
+}
+const wakeable: Record<string, string[]> = { [pipelineStep.name]: stepWorkers };
+const listener = await getSql().listen(JOBS_CHANNEL, (queue) => {
+  for (const id of wakeable[queue] ?? []) boss.notifyWorker(id);
+});
+// Leases of dead workers and cron slots: cheap queries, every few seconds on every worker.
+const housekeeping = setInterval(() => {
+  if (stopping) return;
+  void sweepExpiredLeases().catch((err: unknown) => console.error("[worker] lease sweep failed:", err));
+  void tickSchedules().catch((err: unknown) => console.error("[worker] schedule tick failed:", err));
+}, Math.min(5000, env.PIPELINE_LEASE_SECONDS * 500));
 const minutes = env.AUDIT_CHECKPOINT_MINUTES;
 await boss.schedule(auditCheckpoint.name, minutes < 60 ? `*/${minutes} * * * *` : "0 * * * *", {});
 
@@ -54,6 +74,8 @@ async function shutdown(signal: string) {
   stopping = true;
   console.log(`[worker] ${signal}: finishing in-flight jobs…`);
   clearInterval(timer);
+  clearInterval(housekeeping);
+  await listener.unlisten().catch(() => undefined);
   health.close();
   try {
     // graceful: let running handlers finish (up to the timeout) before releasing their jobs.

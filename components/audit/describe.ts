@@ -52,6 +52,20 @@ export function describeEvent(e: EventLike): string {
       return `${who} created the dataset ${str(m.name)}`;
     case "dataset.version_created":
       return `${who} uploaded ${str(m.name)}@${str(m.version)}${typeof m.rows === "number" ? ` (${m.rows.toLocaleString("en")} rows)` : ""}`;
+    case "pipeline.created":
+      return `${who} created the pipeline ${str(m.name)}${m.default ? " (the default)" : ""}`;
+    case "pipeline.updated":
+      return `${who} saved version ${str(c.version?.[1])} of the pipeline ${str(m.name)}`;
+    case "pipeline.run_started":
+      return `${who} started run #${str(m.number)} of ${str(m.pipeline)}${typeof m.model === "string" ? ` on ${m.model}` : ""} (${str(m.trigger).replace("_", " ")})`;
+    case "pipeline.run_cancelled":
+      return `${who} cancelled run #${str(m.number)} of ${str(m.pipeline)}`;
+    case "pipeline.step_finished":
+      return `Step ${str(m.step)} of run #${str(m.number)} ${str(m.status)}${typeof m.checks === "string" ? `: ${m.checks}` : ""}`;
+    case "pipeline.step_retried":
+      return `Step ${str(m.step)} of run #${str(m.number)} was retried (attempt ${str(m.attempt)}): ${str(m.reason)}`;
+    case "pipeline.run_finished":
+      return `Run #${str(m.number)} of ${str(m.pipeline)}${typeof m.model === "string" ? ` on ${m.model}` : ""} ${str(m.status)}`;
     case "model.created":
       return `${who} created the model ${str(m.name)}`;
     case "model.version_registered":

@@ -103,3 +103,25 @@ export async function openBlob(sha256: string) {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error("not a sha256");
   return (await blobs()).open(sha256);
 }
+
+/**
+ * A local file with the blob's bytes, for tools that read paths (DuckDB, onnxruntime in
+ * a step process): the stored file itself for the local backend, a temporary copy for S3.
+ */
+export async function materialize(sha256: string): Promise<{ path: string; release: () => Promise<void> }> {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error("not a sha256");
+  const b = await blobs();
+  if (b.kind === "local") return { path: localPath(sha256), release: async () => undefined };
+  const dir = path.join(localRoot(), "staging");
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${randomUUID()}.blob`);
+  await pipeline(await b.open(sha256), createWriteStream(file, { flags: "wx" }));
+  return { path: file, release: () => fs.rm(file, { force: true }) };
+}
+
+/** Stores a file the server wrote itself (a step's artifact) under its hash. */
+export async function storeFile(file: string): Promise<{ sha256: string; size: number }> {
+  const staged = await stage(createReadStream(file), Number.MAX_SAFE_INTEGER);
+  await commit(staged);
+  return { sha256: staged.sha256, size: staged.size };
+}

@@ -23,6 +23,13 @@ export const AUDIT_ACTIONS = [
   "model.version_registered",
   "model.alias_moved",
   "model.alias_removed",
+  "pipeline.created",
+  "pipeline.updated",
+  "pipeline.run_started",
+  "pipeline.run_cancelled",
+  "pipeline.step_finished",
+  "pipeline.step_retried",
+  "pipeline.run_finished",
   "token.created",
   "token.revoked",
 ] as const;

@@ -19,3 +19,10 @@ describe("permissions", () => {
     expect(ROLES.filter((r) => can(r, "workspace:delete"))).toEqual(["owner"]);
   });
 });
+
+describe("pipelines", () => {
+  it("ML engineers and above run and define pipelines; only admins and owners define command steps", () => {
+    expect(ROLES.filter((r) => can(r, "pipeline:run"))).toEqual(["ml_engineer", "reviewer", "compliance_officer", "ops", "admin", "owner"]);
+    expect(ROLES.filter((r) => can(r, "pipeline:command"))).toEqual(["admin", "owner"]);
+  });
+});

@@ -24,6 +24,9 @@ export const PERMISSIONS = [
   "review:approve_technical",
   "review:approve_compliance",
   "deployment:manage",
+  "pipeline:define",
+  "pipeline:run",
+  "pipeline:command",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -37,7 +40,7 @@ const viewer = [
   "registry:read",
   "token:create",
 ] as const satisfies readonly Permission[];
-const mlEngineer = [...viewer, "model:write", "model:alias"] as const;
+const mlEngineer = [...viewer, "model:write", "model:alias", "pipeline:define", "pipeline:run"] as const;
 
 export const ROLE_PERMISSIONS = {
   viewer,
@@ -54,6 +57,7 @@ export const ROLE_PERMISSIONS = {
     "member:manage",
     "model:alias_production",
     "token:manage",
+    "pipeline:command",
   ],
   owner: [
     ...mlEngineer,
@@ -64,6 +68,7 @@ export const ROLE_PERMISSIONS = {
     "member:manage",
     "model:alias_production",
     "token:manage",
+    "pipeline:command",
     "workspace:delete",
   ],
 } as const satisfies Record<Role, readonly Permission[]>;

@@ -1,4 +1,5 @@
 import "server-only";
+import { createDefaultPipeline } from "~/server/pipelines/definitions.service";
 import { and, asc, eq } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { memberships, workspaces } from "~/db/schema";
@@ -34,6 +35,7 @@ export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInpu
           changes: { role: [null, "owner"] },
           metadata: { email: actor.email, via: "workspace.created" },
         });
+        await createDefaultPipeline(tx, audit, ws!.id, actor.userId);
         return ws!;
       },
       meta,

@@ -23,4 +23,19 @@ export const auditCheckpoint = defineJob({
   work: { batchSize: 1, pollingIntervalSeconds: 2 },
 });
 
-export const ALL_JOBS = [systemHeartbeat, auditCheckpoint] as const;
+/**
+ * One step of a pipeline run. The step row's lease, not pg-boss's expiry, decides when a
+ * dead worker's step is retried (server/pipelines/runs.service.ts); a job whose attempt
+ * is no longer current is dropped.
+ */
+export const pipelineStep = defineJob({
+  name: "pipeline.step",
+  schema: z.object({ workspaceId: z.uuid(), stepRunId: z.uuid(), attempt: z.number().int().positive() }),
+  queue: { retryLimit: 0, expireInSeconds: 23 * 3600 },
+  work: { batchSize: 1, pollingIntervalSeconds: 2 },
+});
+
+export const ALL_JOBS = [systemHeartbeat, auditCheckpoint, pipelineStep] as const;
+
+/** Enqueuers notify this channel (on commit) so idle workers fetch at once instead of at their next poll. */
+export const JOBS_CHANNEL = "steward_jobs";

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import type { Tx } from "~/db/client";
 import { env } from "~/env";
 import type { JobDefinition } from "./define";
+import { JOBS_CHANNEL } from "./definitions";
 
 /*
  * Enqueue inside the business transaction: the job row is written through the same
@@ -46,8 +47,11 @@ export async function enqueue<S extends z.ZodType>(tx: Tx, job: JobDefinition<S>
     if (!(await b.getQueue(job.name))) await b.createQueue(job.name, { name: job.name, ...job.queue });
     queues.add(job.name);
   }
-  const id = await b.send(job.name, data, { ...job.queue, db: txAdapter(tx) });
+  const db = txAdapter(tx);
+  const id = await b.send(job.name, data, { ...job.queue, db });
   if (!id) throw new Error(`pg-boss did not accept a ${job.name} job`);
+  // Delivered when the transaction commits (and never if it rolls back): workers wake now.
+  await db.executeSql("select pg_notify($1, $2)", [JOBS_CHANNEL, job.name]);
   return id;
 }
 

@@ -15,8 +15,8 @@ describe("binary classification metrics against scikit-learn", () => {
   it("ROC AUC with tied scores (roc_auc_score)", () => expect(rocAuc(y, s)).toBeCloseTo(0.6315104166666666, 12));
   it("ROC curve points (roc_curve, drop_intermediate=False)", () => {
     const c = rocCurve(y, s)!;
-    expect(c.x).toEqual([0,0,0.0625,0.3125,0.4375,0.75,0.875,1].map((v) => expect.closeTo(v, 12)));
-    expect(c.y).toEqual([0,0.08333333333333333,0.2916666666666667,0.4583333333333333,0.625,0.7916666666666666,1,1].map((v) => expect.closeTo(v, 12)));
+    expect(c.x).toEqual([0,0,0.0625,0.3125,0.4375,0.75,0.875,1].map((v: number): unknown => expect.closeTo(v, 12)));
+    expect(c.y).toEqual([0,0.08333333333333333,0.2916666666666667,0.4583333333333333,0.625,0.7916666666666666,1,1].map((v: number): unknown => expect.closeTo(v, 12)));
   });
   it("average precision (average_precision_score)", () => expect(prCurve(y, s)!.averagePrecision).toBeCloseTo(0.7275741819725267, 12));
   it("log loss (log_loss) on probabilities clipped to [0.05, 0.95]", () => expect(logLoss(y, s.map((v) => Math.min(0.95, Math.max(0.05, v))))).toBeCloseTo(0.655716076210122, 12));
@@ -24,16 +24,16 @@ describe("binary classification metrics against scikit-learn", () => {
   it("accuracy, per-class precision/recall/F1 and macro F1", () => {
     const c = classification(y, pred, ["0", "1"]);
     expect(c.accuracy).toBeCloseTo(0.6, 12);
-    expect(c.perClass.map((k) => k.precision)).toEqual([0.5,0.6818181818181818].map((v) => expect.closeTo(v, 12)));
-    expect(c.perClass.map((k) => k.recall)).toEqual([0.5625,0.625].map((v) => expect.closeTo(v, 12)));
-    expect(c.perClass.map((k) => k.f1)).toEqual([0.5294117647058824,0.6521739130434783].map((v) => expect.closeTo(v, 12)));
+    expect(c.perClass.map((k) => k.precision)).toEqual([0.5,0.6818181818181818].map((v: number): unknown => expect.closeTo(v, 12)));
+    expect(c.perClass.map((k) => k.recall)).toEqual([0.5625,0.625].map((v: number): unknown => expect.closeTo(v, 12)));
+    expect(c.perClass.map((k) => k.f1)).toEqual([0.5294117647058824,0.6521739130434783].map((v: number): unknown => expect.closeTo(v, 12)));
     expect(c.perClass.map((k) => k.support)).toEqual([16,24]);
     expect(c.macro.f1).toBeCloseTo(0.5907928388746804, 12);
   });
   it("calibration curve (calibration_curve, 10 uniform bins)", () => {
     const c = calibrationCurve(y, s, 10);
-    expect(c.predicted).toEqual([0.1,0.3,0.39999999999999997,0.5,0.6,0.7000000000000001,0.9].map((v) => expect.closeTo(v, 12)));
-    expect(c.observed).toEqual([0,0.7142857142857143,0.4444444444444444,0.6666666666666666,0.5,0.8333333333333334,1].map((v) => expect.closeTo(v, 12)));
+    expect(c.predicted).toEqual([0.1,0.3,0.39999999999999997,0.5,0.6,0.7000000000000001,0.9].map((v: number): unknown => expect.closeTo(v, 12)));
+    expect(c.observed).toEqual([0,0.7142857142857143,0.4444444444444444,0.6666666666666666,0.5,0.8333333333333334,1].map((v: number): unknown => expect.closeTo(v, 12)));
   });
 });
 

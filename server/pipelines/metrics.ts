@@ -124,9 +124,9 @@ export function calibrationCurve(yTrue: ArrayLike<number>, p: ArrayLike<number>,
     // searchsorted(edges[1:-1], p, side="left"): the number of inner edges strictly below p.
     let b = 0;
     while (b < bins - 1 && (b + 1) / bins < p[i]!) b++;
-    sumP[b] += p[i]!;
-    sumY[b] += yTrue[i]!;
-    count[b]++;
+    sumP[b] = sumP[b]! + p[i]!;
+    sumY[b] = sumY[b]! + yTrue[i]!;
+    count[b] = count[b]! + 1;
   }
   const out = { predicted: [] as number[], observed: [] as number[], count: [] as number[] };
   for (let b = 0; b < bins; b++) {

@@ -61,6 +61,8 @@ export const StepOptions = z
     /** compare-to-champion */
     metrics: z.array(z.string()).max(20).optional(),
     tolerance: z.number().min(0).optional(),
+    /** command: the model name its ONNX outputs register under (default: the run's model). */
+    register_as: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional(),
   })
   .strict();
 export type StepOptions = z.infer<typeof StepOptions>;
@@ -166,7 +168,7 @@ export type ParseResult = { ok: true; spec: PipelineSpec; issues: [] } | { ok: f
 function nodeAt(doc: ReturnType<typeof parseDocument>, path: (string | number)[]): YamlNode | null {
   // Walk as deep as the path exists; report at the deepest node found (the key if the value is missing).
   let node: unknown = doc.contents;
-  let found: YamlNode | null = (doc.contents as YamlNode | null) ?? null;
+  let found: YamlNode | null = (doc.contents) ?? null;
   for (const seg of path) {
     if (isMap(node)) {
       const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));

@@ -8,5 +8,7 @@ export type RealtimeEvents = {
   "workspace.access_revoked": { workspaceId: string };
   "workspace.access_granted": { workspaceId: string };
   "system.changed": Record<string, never>;
+  /** A step started, logged lines or finished: refetch the run (and the step's log). */
+  "pipeline.progress": { workspaceId: string; runId: string; stepRunId?: string };
 };
 export type RealtimeEvent = keyof RealtimeEvents;

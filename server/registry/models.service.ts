@@ -5,7 +5,8 @@ import type { z } from "zod";
 import { getDb } from "~/db/client";
 import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, modelVersions, users } from "~/db/schema";
 import type { OnnxSignature } from "~/db/schema/registry";
-import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
+import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
+import { startModelVersionPipelines } from "~/server/pipelines/runs.service";
 import { mutate } from "~/server/audit/mutate";
 import { can } from "~/server/authz/permissions";
 import { AppError } from "~/server/errors";
@@ -38,8 +39,8 @@ async function resolveParent(workspaceId: string, modelName: string, parent: z.i
  * audit events. The same bytes again return the existing version.
  */
 export async function uploadModelVersion(
-  actor: WorkspaceActor,
-  input: { name: string; filename: string; meta?: unknown },
+  actor: WorkspaceActor | (SystemActor & { workspaceId: string }),
+  input: { name: string; filename: string; meta?: unknown; sourceRunId?: string },
   body: Readable | ReadableStream<Uint8Array>,
   requestMeta: RequestMeta = {},
 ) {
@@ -53,6 +54,7 @@ export async function uploadModelVersion(
     lineage.push({ id, role: d.role, ref: `${d.ref.name}@${d.ref.version}` });
   }
   const parentId = await resolveParent(actor.workspaceId, name, meta.parent);
+  const userId = actor.type === "user" ? actor.userId : null;
 
   const { result, created } = await registerUpload(body, {
     existing: async (sha256) => {
@@ -68,7 +70,7 @@ export async function uploadModelVersion(
       mutate(
         actor,
         async (tx, audit) => {
-          await tx.insert(models).values({ workspaceId: actor.workspaceId, name, createdBy: actor.userId }).onConflictDoNothing();
+          await tx.insert(models).values({ workspaceId: actor.workspaceId, name, createdBy: userId }).onConflictDoNothing();
           const [model] = await tx
             .select()
             .from(models)
@@ -101,7 +103,8 @@ export async function uploadModelVersion(
               tags: meta.tags ?? [],
               gitCommit: meta.gitCommit?.toLowerCase(),
               parentVersionId: parentId,
-              createdBy: actor.userId,
+              sourceRunId: input.sourceRunId ?? null,
+              createdBy: userId,
             })
             .returning();
           if (lineage.length) {
@@ -123,7 +126,11 @@ export async function uploadModelVersion(
               gitCommit: meta.gitCommit ?? null,
             },
           });
-          return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, versionId: v!.id, version: v!.version };
+          // Validation starts with the version, in the same transaction.
+          const runs = signature.runtime.loadable
+            ? await startModelVersionPipelines(tx, audit, { workspaceId: actor.workspaceId, modelVersionId: v!.id, modelName: name, version: v!.version, createdBy: userId, sourceRunId: input.sourceRunId })
+            : [];
+          return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, versionId: v!.id, version: v!.version, runs };
         },
         requestMeta,
       ),

@@ -10,6 +10,9 @@ import { exportAudit, ExportAuditInput } from "~/server/audit/export.service";
 import { AppError } from "~/server/errors";
 import { reportPdf } from "~/server/governance/report-pdf";
 import { buildReport } from "~/server/governance/report.service";
+import * as pipelineDefs from "~/server/pipelines/definitions.service";
+import { PipelineName } from "~/server/pipelines/pipelines.schema";
+import * as pipelineRuns from "~/server/pipelines/runs.service";
 import { route, type Upload } from "./rest";
 
 const Ws = z.object({ workspace: z.string().min(1).max(60) });
@@ -27,6 +30,8 @@ function metadataField(u: Upload): unknown {
     throw new AppError("INVALID", 'The "metadata" part must be JSON.', { field: "metadata" });
   }
 }
+
+const RunId = Ws.extend({ runId: z.uuid("runId must be a UUID.") });
 
 export const REST_ROUTES = [
   route({
@@ -218,5 +223,84 @@ export const REST_ROUTES = [
     params: WsName,
     query: z.object({ a: VersionNumber, b: VersionNumber }),
     handler: ({ actor, params, query }) => ms.compareVersions(actor, params.name, query.a, query.b),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/pipelines",
+    tag: "pipelines",
+    summary: "Pipeline definitions: name, current version, triggers.",
+    permission: "registry:read",
+    params: Ws,
+    handler: ({ actor }) => pipelineDefs.listPipelines(actor),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/pipelines/{pipeline}",
+    tag: "pipelines",
+    summary: "A pipeline's current YAML, parsed definition and version history.",
+    permission: "registry:read",
+    params: Ws.extend({ pipeline: PipelineName }),
+    handler: ({ actor, params }) => pipelineDefs.getPipeline(actor, params.pipeline),
+  }),
+  route({
+    method: "PUT",
+    path: "/workspaces/{workspace}/pipelines/{pipeline}",
+    tag: "pipelines",
+    summary: "Create a pipeline or save a new version of it from YAML (command steps: admins only).",
+    permission: "pipeline:define",
+    params: Ws.extend({ pipeline: PipelineName }),
+    body: z.object({ yaml: z.string().max(100_000) }),
+    handler: ({ actor, params, body, meta }) => pipelineDefs.savePipeline(actor, { name: params.pipeline, yaml: body.yaml }, meta),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/pipelines/{pipeline}/runs",
+    tag: "pipelines",
+    summary: "Start a run of the pipeline on a model version (version defaults to the one behind `production`).",
+    permission: "pipeline:run",
+    params: Ws.extend({ pipeline: PipelineName }),
+    body: z.object({ model: RegistryName.optional(), version: VersionNumber.optional() }),
+    status: 201,
+    handler: ({ actor, params, body, meta }) => pipelineRuns.startManualRun(actor, { pipeline: params.pipeline, ...body }, meta),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/runs",
+    tag: "pipelines",
+    summary: "Recent runs, newest first; filter by pipeline, model and version.",
+    permission: "registry:read",
+    params: Ws,
+    query: z.object({ pipeline: PipelineName.optional(), model: RegistryName.optional(), version: VersionNumber.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
+    handler: ({ actor, query }) => pipelineRuns.listRuns(actor, query),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/runs/{runId}",
+    tag: "pipelines",
+    summary: "One run: its steps (status, times, outputs), checks and artifacts.",
+    permission: "registry:read",
+    params: RunId,
+    handler: ({ actor, params }) => pipelineRuns.getRun(actor, params.runId),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/runs/{runId}/cancel",
+    tag: "pipelines",
+    summary: "Cancel a queued or running run.",
+    permission: "pipeline:run",
+    params: RunId,
+    handler: async ({ actor, params, meta }) => {
+      await pipelineRuns.cancelRun(actor, params.runId, meta);
+      return { cancelled: true };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}/versions/{version}/validation",
+    tag: "pipelines",
+    summary: "The latest validation run of a model version (the `validate` pipeline first) with its checks — what `steward runs wait` polls.",
+    permission: "registry:read",
+    params: WsNameVersion,
+    handler: async ({ actor, params }) => ({ run: await pipelineRuns.latestValidation(actor, params.name, params.version) }),
   }),
 ];

@@ -3,6 +3,7 @@ import { auditRouter } from "~/server/audit/audit.router";
 import { authRouter, invitationsRouter, membersRouter, workspacesRouter } from "~/server/identity/identity.router";
 import { governanceRouter } from "~/server/governance/governance.router";
 import { datasetsRouter, modelsRouter } from "~/server/registry/registry.router";
+import { pipelinesRouter, runsRouter } from "~/server/pipelines/pipelines.router";
 import { systemRouter } from "~/server/system/system.router";
 import { tokensRouter } from "~/server/tokens/tokens.router";
 import { createCallerFactory, router } from "./procedures";
@@ -18,6 +19,8 @@ export const appRouter = router({
   models: modelsRouter,
   tokens: tokensRouter,
   governance: governanceRouter,
+  pipelines: pipelinesRouter,
+  runs: runsRouter,
 });
 
 export type AppRouter = typeof appRouter;
