@@ -1,10 +1,10 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- step outputs are JSON documents */
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
 import { checks, pipelineRuns } from "~/db/schema";
 import { createWorkspace } from "~/db/seed/factories";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
-import { FEATURES } from "~/db/seed/credit-data";
 import { creditFixture, creditModel, drive, pushModel } from "~/test/pipelines";
 import { savePipeline } from "./definitions.service";
 
@@ -58,13 +58,13 @@ describe("validation on registration", () => {
     await savePipeline(owner.wsActor, { name: "validate", yaml: CREDIT_VALIDATE });
     const { train } = await creditFixture(owner.wsActor);
     const v1 = await pushModel(owner.wsActor, "credit", creditModel(train, FEATURES3));
-    const run1 = await drive(v1.runs![0]!);
+    const run1 = await drive(v1.runs[0]!);
     const caller = callerFor(owner);
     const r1 = await caller.runs.get({ workspaceId: workspace.id, runId: run1.id });
     expect(run1.status, JSON.stringify([r1.steps.map((s) => [s.key, s.status, s.reason]), r1.checks.map((c) => [c.name, c.status, c.value])])).not.toBe("failed");
     await caller.models.setAlias({ workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
     const v2 = await pushModel(owner.wsActor, "credit", creditModel(train));
-    const done = await drive(v2.runs![0]!);
+    const done = await drive(v2.runs[0]!);
     const run = await caller.runs.get({ workspaceId: workspace.id, runId: done.id });
     const step = (k: string) => run.steps.find((s) => s.key === k)!;
     expect(run.steps.map((s) => [s.key, s.status])).toEqual(expect.arrayContaining([["integrity", "passed"], ["fairness", expect.stringMatching(/passed|warned|failed/)]]));

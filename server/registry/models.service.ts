@@ -63,7 +63,7 @@ export async function uploadModelVersion(
         .from(modelVersions)
         .innerJoin(models, eq(models.id, modelVersions.modelId))
         .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name), eq(modelVersions.sha256, sha256)));
-      return same ? { name, sha256, ...same } : null;
+      return same ? { name, sha256, ...same, runs: [] as string[] } : null;
     },
     inspect: (path) => inspectOnnx(path),
     record: (staged, signature) =>
