@@ -18,6 +18,8 @@ export function logisticRegressionOnnx(opts: {
   metadata?: Record<string, string>;
   opset?: number;
   irVersion?: number;
+  /** Declare the feature dimension symbolic, so a wrong width fails inside onnxruntime at run time. */
+  dynamicFeatures?: boolean;
 }): Uint8Array {
   const F = opts.weights.length;
   const T = onnx.TensorProto.DataType;
@@ -47,7 +49,7 @@ export function logisticRegressionOnnx(opts: {
       { name: "b", dataType: T.FLOAT, dims: [1], floatData: [opts.bias] },
       { name: "threshold", dataType: T.FLOAT, dims: [1], floatData: [0.5] },
     ],
-    input: [{ name: "features", type: tensorType(T.FLOAT, ["batch", F]) }],
+    input: [{ name: "features", type: tensorType(T.FLOAT, ["batch", opts.dynamicFeatures ? "features" : F]) }],
     output: [
       { name: "probability", type: tensorType(T.FLOAT, ["batch", 1]) },
       { name: "label", type: tensorType(T.INT64, ["batch", 1]) },
