@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import type { WorkspaceActor } from "~/server/audit/actor";
+import { savePipeline } from "~/server/pipelines/definitions.service";
 import { uploadDatasetVersion } from "~/server/registry/datasets.service";
 import { setAlias, uploadModelVersion } from "~/server/registry/models.service";
 import { evaluate, FEATURES, generateCredit, toCsv, trainLogistic } from "./credit-data";
@@ -11,7 +12,44 @@ import { logisticRegressionOnnx } from "./onnx-builder";
  * on it in TypeScript, written as ONNX, and registered as two versions with lineage.
  */
 
+/** The demo's validate pipeline: the default, told which columns hold the label, the sensitive attribute and the slices. */
+export const CREDIT_VALIDATE_YAML = `# Runs on every new model version, before anyone reviews it.
+description: Checks every credit-risk model version before review.
+on:
+  model_version: true
+inputs:
+  dataset: eval          # the evaluation dataset in the version's lineage
+  label: default         # 1 = the loan defaulted
+  sensitive: gender
+  slices: [region]
+steps:
+  integrity:
+    type: data-integrity
+  evaluate:
+    type: evaluate
+    needs: [integrity]
+    checks:
+      roc_auc: { fail_below: 0.65, warn_below: 0.75 }
+  fairness:
+    type: fairness
+    needs: [integrity]
+  robustness:
+    type: robustness
+    needs: [integrity]
+  performance:
+    type: performance
+  explain:
+    type: explain
+    needs: [integrity]
+    required: false
+  champion:
+    type: compare-to-champion
+    needs: [evaluate]
+    with: { tolerance: 0.01 }
+`;
+
 export async function seedCreditDemo(actor: WorkspaceActor) {
+  await savePipeline(actor, { name: "validate", yaml: CREDIT_VALIDATE_YAML });
   const train = generateCredit(2000, 7);
   const evalRows = generateCredit(600, 11);
   await uploadDatasetVersion(actor, { name: "credit-train", filename: "credit-train.csv", meta: { description: "Generated loan applications with outcomes (gender is the sensitive attribute)." } }, Readable.from([toCsv(train)]));

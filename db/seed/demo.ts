@@ -30,6 +30,7 @@ export async function seedDemoIfEmpty() {
     slug: "acme",
     owner: owner!.user,
     members: rest.map((p) => ({ role: p.role, user: p.user })),
+    defaultPipeline: true,
   });
   await seedCreditDemo(ada.wsActor);
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };

@@ -30,11 +30,12 @@ export type CreatedUser = Awaited<ReturnType<typeof createUser>>;
  * joined through a real invitation.
  */
 export async function createWorkspace(
-  opts: { name?: string; slug?: string; owner?: CreatedUser; members?: { role: Role; user?: CreatedUser }[] } = {},
+  opts: { name?: string; slug?: string; owner?: CreatedUser; members?: { role: Role; user?: CreatedUser }[]; defaultPipeline?: boolean } = {},
 ) {
   const owner = opts.owner ?? (await createUser());
   const suffix = randomUUID().slice(0, 8);
-  const ws = await createWs(owner.actor, { name: opts.name ?? `Workspace ${suffix}`, slug: opts.slug ?? `ws-${suffix}` });
+  // Without the default validate pipeline unless asked: most tests register models without wanting runs.
+  const ws = await createWs(owner.actor, { name: opts.name ?? `Workspace ${suffix}`, slug: opts.slug ?? `ws-${suffix}` }, {}, { defaultPipeline: opts.defaultPipeline ?? false });
   const ownerActor: WorkspaceActor = { ...owner.actor, workspaceId: ws.id, role: "owner" };
   const members: (CreatedUser & { role: Role; wsActor: WorkspaceActor })[] = [];
   for (const m of opts.members ?? []) {

@@ -13,7 +13,7 @@ import { CreateWorkspaceInput, RenameWorkspaceInput, SetRetentionInput, slugify 
 export type WorkspaceDto = { id: string; slug: string; name: string; role: Role };
 
 /** Creates a workspace with the actor as its owner. */
-export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInput, meta: RequestMeta = {}) {
+export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInput, meta: RequestMeta = {}, opts: { defaultPipeline?: boolean } = {}) {
   const input = CreateWorkspaceInput.parse(raw);
   const slug = input.slug ?? slugify(input.name);
   try {
@@ -35,7 +35,7 @@ export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInpu
           changes: { role: [null, "owner"] },
           metadata: { email: actor.email, via: "workspace.created" },
         });
-        await createDefaultPipeline(tx, audit, ws!.id, actor.userId);
+        if (opts.defaultPipeline !== false) await createDefaultPipeline(tx, audit, ws!.id, actor.userId);
         return ws!;
       },
       meta,
