@@ -3,7 +3,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { GitCompare } from "lucide-react";
 import Link from "next/link";
-import { useRouter } from "next/navigation";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -14,6 +14,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+import { VersionChecks } from "~/components/pipelines/version-validation";
 import { LineageGraph } from "./lineage-graph";
 import { MetricsChart } from "./metrics-chart";
 import { UploadModelDialog } from "./models-page";
@@ -158,7 +159,8 @@ export function ModelPage({ name }: { name: string }) {
   const canWrite = useCan("model:write");
   const canAlias = useCan("model:alias");
   const m = useQuery(trpc.models.byName.queryOptions({ workspaceId: workspace.id, name }));
-  const [selected, setSelected] = useState<number | null>(null);
+  const search = useSearchParams();
+  const [selected, setSelected] = useState<number | null>(Number(search.get("v")) || null);
   const [compare, setCompare] = useState<number[]>([]);
   if (m.isPending) return <Skeleton rows={8} />;
   if (m.isError) return <ErrorState message={errorMessage(m.error)} onRetry={() => void m.refetch()} />;
@@ -275,6 +277,7 @@ export function ModelPage({ name }: { name: string }) {
             <LineageGraph model={m.data.name} versions={m.data.versions} aliases={m.data.aliases} />
           </Card>
         </div>
+        {current !== null && <VersionChecks name={name} version={current} />}
         {current !== null && (
           <Card>
             <CardHeader

@@ -95,13 +95,13 @@ describe("sign-in", () => {
 });
 
 describe("workspaces", () => {
-  it("creates a workspace with the creator as owner, audited", async () => {
+  it("creates a workspace with the creator as owner and the default validate pipeline, audited", async () => {
     const u = await createUser();
     const slug = `team-${randomUUID().slice(0, 6)}`;
     const ws = await callerFor(u).workspaces.create({ name: "Team", slug });
     expect(ws).toMatchObject({ slug, role: "owner" });
     const events = await auditFor(ws.id);
-    expect(events.map((e) => e.action)).toEqual(["workspace.created", "member.joined"]);
+    expect(events.map((e) => e.action)).toEqual(["workspace.created", "member.joined", "pipeline.created"]);
   });
 
   it("rejects a taken slug with CONFLICT on the slug field, and reserved or malformed slugs", async () => {

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
 import { checks, modelVersions, runArtifacts } from "~/db/schema";
-import { generateCredit, toCsv } from "~/db/seed/credit-data";
+import { generateCredit } from "~/db/seed/credit-data";
 import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { uploadDatasetVersion } from "~/server/registry/datasets.service";
