@@ -1,7 +1,8 @@
 /* ---------------------------------------------------------------------------
  * steward CLI: a client of the REST API (/api/v1), for terminals and CI jobs.
  * Exit codes: 0 ok · 1 usage or local error · 2 not signed in or not allowed ·
- *             3 not found · 4 invalid input (the server said which) · 5 server or network
+ *             3 not found · 4 invalid input (the server said which) · 5 server or network ·
+ *             6 a required check failed (runs wait) · 7 timed out waiting
  * Imports nothing from the server: it runs wherever `npm link` puts it.
  * ------------------------------------------------------------------------- */
 import fs from "node:fs";
@@ -11,7 +12,7 @@ import { Readable } from "node:stream";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 
-export const EXIT = { ok: 0, usage: 1, auth: 2, notFound: 3, invalid: 4, server: 5 } as const;
+export const EXIT = { ok: 0, usage: 1, auth: 2, notFound: 3, invalid: 4, server: 5, checksFailed: 6, timeout: 7 } as const;
 
 type Config = { url: string; token: string; workspace: string };
 const configPath = () => process.env.STEWARD_CONFIG ?? path.join(os.homedir(), ".config", "steward", "config.json");
@@ -265,6 +266,96 @@ models
     }
   });
 
+
+type RunView = {
+  id: string;
+  number: number;
+  status: string;
+  pipeline: { name: string; version: number };
+  model: { name: string; version: number } | null;
+  steps: { key: string; status: string; reason: string | null; required: boolean }[];
+  checks: { name: string; status: string; value: number | null; threshold: string | null; message: string; required: boolean }[];
+};
+const TERMINAL_RUN = ["passed", "warned", "failed", "cancelled"];
+const mark = (s: string) => (s === "pass" || s === "passed" ? "✓" : s === "warn" || s === "warned" ? "!" : s === "fail" || s === "failed" ? "✗" : "·");
+
+const runsCmd = program.command("runs").description("Pipeline runs: wait for a version's validation, start and list runs");
+runsCmd
+  .command("wait <ref>")
+  .description("Wait for the validation run of model@version; print its checks; exit 6 if a required check failed")
+  .option("--timeout <seconds>", "give up after this long (exit 7)", "1800")
+  .option("--interval <seconds>", "how often to ask", "1")
+  .action(async (ref: string, o: { timeout: string; interval: string }) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const at = ref.lastIndexOf("@");
+    if (at < 1 || !/^\d+$/.test(ref.slice(at + 1))) throw new CliError(`Expected model@version, for example credit-risk@3 (got "${ref}").`, EXIT.usage);
+    const path_ = `/workspaces/${encodeURIComponent(cfg.workspace)}/models/${encodeURIComponent(ref.slice(0, at))}/versions/${ref.slice(at + 1)}/validation`;
+    const deadline = Date.now() + Number(o.timeout) * 1000;
+    const interactive = !json && process.stderr.isTTY;
+    const bar = interactive ? new cliProgress.SingleBar({ format: "{bar} {value}/{total} steps · {status} {running}", hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+    const reported = new Set<string>();
+    let run: RunView | null = null;
+    for (;;) {
+      run = ((await api(cfg, "GET", path_)) as { run: RunView | null }).run;
+      if (run) {
+        const done = run.steps.filter((s) => !["pending", "queued", "running"].includes(s.status));
+        const running = run.steps.filter((s) => s.status === "running").map((s) => s.key);
+        if (bar) {
+          if (!bar.getTotal()) bar.start(run.steps.length, 0, { status: run.status, running: "" });
+          bar.update(done.length, { status: run.status, running: running.length ? `(${running.join(", ")})` : "" });
+        } else if (!json) {
+          for (const s of done) {
+            if (reported.has(s.key)) continue;
+            reported.add(s.key);
+            console.error(`${mark(s.status)} ${s.key}: ${s.status}${s.reason ? ` — ${s.reason}` : ""}`);
+          }
+        }
+        if (TERMINAL_RUN.includes(run.status)) break;
+      } else if (!json && !reported.has("(none)")) {
+        reported.add("(none)");
+        console.error(`No validation run for ${ref} yet; waiting…`);
+      }
+      if (Date.now() > deadline) {
+        bar?.stop();
+        throw new CliError(`Timed out after ${o.timeout} s waiting for the validation of ${ref}${run ? ` (run #${run.number} is ${run.status})` : ""}.`, EXIT.timeout);
+      }
+      await new Promise((r) => setTimeout(r, Number(o.interval) * 1000));
+    }
+    bar?.stop();
+    const failed = run.checks.filter((c) => c.required && c.status === "fail");
+    print(json, run, () =>
+      [
+        `Run #${run.number} of ${run.pipeline.name} on ${ref}: ${run.status}`,
+        ...run.checks.map((c) => `  ${mark(c.status)} ${c.name.padEnd(40)} ${c.value === null ? "—" : String(Number(c.value.toPrecision(4)))}${c.threshold ? `  (${c.threshold})` : ""}${c.required ? "" : "  [informative]"}`),
+        ...run.steps.filter((s) => s.status === "failed" && s.reason).map((s) => `  ✗ ${s.key}: ${s.reason}`),
+      ].join("\n"),
+    );
+    // exitCode, not exit(): let the report reach a pipe before the process ends.
+    if (run.status === "failed" || run.status === "cancelled" || failed.length) process.exitCode = EXIT.checksFailed;
+  });
+runsCmd
+  .command("start <pipeline> [ref]")
+  .description("Start a pipeline, on model@version (or model, for the version behind production)")
+  .action(async (pipeline: string, ref: string | undefined) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const at = ref ? ref.lastIndexOf("@") : -1;
+    const body = ref ? (at > 0 ? { model: ref.slice(0, at), version: Number(ref.slice(at + 1)) } : { model: ref }) : {};
+    const r = await api(cfg, "POST", `/workspaces/${encodeURIComponent(cfg.workspace)}/pipelines/${encodeURIComponent(pipeline)}/runs`, { json: body });
+    print(json, r, () => `Started run #${String(r.number)} (${String(r.id)}).`);
+  });
+runsCmd
+  .command("list")
+  .description("Recent runs")
+  .option("--pipeline <name>")
+  .action(async (o: { pipeline?: string }) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const q = o.pipeline ? `?pipeline=${encodeURIComponent(o.pipeline)}` : "";
+    const rows = (await api(cfg, "GET", `/workspaces/${encodeURIComponent(cfg.workspace)}/runs${q}`)) as unknown as { number: number; pipeline: string; status: string; model: string | null; version: number | null; steps: { done: number; total: number } }[];
+    print(json, rows, () => rows.map((r) => `#${r.number}  ${r.status.padEnd(9)} ${r.pipeline.padEnd(16)} ${r.model ? `${r.model}@${r.version}` : "-"}  ${r.steps.done}/${r.steps.total}`).join("\n") || "No runs yet.");
+  });
 
 const auditCmd = program.command("audit").description("The audit trail: export it, verify an export offline");
 auditCmd

@@ -48,7 +48,7 @@ function RunsTable() {
         </EmptyState>
       ) : (
         <div className="overflow-x-auto">
-          <table className="w-full text-sm" data-testid="runs-table">
+          <table className="w-full text-sm whitespace-nowrap" data-testid="runs-table">
             <thead className="bg-subtle text-left text-xs text-muted">
               <tr>
                 <th className="px-4 py-2 font-medium">Run</th>
@@ -167,7 +167,7 @@ export function PipelinesPage() {
   return (
     <>
       <PageHeader title="Pipelines" description="Model CI: every new version is tested by the workers before anyone reviews it." />
-      <div className="grid gap-6 xl:grid-cols-[1fr_22rem]">
+      <div className="grid gap-6 2xl:grid-cols-[1fr_22rem]">
         <RunsTable />
         <Definitions />
       </div>

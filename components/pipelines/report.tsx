@@ -130,7 +130,10 @@ function Calibration({ c }: { c: { predicted: number[]; observed: number[]; coun
 
 function Slices({ slices }: { slices: { column: string; value: string; count: number; metrics: Record<string, number | null>; note?: string }[] }) {
   if (!slices.length) return null;
-  const names = Object.keys(slices[0]!.metrics).slice(0, 6);
+  const ORDER = ["accuracy", "roc_auc", "pr_auc", "f1_macro", "precision_macro", "recall_macro", "log_loss", "brier", "mae", "rmse", "r2"];
+  const names = Object.keys(slices[0]!.metrics)
+    .sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99))
+    .slice(0, 6);
   return (
     <Card className="lg:col-span-2">
       <CardHeader title="Slices" description="The same metrics for each value of each slice column" />
