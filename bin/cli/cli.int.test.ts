@@ -108,3 +108,44 @@ describe("steward CLI", () => {
     expect(invalid.stderr).toMatch(/not a valid ONNX model|not an ONNX model/);
   });
 });
+
+describe("steward runs wait (model CI)", () => {
+  it("waits for the version's validation run, prints its checks, and exits 6 when a required check failed, 0 when all passed", async () => {
+    const { savePipeline } = await import("~/server/pipelines/definitions.service");
+    const { creditFixture, creditModel, drive, pushModel } = await import("~/test/pipelines");
+    const { workspace, owner } = await createWorkspace();
+    const { token } = await createToken(owner.wsActor, { workspaceId: workspace.id, name: "ci", role: "ml_engineer" });
+    const env = { STEWARD_URL: url, STEWARD_TOKEN: token, STEWARD_WORKSPACE: workspace.slug };
+    const { train } = await creditFixture(owner.wsActor, { trainRows: 300, evalRows: 150 });
+    await savePipeline(owner.wsActor, {
+      name: "validate",
+      yaml: "on: { model_version: true }\ninputs: { label: default }\nsteps:\n  integrity: { type: data-integrity }\n  evaluate:\n    type: evaluate\n    needs: [integrity]\n    checks: { roc_auc: { fail_below: 0.5 }, accuracy: { fail_below: 0.99 } }\n",
+    });
+    const v1 = await pushModel(owner.wsActor, "credit", creditModel(train));
+    // The CLI polls over HTTP while this process plays the worker.
+    const waiting = run(["runs", "wait", "credit@1", "--interval", "0.2", "--timeout", "120"], env);
+    await drive(v1.runs[0]!);
+    const failed = await waiting;
+    expect(failed.code, failed.stderr).toBe(6);
+    expect(failed.stdout).toMatch(/Run #\d+ of validate on credit@1: failed/);
+    expect(failed.stdout).toMatch(/✗ evaluate\.accuracy\s+0\.\d+\s+\(fail < 0\.99\)/);
+    expect(failed.stdout).toMatch(/✓ evaluate\.roc_auc/);
+    expect(failed.stderr).toMatch(/✓ integrity: passed/);
+
+    await savePipeline(owner.wsActor, {
+      name: "validate",
+      yaml: "on: { model_version: true }\ninputs: { label: default }\nsteps:\n  evaluate:\n    type: evaluate\n    checks: { roc_auc: { fail_below: 0.5 } }\n",
+    });
+    const v2 = await pushModel(owner.wsActor, "credit", creditModel(train, ["age", "income_k", "debt_ratio"]));
+    await drive(v2.runs[0]!);
+    const passed = await run(["--json", "runs", "wait", "credit@2"], env);
+    expect(passed.code, passed.stderr).toBe(0);
+    expect(JSON.parse(passed.stdout)).toMatchObject({ status: expect.stringMatching(/passed|warned/), model: { name: "credit", version: 2 } });
+
+    const missing = await run(["runs", "wait", "credit@9", "--timeout", "1"], env);
+    expect(missing.code).toBe(3);
+    const usage = await run(["runs", "wait", "credit"], env);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/Expected model@version/);
+  }, 120_000);
+});
