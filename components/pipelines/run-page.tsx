@@ -17,7 +17,7 @@ import { cn } from "~/components/ui/cn";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { ValidationReport } from "./report";
-import { duration, StatusBadge } from "./status";
+import { duration, LABEL, StatusBadge } from "./status";
 
 type RunStep = { id: string; key: string; type: string; needs: string[]; status: string; attempt: number; maxAttempts: number; startedAt: Date | null; finishedAt: Date | null; reason: string | null };
 
@@ -52,7 +52,7 @@ function RunGraph({ steps, selected, onSelect }: { steps: RunStep[]; selected: s
       return {
         id: s.key,
         position: { x: col * 220, y: row * 64 },
-        data: { label: `${s.key} · ${s.status}` },
+        data: { label: `${s.key} · ${LABEL[s.status] ?? s.status}` },
         sourcePosition: "right" as never,
         targetPosition: "left" as never,
         style: {

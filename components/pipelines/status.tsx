@@ -15,7 +15,7 @@ const TONE: Record<string, Tone> = {
   cancelled: "stale",
 };
 
-const LABEL: Record<string, string> = { pass: "pass", warn: "warn", fail: "fail", pending: "waiting" };
+export const LABEL: Record<string, string> = { pass: "pass", warn: "warn", fail: "fail", pending: "waiting" };
 
 /** Run, step and check statuses, one colour per meaning (as everywhere in the app). */
 export function StatusBadge({ status, title }: { status: string; title?: string }) {
@@ -29,7 +29,8 @@ export function StatusBadge({ status, title }: { status: string; title?: string 
 
 export function duration(start: Date | null, end: Date | null, now = Date.now()) {
   if (!start) return "—";
-  const ms = (end ? end.getTime() : now) - start.getTime();
+  // The clock ticks once a second; never show a step as having run for less than nothing.
+  const ms = Math.max(0, (end ? end.getTime() : Math.max(now, Date.now())) - start.getTime());
   if (ms < 1000) return `${ms} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
