@@ -41,6 +41,11 @@ export const env = createEnv({
     AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
     /** Pipeline steps one worker runs at once (each in its own process). */
     PIPELINE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+    /** Workers LISTEN for new jobs (false: rely on polling alone; for comparison in bench/pipelines). */
+    JOBS_LISTEN: z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((v) => v === "true" || v === "1"),
     /** How long a worker's claim on a step lasts without renewal; a dead worker's step is retried after it. */
     PIPELINE_LEASE_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
     UPLOAD_LIMIT_BYTES: z.coerce
@@ -71,6 +76,7 @@ export const env = createEnv({
     UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
     PIPELINE_CONCURRENCY: process.env.PIPELINE_CONCURRENCY,
     PIPELINE_LEASE_SECONDS: process.env.PIPELINE_LEASE_SECONDS,
+    JOBS_LISTEN: process.env.JOBS_LISTEN,
     AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY,
     AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE,
     AUDIT_CHECKPOINT_MINUTES: process.env.AUDIT_CHECKPOINT_MINUTES,

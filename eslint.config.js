@@ -48,8 +48,9 @@ export default tseslint.config(
     },
   },
   {
-    // The worker and inspection processes are where onnxruntime-node belongs.
-    files: ["workers/**"],
+    // The worker and inspection processes are where onnxruntime-node belongs (and the
+    // benches, which compare Steward with the raw runtime).
+    files: ["workers/**", "bench/**"],
     rules: { "no-restricted-imports": "off" },
   },
   {

@@ -38,9 +38,11 @@ for (let i = 0; i < env.PIPELINE_CONCURRENCY; i++) {
   stepWorkers.push(await boss.work(pipelineStep.name, { ...pipelineStep.work }, stepHandler));
 }
 const wakeable: Record<string, string[]> = { [pipelineStep.name]: stepWorkers };
-const listener = await getSql().listen(JOBS_CHANNEL, (queue) => {
-  for (const id of wakeable[queue] ?? []) boss.notifyWorker(id);
-});
+const listener = env.JOBS_LISTEN
+  ? await getSql().listen(JOBS_CHANNEL, (queue) => {
+      for (const id of wakeable[queue] ?? []) boss.notifyWorker(id);
+    })
+  : null;
 // Leases of dead workers and cron slots: cheap queries, every few seconds on every worker.
 const housekeeping = setInterval(() => {
   if (stopping) return;
@@ -75,7 +77,7 @@ async function shutdown(signal: string) {
   console.log(`[worker] ${signal}: finishing in-flight jobs…`);
   clearInterval(timer);
   clearInterval(housekeeping);
-  await listener.unlisten().catch(() => undefined);
+  await listener?.unlisten().catch(() => undefined);
   health.close();
   try {
     // graceful: let running handlers finish (up to the timeout) before releasing their jobs.

@@ -104,10 +104,16 @@ export function feeds(plan: InputPlan, table: Table, start: number, end: number)
     const F = plan.features.length;
     const arr = typed(plan.elemType, n * F);
     if (!arr) throw new Error(`Input "${plan.input}" has element type ${plan.elemType}, which a table cannot feed.`);
+    const big = arr instanceof BigInt64Array || arr instanceof BigUint64Array;
     plan.features.forEach((f, j) => {
       const col = table.columns.get(f)!;
       if (col.kind !== "num") throw new Error(`Feature "${f}" is text but input "${plan.input}" takes ${plan.elemType}.`);
-      for (let r = 0; r < n; r++) setValue(arr, r * F + j, col.values[start + r]!);
+      const v = col.values;
+      if (big) for (let r = 0; r < n; r++) setValue(arr, r * F + j, v[start + r]!);
+      else {
+        const a = arr as Float32Array;
+        for (let r = 0, k = j; r < n; r++, k += F) a[k] = v[start + r]!;
+      }
     });
     return { [plan.input]: new Tensor(ortType(plan.elemType) as "float32", arr as Float32Array, [n, F]) };
   }
@@ -135,59 +141,85 @@ export async function openSession(file: string, threads = 1) {
 }
 
 export type Predictions =
-  | { task: "classification"; proba: number[][] | null; label: number[] | null; classes: number }
+  /** proba: row-major, `width` values per row (1 for a binary model's positive probability). */
+  | { task: "classification"; proba: Float64Array | null; width: number; label: Float64Array | null; classes: number }
   | { task: "regression"; value: Float64Array };
 
 const toNumbers = (data: Tensor["data"]): number[] => Array.from(data as ArrayLike<number | bigint>, (v) => Number(v));
 
 /** Runs the model over every row in batches; `onBatch` reports progress. */
 export async function predict(session: InferenceSession, plan: InputPlan, out: OutputPlan, table: Table, batchSize = 1024, onBatch?: (done: number, total: number) => void): Promise<Predictions> {
-  const probaRows: number[][] = [];
-  const labels: number[] = [];
-  const values = new Float64Array(table.rows);
+  const values = out.task === "regression" ? new Float64Array(table.rows) : null;
+  const labels = out.task === "classification" && out.label ? new Float64Array(table.rows) : null;
+  let proba: Float64Array | null = null;
   let width = 0;
   for (let start = 0; start < table.rows; start += batchSize) {
     const end = Math.min(table.rows, start + batchSize);
+    const n = end - start;
     const result = await session.run(feeds(plan, table, start, end));
     if (out.task === "regression") {
       const v = result[out.value]!.data as ArrayLike<number>;
-      for (let i = 0; i < end - start; i++) values[start + i] = Number(v[i]);
-    } else {
-      if (out.proba) {
-        const t = result[out.proba]!;
+      for (let i = 0; i < n; i++) values![start + i] = Number(v[i]);
+      continue;
+    }
+    if (out.proba) {
+      const t = result[out.proba]!;
+      if (!proba) {
         width = t.dims.length > 1 ? Number(t.dims[t.dims.length - 1]) : 1;
-        const d = toNumbers(t.data);
-        for (let i = 0; i < end - start; i++) probaRows.push(d.slice(i * width, (i + 1) * width));
+        proba = new Float64Array(table.rows * width);
       }
-      if (out.label) {
-        const t = result[out.label]!;
-        if (t.type === "string") throw new Error(`Output "${out.label}" holds text labels; map them to class indices or expose probabilities.`);
-        labels.push(...toNumbers(t.data).slice(0, end - start));
-      }
+      const d = t.data as ArrayLike<number>;
+      for (let i = 0; i < n * width; i++) proba[start * width + i] = d[i]!;
+    }
+    if (out.label) {
+      const t = result[out.label]!;
+      if (t.type === "string") throw new Error(`Output "${out.label}" holds text labels; map them to class indices or expose probabilities.`);
+      const d = t.data as ArrayLike<number | bigint>;
+      for (let i = 0; i < n; i++) labels![start + i] = Number(d[i]);
     }
     onBatch?.(end, table.rows);
   }
-  if (out.task === "regression") return { task: "regression", value: values };
-  const classes = out.proba ? (width === 1 ? 2 : width) : Math.max(2, ...labels.map((l) => l + 1));
-  return { task: "classification", proba: out.proba ? probaRows : null, label: out.label ? labels : null, classes };
+  if (out.task === "regression") return { task: "regression", value: values! };
+  let classes = width === 1 ? 2 : width;
+  if (!out.proba) classes = Math.max(2, 1 + (labels ? labels.reduce((m, v) => (v > m ? v : m), 0) : 1));
+  return { task: "classification", proba, width, label: labels, classes };
 }
+
+type Classified = Extract<Predictions, { task: "classification" }>;
 
 /** Positive-class score for binary models (probability width 1 → that value; width 2 → column 1). */
-export function positiveScore(p: Extract<Predictions, { task: "classification" }>): number[] | null {
+export function positiveScore(p: Classified): Float64Array | null {
   if (!p.proba || p.classes !== 2) return null;
-  return p.proba.map((r) => (r.length === 1 ? r[0]! : r[1]!));
+  if (p.width === 1) return p.proba;
+  const rows = p.proba.length / p.width;
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = p.proba[i * p.width + 1]!;
+  return out;
 }
 
-/** Full class probabilities (binary width-1 outputs expanded to [1 − p, p]). */
-export function probaMatrix(p: Extract<Predictions, { task: "classification" }>): number[][] | null {
+/** Full class probabilities as rows (binary width-1 outputs expanded to [1 − p, p]). */
+export function probaMatrix(p: Classified): number[][] | null {
   if (!p.proba) return null;
-  return p.proba.map((r) => (r.length === 1 ? [1 - r[0]!, r[0]!] : r));
+  const rows = p.proba.length / p.width;
+  const out: number[][] = new Array<number[]>(rows);
+  for (let i = 0; i < rows; i++) out[i] = p.width === 1 ? [1 - p.proba[i]!, p.proba[i]!] : Array.from(p.proba.subarray(i * p.width, (i + 1) * p.width));
+  return out;
 }
 
-/** Predicted class per row: the label output if there is one, else argmax / threshold 0.5. */
-export function predictedClass(p: Extract<Predictions, { task: "classification" }>): number[] {
+/** Predicted class per row: the label output if there is one, else threshold 0.5 / argmax. */
+export function predictedClass(p: Classified): Float64Array {
   if (p.label) return p.label;
-  return probaMatrix(p)!.map((r) => r.indexOf(Math.max(...r)));
+  const rows = p.proba!.length / p.width;
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    if (p.width === 1) out[i] = p.proba![i]! >= 0.5 ? 1 : 0;
+    else {
+      let best = 0;
+      for (let k = 1; k < p.width; k++) if (p.proba![i * p.width + k]! > p.proba![i * p.width + best]!) best = k;
+      out[i] = best;
+    }
+  }
+  return out;
 }
 
 export { planColumns };

@@ -249,7 +249,13 @@ async function evaluateStep(ctx: StepContext, log: Log): Promise<StepOutput> {
 
 function subsetPredictions(pred: Predictions, idx: number[]): Predictions {
   if (pred.task === "regression") return { task: "regression", value: Float64Array.from(idx, (i) => pred.value[i]!) };
-  return { task: "classification", classes: pred.classes, proba: pred.proba ? idx.map((i) => pred.proba![i]!) : null, label: pred.label ? idx.map((i) => pred.label![i]!) : null };
+  const w = pred.width;
+  let proba: Float64Array | null = null;
+  if (pred.proba) {
+    proba = new Float64Array(idx.length * w);
+    idx.forEach((i, k) => proba!.set(pred.proba!.subarray(i * w, (i + 1) * w), k * w));
+  }
+  return { task: "classification", classes: pred.classes, width: w, proba, label: pred.label ? Float64Array.from(idx, (i) => pred.label![i]!) : null };
 }
 
 function histogram(values: number[], bins: number) {
@@ -316,7 +322,7 @@ function sameOutcome(a: Predictions, b: Predictions): boolean[] {
   }
   const pa = predictedClass(a as Extract<Predictions, { task: "classification" }>);
   const pb = predictedClass(b as Extract<Predictions, { task: "classification" }>);
-  return pa.map((v, i) => v === pb[i]);
+  return Array.from(pa, (v, i) => v === pb[i]);
 }
 
 const primaryMetric = (task: "classification" | "regression") => (task === "classification" ? "accuracy" : "rmse");
