@@ -148,3 +148,45 @@ describe("pipeline definitions", () => {
     expect(row).toBeUndefined();
   });
 });
+
+describe("other triggers", () => {
+  it("a cron schedule starts one run per slot, on the version behind the target alias, however many workers tick", async () => {
+    const { tickSchedules } = await import("./scheduler");
+    const { workspace, owner } = await createWorkspace();
+    const { train } = await creditFixture(owner.wsActor, { trainRows: 200, evalRows: 100 });
+    await pushModel(owner.wsActor, "credit", creditModel(train));
+    await callerFor(owner).models.setAlias({ workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
+    await expectTrpcError(
+      callerFor(owner).pipelines.save({ workspaceId: workspace.id, name: "nightly", yaml: "on: { schedule: '0 3 * * *' }\nsteps:\n  e: { type: evaluate }\n" }),
+      "BAD_REQUEST",
+      /A scheduled pipeline needs `target`/,
+    );
+    await savePipeline(owner.wsActor, { name: "nightly", yaml: "on: { schedule: '0 3 * * *' }\ntarget: { model: credit, alias: production }\nsteps:\n  e: { type: evaluate }\n" });
+    // Three workers tick at once, a minute after the slot.
+    const slot = new Date(Date.UTC(2030, 0, 1, 3, 0));
+    const at = new Date(slot.getTime() + 60_000);
+    const [a, b, c] = await Promise.all([tickSchedules(at), tickSchedules(at), tickSchedules(at)]);
+    const started = [...a!, ...b!, ...c!];
+    expect(started).toHaveLength(1);
+    const run = await callerFor(owner).runs.get({ workspaceId: workspace.id, runId: started[0]! });
+    expect(run).toMatchObject({ trigger: "schedule", triggerRef: slot.toISOString(), model: { name: "credit", version: 1 } });
+    // The same slot again starts nothing; past the catch-up window a missed slot is not started late.
+    expect(await tickSchedules(new Date(slot.getTime() + 120_000))).toHaveLength(0);
+    expect(await tickSchedules(new Date(slot.getTime() + 86_400_000 + 10 * 60_000))).toHaveLength(0);
+    await callerFor(owner).runs.cancel({ workspaceId: workspace.id, runId: started[0]! });
+  });
+
+  it("an alert can start a pipeline on a given version (the monitoring loop's entry point), audited as the system", async () => {
+    const { startSystemRun } = await import("./runs.service");
+    const { workspace, owner } = await createWorkspace();
+    const { train } = await creditFixture(owner.wsActor, { trainRows: 200, evalRows: 100 });
+    const v = await pushModel(owner.wsActor, "credit", creditModel(train));
+    await savePipeline(owner.wsActor, { name: "check", yaml: "steps:\n  e: { type: evaluate }\n" });
+    const [p] = await callerFor(owner).pipelines.list({ workspaceId: workspace.id });
+    const run = await startSystemRun({ type: "system", job: "alert:psi-high", workspaceId: workspace.id }, { pipelineId: p!.id, trigger: "alert", triggerRef: "alert-123", modelVersionId: v.versionId });
+    const ev = await expectAudit(workspace.id, { action: "pipeline.run_started", targetId: run!.id });
+    expect(ev).toMatchObject({ actorType: "system", actorId: "alert:psi-high" });
+    expect(await callerFor(owner).runs.get({ workspaceId: workspace.id, runId: run!.id })).toMatchObject({ trigger: "alert", triggerRef: "alert-123", model: { name: "credit", version: 1 } });
+    await callerFor(owner).runs.cancel({ workspaceId: workspace.id, runId: run!.id });
+  });
+});

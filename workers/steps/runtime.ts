@@ -145,7 +145,6 @@ export type Predictions =
   | { task: "classification"; proba: Float64Array | null; width: number; label: Float64Array | null; classes: number }
   | { task: "regression"; value: Float64Array };
 
-const toNumbers = (data: Tensor["data"]): number[] => Array.from(data as ArrayLike<number | bigint>, (v) => Number(v));
 
 /** Runs the model over every row in batches; `onBatch` reports progress. */
 export async function predict(session: InferenceSession, plan: InputPlan, out: OutputPlan, table: Table, batchSize = 1024, onBatch?: (done: number, total: number) => void): Promise<Predictions> {
