@@ -166,7 +166,7 @@ describe("other triggers", () => {
     const slot = new Date(Date.UTC(2030, 0, 1, 3, 0));
     const at = new Date(slot.getTime() + 60_000);
     const [a, b, c] = await Promise.all([tickSchedules(at), tickSchedules(at), tickSchedules(at)]);
-    const started = [...a!, ...b!, ...c!];
+    const started = [...a, ...b, ...c];
     expect(started).toHaveLength(1);
     const run = await callerFor(owner).runs.get({ workspaceId: workspace.id, runId: started[0]! });
     expect(run).toMatchObject({ trigger: "schedule", triggerRef: slot.toISOString(), model: { name: "credit", version: 1 } });
