@@ -103,8 +103,8 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await shot(adaPage, "08-system");
 
   // An area not built yet says so.
-  await adaPage.getByRole("link", { name: /Pipelines/ }).click();
-  await expect(adaPage.getByText("Pipelines is not built yet")).toBeVisible();
+  await adaPage.getByRole("link", { name: /Reviews/ }).click();
+  await expect(adaPage.getByText("Reviews is not built yet")).toBeVisible();
   await shot(adaPage, "09-not-built");
 
   await ctxA.close();
