@@ -48,6 +48,15 @@ export const env = createEnv({
       .transform((v) => v === "true" || v === "1"),
     /** How long a worker's claim on a step lasts without renewal; a dead worker's step is retried after it. */
     PIPELINE_LEASE_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+    /** The inference process's HTTP port. */
+    INFERENCE_PORT: z.coerce.number().int().min(1).max(65535).default(3100),
+    /** Where the web app reaches the inference process (for the "try it" form). */
+    INFERENCE_URL: z.url().optional(),
+    /** onnxruntime threads in the pool (default: one per core). */
+    INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+    INFERENCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 2),
+    /** Prediction-log records held in memory before new ones are dropped (and counted). */
+    PREDICTION_LOG_BUFFER: z.coerce.number().int().min(100).default(50_000),
     UPLOAD_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -77,6 +86,11 @@ export const env = createEnv({
     PIPELINE_CONCURRENCY: process.env.PIPELINE_CONCURRENCY,
     PIPELINE_LEASE_SECONDS: process.env.PIPELINE_LEASE_SECONDS,
     JOBS_LISTEN: process.env.JOBS_LISTEN,
+    INFERENCE_PORT: process.env.INFERENCE_PORT,
+    INFERENCE_URL: process.env.INFERENCE_URL,
+    INFERENCE_THREADS: process.env.INFERENCE_THREADS,
+    INFERENCE_MAX_BODY_BYTES: process.env.INFERENCE_MAX_BODY_BYTES,
+    PREDICTION_LOG_BUFFER: process.env.PREDICTION_LOG_BUFFER,
     AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY,
     AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE,
     AUDIT_CHECKPOINT_MINUTES: process.env.AUDIT_CHECKPOINT_MINUTES,

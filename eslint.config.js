@@ -13,6 +13,8 @@ export default tseslint.config(
       "next-env.d.ts",
       "bin/hooks/**",
       "bin/*.mjs",
+      // Plain JavaScript run by worker threads (no TypeScript loader there); checked by the inference tests.
+      "workers/inference/thread.mjs",
       "eslint.config.js",
       "postcss.config.mjs",
     ],

@@ -1,7 +1,7 @@
 /* ---------------------------------------------------------------------------
  * `npm start`: everything on one machine. Embedded PostgreSQL (unless
  * DATABASE_URL is set), migrations, the demo workspace on first run, a build if
- * the sources changed, then the web and worker processes. Ctrl-C stops all of it.
+ * the sources changed, then the web, worker and inference processes. Ctrl-C stops all of it.
  * ------------------------------------------------------------------------- */
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildIsStale, buildWebApp } from "./lib/build";
-import { portInUse, startEmbeddedPostgres } from "./lib/embedded-pg";
+import { freePort, portInUse, startEmbeddedPostgres } from "./lib/embedded-pg";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dev = process.env.STEWARD_DEV === "1";
@@ -68,6 +68,10 @@ if (process.env.DATABASE_URL) {
   process.env.DATABASE_URL = pg.url;
   say(`PostgreSQL is up on 127.0.0.1:${pg.port}${pg.firstRun ? " (new cluster)" : ""}.`);
 }
+
+// The inference process listens on INFERENCE_PORT, or a free port (3100 may be taken).
+if (!process.env.INFERENCE_PORT) process.env.INFERENCE_PORT = String(await freePort());
+process.env.INFERENCE_URL ??= `http://127.0.0.1:${process.env.INFERENCE_PORT}`;
 
 // Configuration is complete: validate it once here so a bad variable stops start-up by name.
 await import("../env").catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
@@ -155,6 +159,7 @@ process.on("SIGTERM", () => void stopAll(0));
 
 const web = startChild("web", "server.ts");
 startChild("worker", path.join("workers", "index.ts"));
+startChild("inference", path.join("workers", "inference", "index.ts"));
 web.on("message", (m: { type?: string }) => {
-  if (m?.type === "ready") say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop)`);
+  if (m?.type === "ready") say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop) · predictions: ${process.env.INFERENCE_URL}/v1/deployments/<name>/predict`);
 });

@@ -66,6 +66,20 @@ export function describeEvent(e: EventLike): string {
       return `Step ${str(m.step)} of run #${str(m.number)} was retried (attempt ${str(m.attempt)}): ${str(m.reason)}`;
     case "pipeline.run_finished":
       return `Run #${str(m.number)} of ${str(m.pipeline)}${typeof m.model === "string" ? ` on ${m.model}` : ""} ${str(m.status)}`;
+    case "deployment.deployed":
+    case "deployment.traffic_changed":
+    case "deployment.canary_promoted":
+    case "deployment.rolled_back":
+    case "deployment.canary_rolled_back":
+    case "deployment.alias_followed":
+    case "deployment.settings_changed":
+    case "deployment.stopped":
+    case "deployment.started":
+      return `${who} · ${str(m.name)}: ${str(m.summary)}`;
+    case "deployment.key_created":
+      return `${who} created the key "${str(m.name)}" (${str(m.prefix)}…) for ${str(m.deployment)}`;
+    case "deployment.key_revoked":
+      return `${who} revoked the deployment key "${str(m.name)}" (${str(m.prefix)}…)`;
     case "model.created":
       return `${who} created the model ${str(m.name)}`;
     case "model.version_registered":

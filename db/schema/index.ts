@@ -3,3 +3,4 @@ export * from "./audit";
 export * from "./system";
 export * from "./registry";
 export * from "./pipelines";
+export * from "./serving";

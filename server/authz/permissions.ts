@@ -27,6 +27,7 @@ export const PERMISSIONS = [
   "pipeline:define",
   "pipeline:run",
   "pipeline:command",
+  "deployment:predict",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -40,7 +41,7 @@ const viewer = [
   "registry:read",
   "token:create",
 ] as const satisfies readonly Permission[];
-const mlEngineer = [...viewer, "model:write", "model:alias", "pipeline:define", "pipeline:run"] as const;
+const mlEngineer = [...viewer, "model:write", "model:alias", "pipeline:define", "pipeline:run", "deployment:predict"] as const;
 
 export const ROLE_PERMISSIONS = {
   viewer,

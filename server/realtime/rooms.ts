@@ -9,6 +9,7 @@ export type RealtimeEvents = {
   "workspace.access_granted": { workspaceId: string };
   "system.changed": Record<string, never>;
   /** A step started, logged lines or finished: refetch the run (and the step's log). */
+  "deployment.changed": { workspaceId: string; deploymentId: string };
   "pipeline.progress": { workspaceId: string; runId: string; stepRunId?: string };
 };
 export type RealtimeEvent = keyof RealtimeEvents;

@@ -7,6 +7,7 @@ import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, 
 import type { OnnxSignature } from "~/db/schema/registry";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { startModelVersionPipelines } from "~/server/pipelines/runs.service";
+import { followAlias } from "~/server/serving/deployments.service";
 import { mutate } from "~/server/audit/mutate";
 import { can } from "~/server/authz/permissions";
 import { AppError } from "~/server/errors";
@@ -292,6 +293,8 @@ export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: 
         changes: { [input.alias]: [before?.version ?? null, input.version] },
         metadata: { name: m.name, alias: input.alias },
       });
+      // Deployments following this alias roll out the new version in the same transaction.
+      await followAlias(tx, audit, actor, { modelId: m.id, alias: input.alias, versionId: v.id });
       return { alias: input.alias, version: input.version, changed: true };
     },
     meta,

@@ -4,6 +4,7 @@ import { authRouter, invitationsRouter, membersRouter, workspacesRouter } from "
 import { governanceRouter } from "~/server/governance/governance.router";
 import { datasetsRouter, modelsRouter } from "~/server/registry/registry.router";
 import { pipelinesRouter, runsRouter } from "~/server/pipelines/pipelines.router";
+import { deploymentsRouter } from "~/server/serving/serving.router";
 import { systemRouter } from "~/server/system/system.router";
 import { tokensRouter } from "~/server/tokens/tokens.router";
 import { createCallerFactory, router } from "./procedures";
@@ -21,6 +22,7 @@ export const appRouter = router({
   governance: governanceRouter,
   pipelines: pipelinesRouter,
   runs: runsRouter,
+  deployments: deploymentsRouter,
 });
 
 export type AppRouter = typeof appRouter;

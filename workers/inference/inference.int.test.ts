@@ -1,0 +1,215 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument -- JSON answers read as documents */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "~/bin/lib/embedded-pg";
+import { getDb } from "~/db/client";
+import { predictionLogs } from "~/db/schema";
+import { createWorkspace } from "~/db/seed/factories";
+import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
+import { uploadModelVersion } from "~/server/registry/models.service";
+import * as deployments from "~/server/serving/deployments.service";
+import { createToken } from "~/server/tokens/tokens.service";
+import { auditFor } from "~/test/helpers";
+
+/*
+ * The inference process for real: a child process on its own port, reloading on NOTIFY,
+ * answering over HTTP, logging to Postgres.
+ */
+const root = path.resolve(import.meta.dirname, "../..");
+let child: ChildProcess;
+let base: string;
+let out = "";
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", "workers/inference/index.ts"], {
+    cwd: root,
+    env: { ...process.env, INFERENCE_PORT: String(port), INFERENCE_THREADS: "2", NODE_ENV: "production" },
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", () => out.includes("ready:") && resolve());
+    child.on("exit", (c) => reject(new Error(`inference exited (${c}):\n${out}`)));
+  });
+});
+afterAll(() => {
+  child?.kill("SIGKILL");
+});
+
+async function until<T>(what: string, read: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${out.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const FEATURES = ["age", "income_k", "debt_ratio"];
+async function setup() {
+  const ws = await createWorkspace();
+  const push = (w: number[], bias: number) =>
+    uploadModelVersion(ws.owner.wsActor, { name: "risk", filename: "risk.onnx" }, Readable.from([Buffer.from(logisticRegressionOnnx({ weights: w, bias, featureNames: FEATURES }))]));
+  await push([0.01, -0.01, 2], -1); // v1
+  await push([0.02, -0.02, 3], -1.5); // v2
+  await push([0, 0, 0], 5); // v3: always ~1
+  const { token } = await createToken(ws.owner.wsActor, { workspaceId: ws.workspace.id, name: "serve", role: "ml_engineer" });
+  return { ...ws, token };
+}
+
+async function predict(token: string, name: string, body: unknown) {
+  const res = await fetch(`${base}/v1/deployments/${name}/predict`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+const waitServing = (token: string, name: string, version: number) =>
+  until(`${name} to serve v${version}`, async () => {
+    const r = await predict(token, name, { instances: [{ age: 40, income_k: 50, debt_ratio: 0.3 }] });
+    return r.status === 200 && r.body.version === version ? r : null;
+  });
+
+describe("inference server", () => {
+  it("serves a deployment: instances and named tensors, outputs by name, version and request id; logs every prediction", async () => {
+    const s = await setup();
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-prod", environment: "prod", model: "risk", version: 1 });
+    const first = await waitServing(s.token, "risk-prod", 1);
+    expect(first.body).toMatchObject({ deployment: "risk-prod", model: "risk", version: 1, role: "primary", requestId: expect.any(String) });
+    expect(first.body.outputs.probability[0][0]).toBeGreaterThan(0);
+    expect(first.body.outputs.label[0]).toEqual([expect.any(Number)]);
+    const tensors = await predict(s.token, "risk-prod", { inputs: { features: [[40, 50, 0.3], [25, 20, 0.9]] } });
+    expect(tensors.status).toBe(200);
+    expect(tensors.body.outputs.probability).toHaveLength(2);
+    expect(tensors.body.outputs.probability[0][0]).toBeCloseTo(first.body.outputs.probability[0][0], 6);
+    const logged = await until("the prediction log", async () => {
+      const rows = await getDb().select().from(predictionLogs).where(eq(predictionLogs.requestId, tensors.body.requestId as string));
+      return rows[0];
+    });
+    expect(logged).toMatchObject({ role: "primary", status: "ok", rows: 2, outputs: tensors.body.outputs });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/steward_predict_requests_total\{deployment="risk-prod",version="1",role="primary",status="ok"\} \d+/);
+    expect(metrics).toContain("steward_prediction_log_dropped_total 0");
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
+  it("refuses bad input with 400 naming the input and what was expected, and stays up", async () => {
+    const s = await setup();
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-val", environment: "prod", model: "risk", version: 1 });
+    await waitServing(s.token, "risk-val", 1);
+    const cases: [unknown, RegExp][] = [
+      [{ inputs: {} }, /Missing input "features"/],
+      [{ inputs: { features: [[1, 2, 3]], extra: [1] } }, /Unknown input "extra"/],
+      [{ inputs: { features: [[1, 2]] } }, /has 2 at dimension 1; expected 3/],
+      [{ inputs: { features: [1, 2, 3] } }, /rank 1 .*expected rank 2/],
+      [{ inputs: { features: [[1, "x", 3]] } }, /element 1 is "x"; expected a number \(float\)/],
+      [{ inputs: { features: [[1, 2, 3], [4, 5]] } }, /ragged/],
+      ['{"inputs":{"features":[[1,2,1e999]]}}', /expected a finite number/],
+      [{ instances: [{ age: 1, income_k: 2 }] }, /instances\[0\] has no "debt_ratio"/],
+      [{ instances: [{ age: 1, income_k: 2, debt_ratio: 3, name: "x" }] }, /unknown column "name"/],
+      [{ rows: [] }, /Unknown field "rows"/],
+      ["not json", /not valid JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await predict(s.token, "risk-val", body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+    }
+    const big = await fetch(`${base}/v1/deployments/risk-val/predict`, { method: "POST", headers: { authorization: `Bearer ${s.token}` }, body: "x".repeat(17 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    expect((await predict(s.token, "risk-val", { instances: [{ age: 1, income_k: 2, debt_ratio: 0.5 }] })).status).toBe(200);
+  });
+
+  it("splits traffic to a canary within tolerance, copies it to a shadow whose outputs are logged but never returned, and rolls back", async () => {
+    const s = await setup();
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-split", environment: "prod", model: "risk", version: 1 });
+    await deployments.setTraffic(s.owner.wsActor, { name: "risk-split", canaryVersion: 2, canaryPercent: 20, shadowVersion: 3 });
+    await until("the canary to be live", async () => {
+      for (let i = 0; i < 20; i++) if ((await predict(s.token, "risk-split", { instances: [{ age: 1, income_k: 2, debt_ratio: 0.5 }] })).body.version === 2) return true;
+      return false;
+    });
+    const counts = { 1: 0, 2: 0, 3: 0 } as Record<number, number>;
+    const ids: string[] = [];
+    for (let i = 0; i < 1000; i += 50) {
+      const rs = await Promise.all(Array.from({ length: 50 }, () => predict(s.token, "risk-split", { instances: [{ age: 30, income_k: 40, debt_ratio: 0.2 }] })));
+      for (const r of rs) {
+        expect(r.status).toBe(200);
+        counts[r.body.version as number]!++;
+        ids.push(r.body.requestId as string);
+        // v3 answers ~1.0; it is a shadow and must never be what a client sees.
+        expect(r.body.outputs.probability[0][0]).toBeLessThan(0.99);
+      }
+    }
+    expect(counts[3]).toBe(0);
+    // 20% of 1000: binomial sd ≈ 12.6; ±4 sd.
+    expect(counts[2]).toBeGreaterThan(150);
+    expect(counts[2]).toBeLessThan(250);
+    const shadowLogged = await until("shadow logs", async () => {
+      const [r] = await getDb().select({ n: sql<number>`count(*)::int` }).from(predictionLogs).where(and(eq(predictionLogs.role, "shadow"), inArray(predictionLogs.requestId, ids)));
+      return r!.n >= 1000 ? r!.n : null;
+    });
+    expect(shadowLogged).toBe(1000);
+
+    const t0 = Date.now();
+    await deployments.promoteCanary(s.owner.wsActor, "risk-split");
+    await waitServing(s.token, "risk-split", 2);
+    await deployments.rollback(s.owner.wsActor, "risk-split");
+    await waitServing(s.token, "risk-split", 1);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    const events = await auditFor(s.workspace.id);
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(["deployment.deployed", "deployment.traffic_changed", "deployment.canary_promoted", "deployment.rolled_back"]));
+  }, 60_000);
+
+  it("swaps versions under continuous load with no failed request; moving the followed alias rolls out", async () => {
+    const s = await setup();
+    const { setAlias } = await import("~/server/registry/models.service");
+    await setAlias(s.owner.wsActor, { workspaceId: s.workspace.id, name: "risk", alias: "production", version: 1 });
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-live", environment: "prod", model: "risk" });
+    await waitServing(s.token, "risk-live", 1);
+    let stop = false;
+    const seen = new Set<number>();
+    const failures: string[] = [];
+    const load = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          const r = await predict(s.token, "risk-live", { instances: [{ age: 30, income_k: 40, debt_ratio: 0.2 }] });
+          if (r.status !== 200) failures.push(JSON.stringify(r.body));
+          else seen.add(r.body.version as number);
+        }
+      }),
+    );
+    await setAlias(s.owner.wsActor, { workspaceId: s.workspace.id, name: "risk", alias: "production", version: 2 });
+    await until("v2 under load", async () => seen.has(2));
+    await setAlias(s.owner.wsActor, { workspaceId: s.workspace.id, name: "risk", alias: "production", version: 3 });
+    await until("v3 under load", async () => seen.has(3));
+    stop = true;
+    await load;
+    expect(failures).toEqual([]);
+    const d = await deployments.getDeployment(s.owner.wsActor, "risk-live");
+    expect(d.events.map((e) => e.kind).slice(0, 3)).toEqual(["alias_followed", "alias_followed", "deployed"]);
+  }, 60_000);
+
+  it("authorises by deployment key (for its deployment only) or a workspace token; ground truth is accepted by request id", async () => {
+    const s = await setup();
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-a", environment: "prod", model: "risk", version: 1 });
+    await deployments.createDeployment(s.owner.wsActor, { name: "risk-b", environment: "prod", model: "risk", version: 1 });
+    const { key, id } = await deployments.createKey(s.owner.wsActor, { name: "risk-a", keyName: "app" });
+    const ok = await waitServing(key, "risk-a", 1);
+    expect((await predict(key, "risk-b", { instances: [{ age: 1, income_k: 1, debt_ratio: 1 }] })).status).toBe(403);
+    expect((await predict("stwd_nope", "risk-a", {})).status).toBe(401);
+    const other = await createWorkspace();
+    const { token: otherToken } = await createToken(other.owner.wsActor, { workspaceId: other.workspace.id, name: "x", role: "owner" });
+    expect((await predict(otherToken, "risk-a", {})).status).toBe(404);
+    const { token: viewer } = await createToken(s.owner.wsActor, { workspaceId: s.workspace.id, name: "v", role: "viewer" });
+    expect((await predict(viewer, "risk-a", {})).status).toBe(403);
+    const fb = await fetch(`${base}/v1/deployments/risk-a/feedback`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ requestId: ok.body.requestId, label: 1 }) });
+    expect(fb.status).toBe(202);
+    await deployments.revokeKey(s.owner.wsActor, id);
+    expect((await predict(key, "risk-a", {})).status).toBe(401);
+  });
+});

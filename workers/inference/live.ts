@@ -1,0 +1,225 @@
+import { eq, inArray } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { deployments, models, modelVersions } from "~/db/schema";
+import type { DeploymentSettings } from "~/db/schema/serving";
+import type { OnnxSignature } from "~/db/schema/registry";
+import { materialize } from "~/server/artifacts/store";
+import type { TensorData } from "~/server/shared/tensors";
+import type { InferencePool } from "./pool";
+
+/*
+ * The deployments this replica serves, kept in memory. A change (NOTIFY with the
+ * deployment's id) reloads one: the new versions' sessions are loaded on every thread
+ * first, then the deployment is swapped in one assignment, and sessions no deployment
+ * uses any more are released once their in-flight requests have finished. A request
+ * therefore never sees a half-loaded version.
+ */
+
+export type LiveVersion = { id: string; version: number; sha256: string; key: string; signature: OnnxSignature; batchable: boolean; batcher: Batcher | null };
+export type LiveDeployment = {
+  id: string;
+  workspaceId: string;
+  name: string;
+  model: string;
+  status: "active" | "stopped";
+  revision: number;
+  settings: DeploymentSettings;
+  primary: LiveVersion;
+  canary: { v: LiveVersion; percent: number } | null;
+  shadow: LiveVersion | null;
+};
+
+type Job = { feeds: Record<string, TensorData>; rows: number; resolve: (r: { outputs: Record<string, TensorData>; ms: number; batch: number }) => void; reject: (e: Error) => void };
+
+/** Gathers concurrent requests for one version into one run (up to maxBatchSize rows or maxWaitMs). */
+export class Batcher {
+  private queue: Job[] = [];
+  private rows = 0;
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private pool: InferencePool,
+    private key: string,
+    private maxRows: number,
+    private maxWaitMs: number,
+    private onBatch: (rows: number) => void,
+  ) {}
+  submit(feeds: Record<string, TensorData>, rows: number) {
+    return new Promise<{ outputs: Record<string, TensorData>; ms: number; batch: number }>((resolve, reject) => {
+      this.queue.push({ feeds, rows, resolve, reject });
+      this.rows += rows;
+      if (this.rows >= this.maxRows) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+    });
+  }
+  private flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const jobs = this.queue;
+    this.queue = [];
+    this.rows = 0;
+    if (!jobs.length) return;
+    void this.runBatch(jobs);
+  }
+  private async runBatch(jobs: Job[]) {
+    const total = jobs.reduce((a, j) => a + j.rows, 0);
+    this.onBatch(total);
+    if (jobs.length === 1) {
+      try {
+        const r = await this.pool.run(this.key, jobs[0]!.feeds);
+        jobs[0]!.resolve({ ...r, batch: total });
+      } catch (err) {
+        jobs[0]!.reject(err as Error);
+      }
+      return;
+    }
+    try {
+      const feeds: Record<string, TensorData> = {};
+      for (const name of Object.keys(jobs[0]!.feeds)) feeds[name] = concat(jobs.map((j) => j.feeds[name]!));
+      const r = await this.pool.run(this.key, feeds);
+      let offset = 0;
+      for (const j of jobs) {
+        const outputs: Record<string, TensorData> = {};
+        for (const [k, t] of Object.entries(r.outputs)) outputs[k] = slice(t, offset, j.rows, total);
+        offset += j.rows;
+        j.resolve({ outputs, ms: r.ms, batch: total });
+      }
+    } catch (err) {
+      // One bad request must not fail its neighbours: run them one by one.
+      for (const j of jobs) {
+        this.pool.run(this.key, j.feeds).then((r) => j.resolve({ ...r, batch: j.rows }), (e: Error) => j.reject(e));
+      }
+      void err;
+    }
+  }
+}
+
+function concat(parts: TensorData[]): TensorData {
+  const rows = parts.reduce((a, p) => a + p.dims[0]!, 0);
+  const first = parts[0]!;
+  if (Array.isArray(first.data)) return { type: first.type, data: parts.flatMap((p) => p.data as string[]), dims: [rows, ...first.dims.slice(1)] };
+  const C = first.data.constructor as new (n: number) => Float32Array;
+  const out = new C(parts.reduce((a, p) => a + p.data.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p.data as Float32Array, o);
+    o += p.data.length;
+  }
+  return { type: first.type, data: out, dims: [rows, ...first.dims.slice(1)] };
+}
+
+function slice(t: TensorData, start: number, rows: number, total: number): TensorData {
+  if (!t.dims.length || t.dims[0] !== total) return t;
+  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
+  const data = (t.data as Float32Array).slice(start * per, (start + rows) * per);
+  return { type: t.type, data, dims: [rows, ...t.dims.slice(1)] };
+}
+
+/** A model batches when every input and output has a symbolic first dimension. */
+const batchable = (sig: OnnxSignature) => [...sig.inputs, ...sig.outputs].every((v) => v.shape && v.shape.length >= 1 && typeof v.shape[0] !== "number");
+
+export class LiveRegistry {
+  private byId = new Map<string, LiveDeployment>();
+  private loaded = new Map<string, { inUse: number }>();
+  private reloading = new Map<string, Promise<void>>();
+  constructor(
+    private pool: InferencePool,
+    private onBatch: (deployment: string, rows: number) => void,
+  ) {}
+
+  find(workspaceId: string, name: string) {
+    for (const d of this.byId.values()) if (d.workspaceId === workspaceId && d.name === name) return d;
+    return null;
+  }
+  byIdGet(id: string) {
+    return this.byId.get(id) ?? null;
+  }
+  all() {
+    return [...this.byId.values()];
+  }
+
+  async loadAll() {
+    const rows = await getDb().select({ id: deployments.id }).from(deployments);
+    for (const r of rows) await this.reload(r.id);
+  }
+
+  /** Serialised per deployment: a burst of notifications reloads once more at most. */
+  reload(id: string): Promise<void> {
+    const prev = this.reloading.get(id) ?? Promise.resolve();
+    const next = prev.then(() => this.doReload(id)).catch((err: unknown) => console.error(`[inference] reload of ${id} failed:`, err));
+    this.reloading.set(id, next);
+    return next;
+  }
+
+  private async version(id: string, settings: DeploymentSettings): Promise<LiveVersion> {
+    const [v] = await getDb().select({ id: modelVersions.id, version: modelVersions.version, sha256: modelVersions.sha256, signature: modelVersions.signature }).from(modelVersions).where(eq(modelVersions.id, id));
+    if (!v) throw new Error(`model version ${id} is gone`);
+    const key = `${v.sha256}:${settings.intraOpThreads}`;
+    if (!this.loaded.has(key)) {
+      const file = await materialize(v.sha256);
+      try {
+        await this.pool.load(key, file.path, settings.intraOpThreads);
+      } finally {
+        await file.release();
+      }
+      this.loaded.set(key, { inUse: 0 });
+    }
+    const canBatch = batchable(v.signature) && settings.maxWaitMs > 0 && settings.maxBatchSize > 1;
+    return { ...v, key, batchable: canBatch, batcher: null };
+  }
+
+  private async doReload(id: string) {
+    const [row] = await getDb().select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.id, id));
+    const old = this.byId.get(id);
+    if (!row) {
+      this.byId.delete(id);
+      if (old) this.retire(old);
+      return;
+    }
+    const d = row.d;
+    if (old && old.revision >= d.revision) return;
+    const s = d.settings;
+    const withBatcher = (v: LiveVersion): LiveVersion => ({ ...v, batcher: v.batchable ? new Batcher(this.pool, v.key, s.maxBatchSize, s.maxWaitMs, (rows) => this.onBatch(d.name, rows)) : null });
+    // Warm every version before the swap.
+    const primary = withBatcher(await this.version(d.primaryVersionId, s));
+    const canary = d.canaryVersionId && d.canaryPercent > 0 ? { v: withBatcher(await this.version(d.canaryVersionId, s)), percent: d.canaryPercent } : null;
+    const shadow = d.shadowVersionId ? withBatcher(await this.version(d.shadowVersionId, s)) : null;
+    const live: LiveDeployment = { id: d.id, workspaceId: d.workspaceId, name: d.name, model: row.model, status: d.status, revision: d.revision, settings: s, primary, canary, shadow };
+    this.byId.set(id, live);
+    if (old) this.retire(old);
+  }
+
+  /** Marks a session as used by a request; call the returned function when done. */
+  acquire(key: string) {
+    const e = this.loaded.get(key);
+    if (e) e.inUse++;
+    return () => {
+      if (e) e.inUse--;
+    };
+  }
+
+  /** Releases sessions no live deployment uses, after their in-flight requests drain. */
+  private retire(old: LiveDeployment) {
+    const keys = [old.primary.key, old.canary?.v.key, old.shadow?.key].filter((k): k is string => !!k);
+    const used = new Set(this.all().flatMap((d) => [d.primary.key, d.canary?.v.key, d.shadow?.key]));
+    for (const key of keys) {
+      if (used.has(key)) continue;
+      const e = this.loaded.get(key);
+      if (!e) continue;
+      const tryUnload = () => {
+        if (this.all().some((d) => [d.primary.key, d.canary?.v.key, d.shadow?.key].includes(key))) return;
+        if (e.inUse > 0) return void setTimeout(tryUnload, 100);
+        this.loaded.delete(key);
+        void this.pool.unload(key).catch(() => undefined);
+      };
+      setTimeout(tryUnload, 100);
+    }
+  }
+
+  get sessionCount() {
+    return this.loaded.size;
+  }
+}
+
+export async function deploymentIdsOf(workspaceId: string) {
+  return (await getDb().select({ id: deployments.id }).from(deployments).where(inArray(deployments.workspaceId, [workspaceId]))).map((r) => r.id);
+}
