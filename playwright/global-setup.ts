@@ -53,7 +53,7 @@ export default async function globalSetup() {
   }
   await runMigrations(url);
 
-  const [portA, portB, portOidc] = [await freePort(), await freePort(), await freePort()];
+  const [portA, portB, portOidc, portInference] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const oidc = await startOidcIssuer(portOidc, [portA, portB].map((p) => `http://localhost:${p}/api/auth/callback/oidc`));
   const common = {
     DATABASE_URL: url,
@@ -63,11 +63,14 @@ export default async function globalSetup() {
     OIDC_CLIENT_ID: oidc.clientId,
     OIDC_CLIENT_SECRET: oidc.clientSecret,
     OIDC_NAME: "Acme SSO",
+    INFERENCE_PORT: String(portInference),
+    INFERENCE_URL: `http://127.0.0.1:${portInference}`,
   };
   const children = await Promise.all([
     startProcess("web-a", "server.ts", { ...common, PORT: String(portA), NEXTAUTH_URL: `http://localhost:${portA}` }, /\[web\] ready/),
     startProcess("web-b", "server.ts", { ...common, PORT: String(portB), NEXTAUTH_URL: `http://localhost:${portB}` }, /\[web\] ready/),
     startProcess("worker", path.join("workers", "index.ts"), common, /\[worker\] .* ready/),
+    startProcess("inference", path.join("workers", "inference", "index.ts"), common, /\[inference\] .* ready/),
   ]);
   process.env.E2E_BASE_URL_A = `http://localhost:${portA}`;
   process.env.E2E_BASE_URL_B = `http://localhost:${portB}`;

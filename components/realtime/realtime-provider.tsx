@@ -33,7 +33,7 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     socket.on("audit.appended", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       // Every change in the workspace is audited, so this one hint covers them all.
-      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey(), trpc.pipelines.pathKey(), trpc.runs.pathKey()]) {
+      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey(), trpc.pipelines.pathKey(), trpc.runs.pathKey(), trpc.deployments.pathKey()]) {
         void queryClient.invalidateQueries({ queryKey: key });
       }
     });
@@ -41,6 +41,10 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
       if (p.workspaceId !== workspaceId) return;
       // A step started, logged or finished: the run, its logs and the lists that show it.
       void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
+    });
+    socket.on("deployment.changed", (p: { workspaceId: string }) => {
+      if (p.workspaceId !== workspaceId) return;
+      void queryClient.invalidateQueries({ queryKey: trpc.deployments.pathKey() });
     });
     socket.on("members.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;

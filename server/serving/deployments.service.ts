@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Tx } from "~/db/client";
-import { deploymentEvents, deploymentKeys, deployments, modelAliases, models, modelVersions, users } from "~/db/schema";
+import { deploymentEvents, deploymentKeys, deployments, modelAliases, models, modelVersions, predictionLogs, users } from "~/db/schema";
 import { DEFAULT_DEPLOYMENT_SETTINGS, type DeploymentSettings } from "~/db/schema/serving";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { mutate, type AuditFn } from "~/server/audit/mutate";
@@ -398,4 +398,18 @@ export async function getDeployment(actor: WorkspaceActor, name: string) {
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
+}
+
+/** The latest predictions of a deployment, newest first (inputs as logged: sampled and redacted). */
+export async function recentPredictions(actor: WorkspaceActor, name: string, limit = 20) {
+  const [d] = await getDb().select({ id: deployments.id }).from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
+  if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
+  const rows = await getDb()
+    .select({ at: predictionLogs.at, requestId: predictionLogs.requestId, role: predictionLogs.role, status: predictionLogs.status, latencyMs: predictionLogs.latencyMs, rows: predictionLogs.rows, inputs: predictionLogs.inputs, outputs: predictionLogs.outputs, error: predictionLogs.error, version: modelVersions.version })
+    .from(predictionLogs)
+    .innerJoin(modelVersions, eq(modelVersions.id, predictionLogs.modelVersionId))
+    .where(and(eq(predictionLogs.deploymentId, d.id), sql`${predictionLogs.at} > now() - interval '7 days'`))
+    .orderBy(desc(predictionLogs.at))
+    .limit(limit);
+  return rows;
 }

@@ -34,6 +34,7 @@ async function tryPredict(workspaceId: string, userId: string, name: string, bod
 export const deploymentsRouter = {
   list: workspaceProcedure("registry:read").input(WorkspaceRef).query(({ ctx }) => svc.listDeployments(ctx.actor)),
   get: workspaceProcedure("registry:read").input(Ref).query(({ ctx, input }) => svc.getDeployment(ctx.actor, input.name)),
+  predictions: workspaceProcedure("registry:read").input(Ref).query(({ ctx, input }) => svc.recentPredictions(ctx.actor, input.name)),
   create: workspaceProcedure("deployment:manage")
     .input(WorkspaceRef.extend({ name: svc.DeploymentName, environment: z.string().trim().min(1).max(40), model: RegistryName, version: VersionNumber.optional(), followAlias: z.string().min(1).max(40).nullable().optional() }))
     .mutation(({ ctx, input }) => svc.createDeployment(ctx.actor, input, ctx.meta)),

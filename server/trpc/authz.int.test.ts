@@ -63,6 +63,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "runs.rerun": "pipeline:run",
   "deployments.list": "registry:read",
   "deployments.get": "registry:read",
+  "deployments.predictions": "registry:read",
   "deployments.create": "deployment:manage",
   "deployments.setTraffic": "deployment:manage",
   "deployments.promoteCanary": "deployment:manage",

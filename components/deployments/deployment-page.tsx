@@ -1,0 +1,306 @@
+"use client";
+
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { ArrowUpCircle, KeyRound, Play, RotateCcw, Square } from "lucide-react";
+import Link from "next/link";
+import { useState } from "react";
+import { toast } from "sonner";
+import { useCan, useWorkspace } from "~/components/shell/workspace-context";
+import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { Badge } from "~/components/ui/badge";
+import { Button } from "~/components/ui/button";
+import { Card, CardHeader } from "~/components/ui/card";
+import { Field, Input, Select } from "~/components/ui/field";
+import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { TimeAgo } from "~/components/ui/time";
+import { featureNames } from "~/server/shared/tabular";
+
+type Sig = { inputs: { name: string; elemType: string; shape: (number | string | null)[] | null }[]; metadata: Record<string, string> };
+
+/** A ready-to-send example body for the model: one record when it takes records, else zero tensors. */
+function exampleBody(sig: Sig) {
+  const names = featureNames(sig);
+  if (names) return JSON.stringify({ instances: [Object.fromEntries(names.map((n) => [n, 0]))] }, null, 2);
+  const zero = (shape: (number | string | null)[] | null): unknown => {
+    const dims = (shape ?? [1]).map((d) => (typeof d === "number" && d > 0 ? d : 1));
+    const build = (i: number): unknown => (i === dims.length ? 0 : Array.from({ length: dims[i]! }, () => build(i + 1)));
+    return build(0);
+  };
+  return JSON.stringify({ inputs: Object.fromEntries(sig.inputs.map((i) => [i.name, zero(i.shape)])) }, null, 2);
+}
+
+function TryIt({ name, signature }: { name: string; signature: Sig }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [body, setBody] = useState(() => exampleBody(signature));
+  const send = useMutation(trpc.deployments.tryPredict.mutationOptions({ onError: (e) => toast.error(errorMessage(e)) }));
+  const r = send.data;
+  return (
+    <Card>
+      <CardHeader title="Try it" description={`POST /v1/deployments/${name}/predict — a real request, logged like any other.`} />
+      <div className="grid gap-4 p-5 lg:grid-cols-2">
+        <div className="space-y-2">
+          <label htmlFor="try-body" className="text-sm font-medium">
+            Request
+          </label>
+          <textarea id="try-body" className="h-48 w-full rounded-md border border-border bg-panel p-3 font-mono text-xs" value={body} onChange={(e) => setBody(e.target.value)} spellCheck={false} />
+          <Button onClick={() => send.mutate({ workspaceId: workspace.id, name, body })} loading={send.isPending}>
+            <Play className="size-4" aria-hidden /> Send
+          </Button>
+        </div>
+        <div className="space-y-2">
+          <span className="text-sm font-medium">Response {r && <Badge tone={r.status === 200 ? "passing" : "failing"}>{r.status}</Badge>}</span>
+          <pre className="h-48 overflow-auto rounded-md bg-zinc-950 p-3 font-mono text-xs text-zinc-100" data-testid="try-response" aria-live="polite">
+            {r ? JSON.stringify(r.body, null, 2) : "Send a request to see the answer, the version that gave it and its request id."}
+          </pre>
+        </div>
+      </div>
+    </Card>
+  );
+}
+
+function Traffic({ d, versions }: { d: { name: string; primary: number; canary: { version: number; percent: number } | null; shadow: number | null; previous: number | null }; versions: number[] }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [canary, setCanary] = useState<string>(d.canary ? String(d.canary.version) : "");
+  const [percent, setPercent] = useState(d.canary?.percent ?? 10);
+  const [shadow, setShadow] = useState<string>(d.shadow ? String(d.shadow) : "");
+  const opts = { onError: (e: unknown) => toast.error(errorMessage(e)) };
+  const traffic = useMutation(trpc.deployments.setTraffic.mutationOptions({ ...opts, onSuccess: () => toast.success("Traffic updated.") }));
+  const promote = useMutation(trpc.deployments.promoteCanary.mutationOptions({ ...opts, onSuccess: () => toast.success("Canary promoted.") }));
+  const rollback = useMutation(trpc.deployments.rollback.mutationOptions({ ...opts, onSuccess: () => toast.success("Rolled back.") }));
+  const others = versions.filter((v) => v !== d.primary);
+  return (
+    <Card>
+      <CardHeader title="Traffic" description="A canary takes a share of requests; a shadow gets a copy whose answers are logged, never returned." />
+      <form
+        className="flex flex-wrap items-end gap-3 px-5 py-4"
+        onSubmit={(e) => {
+          e.preventDefault();
+          traffic.mutate({ workspaceId: workspace.id, name: d.name, canaryVersion: canary ? Number(canary) : null, canaryPercent: canary ? percent : 0, shadowVersion: shadow ? Number(shadow) : null });
+        }}
+      >
+        <Field label="Canary" htmlFor="t-canary">
+          <Select id="t-canary" value={canary} onChange={(e) => setCanary(e.target.value)}>
+            <option value="">none</option>
+            {others.map((v) => (
+              <option key={v} value={v}>
+                v{v}
+              </option>
+            ))}
+          </Select>
+        </Field>
+        <Field label="Canary share (%)" htmlFor="t-percent">
+          <Input id="t-percent" type="number" min={0} max={100} className="w-24" value={percent} disabled={!canary} onChange={(e) => setPercent(Number(e.target.value))} />
+        </Field>
+        <Field label="Shadow" htmlFor="t-shadow">
+          <Select id="t-shadow" value={shadow} onChange={(e) => setShadow(e.target.value)}>
+            <option value="">none</option>
+            {versions.map((v) => (
+              <option key={v} value={v}>
+                v{v}
+              </option>
+            ))}
+          </Select>
+        </Field>
+        <Button type="submit" variant="secondary" loading={traffic.isPending}>
+          Apply
+        </Button>
+        <span className="flex-1" />
+        <Button type="button" variant="secondary" disabled={!d.canary} loading={promote.isPending} onClick={() => promote.mutate({ workspaceId: workspace.id, name: d.name })}>
+          <ArrowUpCircle className="size-4" aria-hidden /> Promote canary
+        </Button>
+        <Button type="button" variant="danger" disabled={!d.previous} loading={rollback.isPending} onClick={() => rollback.mutate({ workspaceId: workspace.id, name: d.name })} title={d.previous ? `Back to v${d.previous}` : "No previous version"}>
+          <RotateCcw className="size-4" aria-hidden /> Roll back{d.previous ? ` to v${d.previous}` : ""}
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+function Keys({ name, keys }: { name: string; keys: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null; createdBy: string | null }[] }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [keyName, setKeyName] = useState("");
+  const [shown, setShown] = useState<string | null>(null);
+  const create = useMutation(trpc.deployments.createKey.mutationOptions({ onSuccess: (r) => (setShown(r.key), setKeyName("")), onError: (e) => toast.error(errorMessage(e)) }));
+  const revoke = useMutation(trpc.deployments.revokeKey.mutationOptions({ onSuccess: () => toast.success("Key revoked."), onError: (e) => toast.error(errorMessage(e)) }));
+  return (
+    <Card>
+      <CardHeader title="Deployment keys" description="A key calls this deployment's predict and feedback endpoints, nothing else." />
+      {shown && (
+        <div role="status" className="border-b border-border bg-amber-500/10 px-5 py-3 text-sm">
+          Copy this key now; it is not shown again: <code className="font-mono break-all" data-testid="new-key">{shown}</code>
+        </div>
+      )}
+      <ul className="divide-y divide-border text-sm">
+        {keys.map((k) => (
+          <li key={k.id} className="flex items-center justify-between px-5 py-2">
+            <span>
+              <KeyRound className="mr-1 inline size-3.5 text-muted" aria-hidden /> {k.name} <span className="font-mono text-xs text-muted">{k.prefix}…</span>
+            </span>
+            <span className="flex items-center gap-3 text-xs text-muted">
+              {k.lastUsedAt ? (
+                <span>
+                  used <TimeAgo date={k.lastUsedAt} />
+                </span>
+              ) : (
+                "never used"
+              )}
+              {k.revokedAt ? (
+                <Badge tone="stale">revoked</Badge>
+              ) : (
+                <Button size="sm" variant="ghost" onClick={() => revoke.mutate({ workspaceId: workspace.id, keyId: k.id })}>
+                  Revoke
+                </Button>
+              )}
+            </span>
+          </li>
+        ))}
+      </ul>
+      <form
+        className="flex gap-2 border-t border-border px-5 py-3"
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate({ workspaceId: workspace.id, name, keyName });
+        }}
+      >
+        <Input aria-label="Key name" placeholder="loan-service" value={keyName} onChange={(e) => setKeyName(e.target.value)} className="h-8" />
+        <Button size="sm" variant="secondary" type="submit" disabled={!keyName.trim()} loading={create.isPending}>
+          Create key
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+function Predictions({ name }: { name: string }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const p = useQuery({ ...trpc.deployments.predictions.queryOptions({ workspaceId: workspace.id, name }), refetchInterval: 2000 });
+  return (
+    <Card>
+      <CardHeader title="Recent predictions" description="From the prediction log (written in batches, a moment after the answer)" />
+      {p.isPending ? (
+        <Skeleton rows={3} />
+      ) : p.isError ? (
+        <ErrorState message={errorMessage(p.error)} />
+      ) : p.data.length === 0 ? (
+        <p className="px-5 py-6 text-sm text-muted">No predictions yet.</p>
+      ) : (
+        <div className="overflow-x-auto">
+          <table className="w-full text-xs" data-testid="prediction-log">
+            <thead className="bg-subtle text-left text-muted">
+              <tr>
+                <th className="px-4 py-2 font-medium">When</th>
+                <th className="px-4 py-2 font-medium">Request</th>
+                <th className="px-4 py-2 font-medium">Version</th>
+                <th className="px-4 py-2 font-medium">Role</th>
+                <th className="px-4 py-2 text-right font-medium">ms</th>
+                <th className="px-4 py-2 font-medium">Outputs</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-border">
+              {p.data.map((r) => (
+                <tr key={`${r.requestId}:${r.role}`}>
+                  <td className="px-4 py-1.5 text-muted">
+                    <TimeAgo date={r.at} />
+                  </td>
+                  <td className="px-4 py-1.5 font-mono">{r.requestId.slice(0, 8)}</td>
+                  <td className="px-4 py-1.5">v{r.version}</td>
+                  <td className="px-4 py-1.5">{r.status === "ok" ? <Badge tone={r.role === "shadow" ? "stale" : "passing"}>{r.role}</Badge> : <Badge tone="failing">{r.role} error</Badge>}</td>
+                  <td className="px-4 py-1.5 text-right tabular-nums">{r.latencyMs.toFixed(1)}</td>
+                  <td className="max-w-md truncate px-4 py-1.5 font-mono" title={JSON.stringify(r.outputs ?? r.error)}>
+                    {JSON.stringify(r.outputs ?? r.error)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+export function DeploymentPage({ name }: { name: string }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const canManage = useCan("deployment:manage");
+  const canPredict = useCan("deployment:predict");
+  const d = useQuery(trpc.deployments.get.queryOptions({ workspaceId: workspace.id, name }));
+  const model = useQuery({ ...trpc.models.byName.queryOptions({ workspaceId: workspace.id, name: d.data?.model ?? "" }), enabled: !!d.data });
+  const status = useMutation(trpc.deployments.setStatus.mutationOptions({ onError: (e) => toast.error(errorMessage(e)) }));
+  if (d.isPending) return <Skeleton rows={8} />;
+  if (d.isError) return <ErrorState message={errorMessage(d.error)} onRetry={() => void d.refetch()} />;
+  const x = d.data;
+  return (
+    <>
+      <div className="mb-2 text-sm text-muted">
+        <Link href={`/w/${workspace.slug}/deployments`} className="hover:underline">
+          Deployments
+        </Link>{" "}
+        /
+      </div>
+      <PageHeader
+        title={x.name}
+        description={`${x.model} in ${x.environment} · ${x.followAlias ? `follows ${x.followAlias}` : "pinned"} · revision ${x.revision}`}
+        actions={
+          <div className="flex items-center gap-2" data-testid="deployment-state">
+            {x.status === "active" ? <Badge tone="serving">serving</Badge> : <Badge tone="stale">stopped</Badge>}
+            {canManage && (
+              <Button size="sm" variant="secondary" loading={status.isPending} onClick={() => status.mutate({ workspaceId: workspace.id, name, status: x.status === "active" ? "stopped" : "active" })}>
+                {x.status === "active" ? <Square className="size-3.5" aria-hidden /> : <Play className="size-3.5" aria-hidden />} {x.status === "active" ? "Stop" : "Start"}
+              </Button>
+            )}
+          </div>
+        }
+      />
+      <div className="space-y-6">
+        <Card>
+          <div className="grid grid-cols-2 gap-4 px-5 py-4 text-sm md:grid-cols-4" data-testid="deployment-versions">
+            <div>
+              <div className="text-xs text-muted">Primary</div>
+              <div className="text-lg font-semibold">v{x.primary}</div>
+              <div className="text-xs text-muted">{x.canary ? `${100 - x.canary.percent}%` : "100%"} of traffic</div>
+            </div>
+            <div>
+              <div className="text-xs text-muted">Canary</div>
+              <div className="text-lg font-semibold">{x.canary ? `v${x.canary.version}` : "—"}</div>
+              <div className="text-xs text-muted">{x.canary ? `${x.canary.percent}% · rolled back automatically if worse` : "none"}</div>
+            </div>
+            <div>
+              <div className="text-xs text-muted">Shadow</div>
+              <div className="text-lg font-semibold">{x.shadow ? `v${x.shadow}` : "—"}</div>
+              <div className="text-xs text-muted">{x.shadow ? "copy of all traffic, never returned" : "none"}</div>
+            </div>
+            <div>
+              <div className="text-xs text-muted">Batching</div>
+              <div className="text-lg font-semibold">{x.settings.maxWaitMs > 0 ? `≤ ${x.settings.maxBatchSize} rows` : "off"}</div>
+              <div className="text-xs text-muted">{x.settings.maxWaitMs > 0 ? `waits ≤ ${x.settings.maxWaitMs} ms` : ""}</div>
+            </div>
+          </div>
+        </Card>
+        {canManage && model.data && <Traffic key={x.revision} d={x} versions={model.data.versions.map((v) => v.version)} />}
+        {canPredict && x.status === "active" && <TryIt name={x.name} signature={x.signature} />}
+        <Predictions name={x.name} />
+        <div className="grid gap-6 lg:grid-cols-2">
+          <Card>
+            <CardHeader title="History" description="Every change, newest first" />
+            <ol className="divide-y divide-border text-sm" data-testid="deployment-history">
+              {x.events.map((e) => (
+                <li key={e.id} className="px-5 py-2">
+                  <div>{e.summary}</div>
+                  <div className="text-xs text-muted">
+                    {e.actor ?? "Steward"} · <TimeAgo date={e.at} />
+                  </div>
+                </li>
+              ))}
+            </ol>
+          </Card>
+          {canManage && <Keys name={x.name} keys={x.keys} />}
+        </div>
+      </div>
+    </>
+  );
+}
