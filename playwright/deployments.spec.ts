@@ -1,0 +1,76 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+import { logisticRegressionOnnx } from "../db/seed/onnx-builder";
+import { A, person, shot, signUp, waitLive } from "./fixtures";
+
+test("deploy a model from the UI, send a prediction with try it, see it in the log, add a canary and roll back", async ({ page }) => {
+  test.setTimeout(120_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-e2e-deploy-"));
+  const features = ["age", "income_k", "debt_ratio"];
+  fs.writeFileSync(path.join(dir, "v1.onnx"), logisticRegressionOnnx({ weights: [0.01, -0.01, 2], bias: -1, featureNames: features }));
+  fs.writeFileSync(path.join(dir, "v2.onnx"), logisticRegressionOnnx({ weights: [0.02, -0.02, 3], bias: -1.5, featureNames: features }));
+
+  const me = person("Ops");
+  await signUp(page, A(), me);
+  await expect(page).toHaveURL(/\/workspaces$/);
+  const slug = `ops-${me.email.slice(4, 10)}`;
+  await page.getByLabel("Name", { exact: true }).fill("Serving");
+  await page.getByLabel("URL name").fill(slug);
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await expect(page).toHaveURL(new RegExp(`/w/${slug}$`));
+  await waitLive(page);
+
+  await page.getByRole("link", { name: "Models" }).click();
+  for (const v of ["v1", "v2"]) {
+    if (v === "v1") await page.getByRole("button", { name: "Register a model" }).click();
+    else await page.getByRole("button", { name: "New version" }).click();
+    if (v === "v1") await page.getByLabel("Model name").fill("risk");
+    await page.getByRole("dialog").getByTestId("file-input").setInputFiles(path.join(dir, `${v}.onnx`));
+    await page.getByRole("button", { name: "Register" }).click();
+    if (v === "v1") {
+      await expect(page.getByTestId("models-table")).toContainText("risk");
+      await page.getByRole("link", { name: "risk" }).click();
+    } else await expect(page.getByTestId("versions-table").locator("tbody tr")).toHaveCount(2);
+  }
+
+  await page.getByRole("link", { name: "Deployments" }).click();
+  await expect(page.getByText("Nothing deployed yet")).toBeVisible();
+  await page.getByRole("button", { name: "Deploy a model" }).click();
+  await page.getByLabel("Deployment name").fill("risk-prod");
+  await page.getByLabel("Model", { exact: true }).selectOption("risk");
+  await page.getByLabel("Serve").selectOption("1");
+  await page.getByRole("button", { name: "Deploy", exact: true }).click();
+  await expect(page).toHaveURL(/\/deployments\/risk-prod$/);
+  await expect(page.getByTestId("deployment-versions")).toContainText("v1");
+  await expect(page.getByTestId("deployment-history")).toContainText("Deployed risk v1 to production (pinned).");
+
+  // Try it: the form is prefilled with a record for the model's features.
+  await expect(page.getByLabel("Request")).toHaveValue(/"debt_ratio": 0/);
+  await page.getByRole("button", { name: "Send" }).click();
+  const response = page.getByTestId("try-response");
+  await expect(response).toContainText('"version": 1', { timeout: 20_000 });
+  await expect(response).toContainText('"probability"');
+  const requestId = /"requestId": "([^"]+)"/.exec((await response.textContent()) ?? "")![1]!;
+  await expect(page.getByTestId("prediction-log")).toContainText(requestId.slice(0, 8), { timeout: 15_000 });
+  await shot(page, "30-deployment-try-it");
+
+  // Bad input: the answer names the field.
+  await page.getByLabel("Request").fill('{"instances": [{"age": 40}]}');
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(response).toContainText('instances[0] has no \\"income_k\\"');
+
+  // Canary at 50%, then promote, then roll back.
+  await page.getByLabel("Canary", { exact: true }).selectOption("2");
+  await page.getByLabel("Canary share (%)").fill("50");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByTestId("deployment-versions")).toContainText("50%");
+  await page.getByRole("button", { name: "Promote canary" }).click();
+  await expect(page.getByTestId("deployment-history")).toContainText("Promoted canary v2 to primary");
+  await page.getByRole("button", { name: /Roll back to v1/ }).click();
+  await expect(page.getByTestId("deployment-history")).toContainText("Rolled back to v1 (from v2)");
+  await shot(page, "31-deployment-history");
+  await page.getByRole("link", { name: "Deployments" }).first().click();
+  await expect(page.getByTestId("deployments-table")).toContainText("risk-prod");
+});
