@@ -6,6 +6,7 @@ run() { exec node --import tsx --import ./bin/hooks/register.js "$@"; }
 case "$role" in
   web) run server.ts ;;
   worker) run workers/index.ts ;;
+  inference) run workers/inference/index.ts ;;
   migrate) run db/migrate-cli.ts ;;
-  *) echo "usage: docker-entrypoint.sh web|worker|migrate" >&2; exit 64 ;;
+  *) echo "usage: docker-entrypoint.sh web|worker|inference|migrate" >&2; exit 64 ;;
 esac

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import type { WorkspaceActor } from "~/server/audit/actor";
 import { savePipeline } from "~/server/pipelines/definitions.service";
+import { createDeployment } from "~/server/serving/deployments.service";
 import { uploadDatasetVersion } from "~/server/registry/datasets.service";
 import { setAlias, uploadModelVersion } from "~/server/registry/models.service";
 import { evaluate, FEATURES, generateCredit, toCsv, trainLogistic } from "./credit-data";
@@ -99,4 +100,6 @@ export async function seedCreditDemo(actor: WorkspaceActor) {
   );
   await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "production", version: 1 });
   await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "staging", version: 2 });
+  // Served by the inference process from the start; it follows production.
+  await createDeployment(actor, { name: "credit-prod", environment: "production", model: "credit-risk" });
 }
