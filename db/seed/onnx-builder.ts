@@ -73,3 +73,33 @@ export function logisticRegressionOnnx(opts: {
 export function encodeModel(model: OnnxNs.IModelProto): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
+
+/**
+ * A dense ReLU network, x[batch, sizes[0]] → … → y[batch, sizes.at(-1)], with seeded
+ * weights: a model with a realistic amount of compute for the inference benches.
+ */
+export function mlpOnnx(sizes: number[], seed = 1): Uint8Array {
+  const T = onnx.TensorProto.DataType;
+  let s = seed;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s / 0x7fffffff - 0.5;
+  };
+  const nodes: OnnxNs.INodeProto[] = [];
+  const inits: OnnxNs.ITensorProto[] = [];
+  let prev = "x";
+  for (let i = 0; i < sizes.length - 1; i++) {
+    const [a, b] = [sizes[i]!, sizes[i + 1]!];
+    const scale = Math.sqrt(2 / a);
+    inits.push({ name: `W${i}`, dataType: T.FLOAT, dims: [a, b], floatData: Array.from({ length: a * b }, () => rand() * scale) });
+    inits.push({ name: `b${i}`, dataType: T.FLOAT, dims: [b], floatData: new Array<number>(b).fill(0) });
+    nodes.push({ opType: "MatMul", input: [prev, `W${i}`], output: [`m${i}`] });
+    const last = i === sizes.length - 2;
+    nodes.push({ opType: "Add", input: [`m${i}`, `b${i}`], output: [last ? "y" : `a${i}`] });
+    if (!last) nodes.push({ opType: "Relu", input: [`a${i}`], output: [`h${i}`] });
+    prev = `h${i}`;
+  }
+  const vi = (name: string, n: number) => ({ name, type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: "batch" }, { dimValue: n }] } } } });
+  const graph = onnx.GraphProto.create({ name: "mlp", node: nodes, initializer: inits, input: [vi("x", sizes[0]!)], output: [vi("y", sizes.at(-1)!)] });
+  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], producerName: "steward-bench", graph })).finish();
+}
