@@ -68,7 +68,14 @@ export class InferencePool {
     if (!t) throw new Error("no inference thread is alive");
     t.inFlight++;
     try {
-      const r = await t.call({ op: "run", key, feeds });
+      // Move the input buffers to the thread instead of copying them (the caller is done with them).
+      const transfer: ArrayBuffer[] = [];
+      for (const f of Object.values(feeds)) {
+        if (Array.isArray(f.data)) continue;
+        const buf = f.data.buffer;
+        if (buf instanceof ArrayBuffer && f.data.byteOffset === 0 && f.data.byteLength === buf.byteLength && !transfer.includes(buf)) transfer.push(buf);
+      }
+      const r = await t.call({ op: "run", key, feeds }, transfer);
       if (!r.ok) throw new ModelRunError(r.error ?? "the model failed");
       return { outputs: r.outputs!, ms: r.ms ?? 0 };
     } finally {
