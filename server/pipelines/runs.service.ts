@@ -3,9 +3,9 @@ import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { getDb, type Tx } from "~/db/client";
 import { checks, models, modelVersions, pipelineRuns, pipelines, pipelineVersions, runArtifacts, stepLogs, stepRuns, users } from "~/db/schema";
 import type { CheckStatus, RunStatus, StepStatus, Trigger } from "~/db/schema/pipelines";
-import type { Actor, RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
+import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { mutate, type AuditFn } from "~/server/audit/mutate";
-import { AppError } from "~/server/errors";
+import { AppError, isUniqueViolation } from "~/server/errors";
 import { enqueue } from "~/server/jobs/enqueue";
 import { pipelineStep } from "~/server/jobs/definitions";
 import { publish } from "~/server/realtime/publish";
@@ -90,7 +90,7 @@ export async function startRunTx(
   return run!;
 }
 
-async function currentVersion(tx: Tx, pipelineId: string) {
+async function currentVersion(tx: Tx | ReturnType<typeof getDb>, pipelineId: string) {
   const [row] = await tx
     .select({ id: pipelineVersions.id, spec: pipelineVersions.spec })
     .from(pipelineVersions)
@@ -173,7 +173,7 @@ export async function startSystemRun(actor: SystemActor & { workspaceId: string 
   const [p] = await getDb().select().from(pipelines).where(and(eq(pipelines.id, input.pipelineId), eq(pipelines.workspaceId, actor.workspaceId)));
   if (!p) throw new AppError("NOT_FOUND", "The pipeline no longer exists.");
   let mv: { id: string; label: string } | null = null;
-  const v0 = await currentVersion(getDb() as unknown as Tx, p.id);
+  const v0 = await currentVersion(getDb(), p.id);
   if (!v0) return null;
   if (input.modelVersionId) {
     const [row] = await getDb().select({ id: modelVersions.id, version: modelVersions.version, name: models.name }).from(modelVersions).innerJoin(models, eq(models.id, modelVersions.modelId)).where(eq(modelVersions.id, input.modelVersionId));
@@ -189,8 +189,7 @@ export async function startSystemRun(actor: SystemActor & { workspaceId: string 
     return run;
   } catch (err) {
     // Another worker already started this slot.
-    if (input.trigger === "schedule" && /pipeline_runs_schedule_slot_key/.test(String((err as { cause?: unknown }).cause ?? err))) return null;
-    if (input.trigger === "schedule" && String(err).includes("duplicate key")) return null;
+    if (input.trigger === "schedule" && isUniqueViolation(err)) return null;
     throw err;
   }
 }
@@ -571,4 +570,3 @@ export async function latestValidation(actor: WorkspaceActor, name: string, vers
   return run ? getRun(actor, run.id) : null;
 }
 
-export type { Actor };

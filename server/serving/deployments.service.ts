@@ -96,10 +96,8 @@ async function lockByName(tx: Tx, workspaceId: string, name: string) {
   return d;
 }
 
-const after = (actor: Actor, d: { workspaceId: string; id: string }) => {
-  publish.toWorkspace(d.workspaceId, "deployment.changed", { workspaceId: d.workspaceId, deploymentId: d.id });
-  void actor;
-};
+/** After commit: browsers showing the deployment refetch it. */
+const announce = (d: { workspaceId: string; id: string }) => publish.toWorkspace(d.workspaceId, "deployment.changed", { workspaceId: d.workspaceId, deploymentId: d.id });
 
 export async function createDeployment(
   actor: WorkspaceActor,
@@ -135,7 +133,7 @@ export async function createDeployment(
       },
       meta,
     );
-    after(actor, d);
+    announce(d);
     return { id: d.id, name: d.name };
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError("CONFLICT", `A deployment named "${name}" already exists in this workspace.`, { field: "name" });
@@ -164,7 +162,7 @@ export async function setTraffic(
     },
     meta,
   );
-  after(actor, d);
+  announce(d);
   return { revision: d.revision };
 }
 
@@ -188,7 +186,7 @@ export async function promoteCanary(actor: WorkspaceActor, name: string, meta: R
     },
     meta,
   );
-  after(actor, d);
+  announce(d);
   return { revision: d.revision };
 }
 
@@ -212,7 +210,7 @@ export async function rollback(actor: WorkspaceActor, name: string, meta: Reques
     },
     meta,
   );
-  after(actor, d);
+  announce(d);
   return { revision: d.revision };
 }
 
@@ -228,7 +226,7 @@ export async function autoRollbackCanary(deploymentId: string, expectedCanaryVer
     const n = await versionNumbers(tx, [d.canaryVersionId]);
     return change(tx, audit, actor, d, { canaryVersionId: null, canaryPercent: 0 }, "canary_rolled_back", `Canary v${n.get(d.canaryVersionId)} rolled back automatically: ${reason}`);
   });
-  if (d) after(actor, d);
+  if (d) announce(d);
   return !!d;
 }
 
@@ -242,7 +240,7 @@ export async function setStatus(actor: WorkspaceActor, name: string, status: "ac
     },
     meta,
   );
-  after(actor, d);
+  announce(d);
   return { revision: d.revision };
 }
 
@@ -257,7 +255,7 @@ export async function updateSettings(actor: WorkspaceActor, name: string, raw: z
     },
     meta,
   );
-  after(actor, d);
+  announce(d);
   return { revision: d.revision };
 }
 

@@ -1,4 +1,4 @@
-import { eq, inArray } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { deployments, models, modelVersions } from "~/db/schema";
 import type { DeploymentSettings } from "~/db/schema/serving";
@@ -218,8 +218,4 @@ export class LiveRegistry {
   get sessionCount() {
     return this.loaded.size;
   }
-}
-
-export async function deploymentIdsOf(workspaceId: string) {
-  return (await getDb().select({ id: deployments.id }).from(deployments).where(inArray(deployments.workspaceId, [workspaceId]))).map((r) => r.id);
 }

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import type { ColumnSchema, OnnxSignature } from "~/db/schema/registry";
-import { planColumns, type InputPlan, type OutputPlan } from "~/server/shared/tabular";
+import type { ColumnSchema } from "~/db/schema/registry";
+import type { InputPlan, OutputPlan } from "~/server/shared/tabular";
 
 /*
  * What the model-testing steps share, inside the step process: reading a dataset
@@ -221,5 +221,3 @@ export function predictedClass(p: Classified): Float64Array {
   return out;
 }
 
-export { planColumns };
-export type { OnnxSignature };

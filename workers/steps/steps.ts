@@ -156,8 +156,7 @@ async function run(p: Prepared, table: Table, ctx: StepContext, log?: Log) {
       }
     });
   } catch (err) {
-    fail(`The model failed in onnxruntime: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 400)}`);
-    throw err;
+    return fail(`The model failed in onnxruntime: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 400)}`);
   }
 }
 
