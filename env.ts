@@ -57,6 +57,15 @@ export const env = createEnv({
     INFERENCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 2),
     /** Prediction-log records held in memory before new ones are dropped (and counted). */
     PREDICTION_LOG_BUFFER: z.coerce.number().int().min(100).default(50_000),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587")
+      .optional(),
+    SMTP_FROM: z.string().min(3).default("Steward <steward@localhost>"),
+    WEBHOOK_ALLOW_PRIVATE: z
+      .enum(["true", "false", "1", "0"])
+      .default("false")
+      .transform((v) => v === "true" || v === "1"),
     UPLOAD_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -83,6 +92,9 @@ export const env = createEnv({
     S3_REGION: process.env.S3_REGION,
     S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE,
     UPLOAD_LIMIT_BYTES: process.env.UPLOAD_LIMIT_BYTES,
+    SMTP_URL: process.env.SMTP_URL,
+    SMTP_FROM: process.env.SMTP_FROM,
+    WEBHOOK_ALLOW_PRIVATE: process.env.WEBHOOK_ALLOW_PRIVATE,
     PIPELINE_CONCURRENCY: process.env.PIPELINE_CONCURRENCY,
     PIPELINE_LEASE_SECONDS: process.env.PIPELINE_LEASE_SECONDS,
     JOBS_LISTEN: process.env.JOBS_LISTEN,

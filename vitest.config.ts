@@ -16,7 +16,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "unit",
-          include: ["**/*.test.ts"],
+          include: ["**/*.test.ts", "**/*.test.tsx"],
           exclude: ["**/*.int.test.ts", "node_modules/**", "playwright/**", ".steward/**"],
           environment: "node",
         },

@@ -6,28 +6,13 @@
  * Uses DATABASE_URL (local only) or a throwaway embedded PostgreSQL.
  * ------------------------------------------------------------------------- */
 import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
-import { startEmbeddedPostgres } from "../bin/lib/embedded-pg";
-import { runMigrations } from "../db/migrate";
+import { benchEnv } from "./lib/env";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "40" } } });
 const RUNS = Number(values.runs);
-let stop: (() => Promise<void>) | undefined;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-bench-pipelines-"));
-if (!process.env.DATABASE_URL) {
-  fs.chmodSync(dir, 0o755);
-  const pg = await startEmbeddedPostgres({ dir: path.join(dir, "pg"), password: "bench" });
-  process.env.DATABASE_URL = pg.url;
-  stop = pg.stop;
-}
-process.env.AUTH_SECRET ??= "bench-secret-bench-secret-bench-secret-00";
-process.env.ARTIFACT_DIR ??= path.join(dir, "artifacts");
-process.env.AUDIT_SIGNING_KEY ??= generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-await runMigrations(process.env.DATABASE_URL);
+const bench = await benchEnv("pipelines");
 
 const { getDb, closeDb } = await import("../db/client");
 const { eq } = await import("drizzle-orm");
@@ -88,6 +73,5 @@ try {
 } finally {
   await closeEnqueuer();
   await closeDb();
-  await stop?.();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await bench.done();
 }

@@ -133,9 +133,11 @@ function startChild(name: string, entry: string) {
 
 let exitCode = 0;
 let finished = false;
+const runtimeFile = path.join(dataDir, "runtime.json");
 async function finish() {
   if (finished) return;
   finished = true;
+  fs.rmSync(runtimeFile, { force: true });
   await stopPostgres?.().catch(() => undefined);
   say("Stopped.");
   process.exit(exitCode);
@@ -161,5 +163,8 @@ const web = startChild("web", "server.ts");
 startChild("worker", path.join("workers", "index.ts"));
 startChild("inference", path.join("workers", "inference", "index.ts"));
 web.on("message", (m: { type?: string }) => {
-  if (m?.type === "ready") say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop) · predictions: ${process.env.INFERENCE_URL}/v1/deployments/<name>/predict`);
+  if (m?.type !== "ready") return;
+  // Where the running instance is, for local tools (npm run simulate); gone at Ctrl-C.
+  fs.writeFileSync(runtimeFile, JSON.stringify({ web: process.env.NEXTAUTH_URL, inference: process.env.INFERENCE_URL, databaseUrl: process.env.DATABASE_URL, pid: process.pid }, null, 2), { mode: 0o600 });
+  say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop) · predictions: ${process.env.INFERENCE_URL}/v1/deployments/<name>/predict · traffic for the demo: npm run simulate`);
 });

@@ -27,6 +27,8 @@ async function validate(o: K8sObject) {
 type Container = { image: string; args: string[]; readinessProbe?: unknown; livenessProbe?: unknown; resources?: { requests?: Record<string, string> } };
 const containers = (o: K8sObject) => ((o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers);
 
+const ingressOf = (objects: K8sObject[]) => objects.find((o) => o.kind === "Ingress") as unknown as { spec: { rules: { http: { paths: { path: string; backend: { service: { name: string } } }[] } }[] } };
+
 describe.each(["small", "large"])("kustomize overlay %s", (overlay) => {
   const objects = render(overlay);
 
@@ -35,9 +37,9 @@ describe.each(["small", "large"])("kustomize overlay %s", (overlay) => {
     for (const o of objects) await validate(o);
   });
 
-  it("runs web and worker with probes and resource requests, and migrations as a Job", () => {
+  it("runs web, worker and inference with probes and resource requests, inference behind an HPA and the ingress, and migrations as a Job", () => {
     const byName = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
-    for (const name of ["steward-web", "steward-worker"]) {
+    for (const name of ["steward-web", "steward-worker", "steward-inference"]) {
       const [c] = containers(byName("Deployment", name));
       expect(c!.readinessProbe, name).toBeTruthy();
       expect(c!.livenessProbe, name).toBeTruthy();
@@ -51,7 +53,16 @@ describe.each(["small", "large"])("kustomize overlay %s", (overlay) => {
         expect(entrypoint).toContain(`${c.args[0]})`);
       }
     }
-    expect(objects.filter((o) => o.kind === "PodDisruptionBudget")).toHaveLength(2);
+    expect(objects.filter((o) => o.kind === "PodDisruptionBudget")).toHaveLength(3);
+    // Inference scales on CPU; its thread count follows its CPU request.
+    const hpa = byName("HorizontalPodAutoscaler", "steward-inference") as unknown as { spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string } } };
+    expect(hpa.spec.scaleTargetRef.name).toBe("steward-inference");
+    expect(hpa.spec.minReplicas).toBe(overlay === "small" ? 1 : 4);
+    const inf = containers(byName("Deployment", "steward-inference"))[0] as Container & { env: { name: string; value: string }[] };
+    expect(inf.env.find((e) => e.name === "INFERENCE_THREADS")!.value).toBe(String(Math.max(1, Number.parseInt(String(inf.resources!.requests!.cpu), 10))));
+    expect(byName("Service", "steward-inference")).toBeTruthy();
+    const paths = (ingressOf(objects).spec.rules[0]!.http.paths).map((p) => `${p.path}→${p.backend.service.name}`);
+    expect(paths).toEqual(["/v1/deployments→steward-inference", "/→steward-web"]);
     const ingress = byName("Ingress", "steward") as unknown as { metadata: { annotations: Record<string, string> } };
     expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/affinity"]).toBe("cookie");
     if (overlay === "large") expect(objects.some((o) => o.kind === "HorizontalPodAutoscaler")).toBe(true);

@@ -47,7 +47,7 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
   await expect(page.getByTestId("deployment-history")).toContainText("Deployed risk v1 to production (pinned).");
 
   // Try it: the form is prefilled with a record for the model's features.
-  await expect(page.getByLabel("Request")).toHaveValue(/"debt_ratio": 0/);
+  await expect(page.getByLabel("Request", { exact: true })).toHaveValue(/"debt_ratio": 0/);
   await page.getByRole("button", { name: "Send" }).click();
   const response = page.getByTestId("try-response");
   await expect(response).toContainText('"version": 1', { timeout: 20_000 });
@@ -57,7 +57,7 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
   await shot(page, "30-deployment-try-it");
 
   // Bad input: the answer names the field.
-  await page.getByLabel("Request").fill('{"instances": [{"age": 40}]}');
+  await page.getByLabel("Request", { exact: true }).fill('{"instances": [{"age": 40}]}');
   await page.getByRole("button", { name: "Send" }).click();
   await expect(response).toContainText('instances[0] has no \\"income_k\\"');
 
@@ -71,6 +71,21 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
   await page.getByRole("button", { name: /Roll back to v1/ }).click();
   await expect(page.getByTestId("deployment-history")).toContainText("Rolled back to v1 (from v2)");
   await shot(page, "31-deployment-history");
+
+  // Settings: mark a column sensitive and change batching; the change is in the history.
+  const settings = page.getByTestId("deployment-settings");
+  await settings.getByLabel("Mark an input as sensitive").selectOption("age");
+  await settings.getByLabel("How age is logged").selectOption("drop");
+  await settings.getByLabel("Max batch size (rows)").fill("64");
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByTestId("deployment-history")).toContainText("sensitiveInputs none → age (drop)");
+  await expect(page.getByTestId("deployment-history")).toContainText("maxBatchSize 32 → 64");
+  await expect(page.getByTestId("deployment-versions")).toContainText("≤ 64 rows");
+  await settings.getByLabel("Max wait (ms)").fill("500");
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByTestId("settings-error")).toContainText("maxWaitMs");
+  await settings.getByRole("button", { name: "Discard changes" }).click();
+  await shot(page, "32-deployment-settings");
   await page.getByRole("link", { name: "Deployments" }).first().click();
   await expect(page.getByTestId("deployments-table")).toContainText("risk-prod");
 });

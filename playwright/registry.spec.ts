@@ -67,11 +67,11 @@ test("upload a dataset and two model versions in the browser, then read the mode
   await expect(page.getByTestId("metrics-chart")).toBeVisible();
 
   // Alias, then compare.
-  await page.getByLabel("Alias", { exact: true }).fill("staging");
+  await page.getByLabel("Alias", { exact: true }).fill("candidate");
   await page.getByLabel("Version for alias").selectOption("2");
   await page.getByRole("button", { name: "Set alias" }).click();
-  await expect(versions.locator("tr", { hasText: "v2" })).toContainText("staging");
-  await expect(page.getByTestId("lineage-graph")).toContainText("staging");
+  await expect(versions.locator("tr", { hasText: "v2" })).toContainText("candidate");
+  await expect(page.getByTestId("lineage-graph")).toContainText("candidate");
   await shot(page, "12-model-page");
   await page.getByLabel("Compare v1").check();
   await page.getByLabel("Compare v2").check();

@@ -102,10 +102,10 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await expect(adaPage.getByTestId("workers-table")).toContainText("alive");
   await shot(adaPage, "08-system");
 
-  // An area not built yet says so.
-  await adaPage.getByRole("link", { name: /Reviews/ }).click();
-  await expect(adaPage.getByText("Reviews is not built yet")).toBeVisible();
-  await shot(adaPage, "09-not-built");
+  // Monitoring, with nothing deployed yet, says what to do.
+  await adaPage.getByRole("link", { name: /Monitoring/ }).click();
+  await expect(adaPage.getByText("Nothing deployed yet")).toBeVisible();
+  await shot(adaPage, "09-monitoring-empty");
 
   await ctxA.close();
   await ctxB.close();
@@ -117,6 +117,9 @@ test("sign-in shows a clear error for a wrong password, and a non-member cannot 
   await expect(page).toHaveURL(/\/workspaces$/);
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin/);
+  // Let the sign-out redirects settle before typing (a late navigation would clear the form).
+  await page.waitForLoadState("networkidle");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
   await page.getByLabel("E-mail").fill(eve.email);
   await page.getByLabel("Password").fill("not-the-password-at-all");
   await page.getByRole("button", { name: "Sign in" }).click();

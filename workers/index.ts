@@ -4,7 +4,11 @@ import os from "node:os";
 import PgBoss from "pg-boss";
 import { closeDb, getSql } from "~/db/client";
 import { env } from "~/env";
-import { ALL_JOBS, auditCheckpoint, JOBS_CHANNEL, pipelineStep, systemHeartbeat } from "~/server/jobs/definitions";
+import { ALL_JOBS, auditCheckpoint, JOBS_CHANNEL, monitoringDrift, monitoringRollup, pipelineStep, predictionRetention, systemHeartbeat, webhookDeliver } from "~/server/jobs/definitions";
+import { deliverWebhook } from "~/server/monitoring/webhooks.service";
+import { evaluateAlerts } from "~/server/monitoring/alerts.service";
+import { rollUpAll } from "~/server/monitoring/monitoring.service";
+import { computePerformance } from "~/server/monitoring/performance.service";
 import { sweepExpiredLeases } from "~/server/pipelines/runs.service";
 import { tickSchedules } from "~/server/pipelines/scheduler";
 import { postgresEmitter } from "~/server/realtime/pg-emitter";
@@ -12,6 +16,8 @@ import { setRealtimeSink } from "~/server/realtime/publish";
 import { recordWorkerStopped } from "~/server/system/heartbeat.service";
 import { handleAuditCheckpoint } from "./handlers/audit-checkpoint.handler";
 import { handleHeartbeat } from "./handlers/heartbeat.handler";
+import { handlePredictionRetention } from "./handlers/prediction-retention.handler";
+import { computeDriftAll } from "./monitoring/drift-job";
 import { createPipelineStepHandler } from "./handlers/pipeline-step.handler";
 
 const HEARTBEAT_MS = 5000;
@@ -30,6 +36,26 @@ for (const job of ALL_JOBS) {
 }
 await boss.work(systemHeartbeat.name, { ...systemHeartbeat.work }, handleHeartbeat);
 await boss.work(auditCheckpoint.name, { ...auditCheckpoint.work }, handleAuditCheckpoint);
+await boss.work(predictionRetention.name, { ...predictionRetention.work }, handlePredictionRetention);
+await boss.work(monitoringRollup.name, { ...monitoringRollup.work }, async () => {
+  await rollUpAll();
+  // Alerts read the rollups just written.
+  const a = await evaluateAlerts();
+  if (a.fired.length || a.resolved.length) console.log(`[worker] alerts: ${a.fired.length} fired, ${a.resolved.length} resolved`);
+});
+await boss.work(webhookDeliver.name, { ...webhookDeliver.work }, async (jobs) => {
+  // Throwing lets pg-boss retry with backoff; every attempt is recorded by deliverWebhook.
+  for (const j of jobs) await deliverWebhook(webhookDeliver.schema.parse(j.data));
+});
+await boss.work(monitoringDrift.name, { ...monitoringDrift.work }, async (jobs) => {
+  for (const j of jobs) {
+    const data = monitoringDrift.schema.parse(j.data);
+    const r = await computeDriftAll(new Date(), data.windowMinutes ?? 60, data.deploymentId);
+    if (r.computed) console.log(`[worker] monitoring.drift: ${r.computed} deployment(s)`);
+    // Performance with the labels that have arrived since (late labels recounted).
+    await computePerformance();
+  }
+});
 // Pipeline steps: several consumers (each step runs in its own process), woken by NOTIFY
 // the moment a job commits rather than at their next poll.
 const stepWorkers: string[] = [];
@@ -51,6 +77,9 @@ const housekeeping = setInterval(() => {
 }, Math.min(5000, env.PIPELINE_LEASE_SECONDS * 500));
 const minutes = env.AUDIT_CHECKPOINT_MINUTES;
 await boss.schedule(auditCheckpoint.name, minutes < 60 ? `*/${minutes} * * * *` : "0 * * * *", {});
+await boss.schedule(predictionRetention.name, "17 * * * *", {});
+await boss.schedule(monitoringRollup.name, "* * * * *", {});
+await boss.schedule(monitoringDrift.name, "*/10 * * * *", {});
 
 async function beat() {
   await boss.send(systemHeartbeat.name, {

@@ -109,6 +109,28 @@ describe("steward CLI", () => {
   });
 });
 
+describe("steward reviews", () => {
+  it("opens a review for a protected alias and shows what its policy still needs; production cannot be moved around it", async () => {
+    const { workspace, members } = await createWorkspace({ members: [{ role: "ml_engineer" }] });
+    const { token } = await createToken(members[0]!.wsActor, { workspaceId: workspace.id, name: "cli", role: "ml_engineer" });
+    const env = { STEWARD_URL: url, STEWARD_TOKEN: token, STEWARD_WORKSPACE: workspace.slug };
+    expect((await run(["models", "push", "model.onnx", "--name", "risk"], env)).code).toBe(0);
+    const opened = await run(["reviews", "open", "risk@1", "production", "-m", "First release."], env);
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout).toMatch(/Opened review #1: risk@1 → production/);
+    const shown = await run(["reviews", "show", "1"], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("#1 risk@1 → production: open");
+    expect(shown.stdout).toContain("· needs 1 reviewer approval");
+    expect(shown.stdout).toContain("· needs 1 compliance officer approval");
+    const again = await run(["reviews", "open", "risk@1", "production", "-m", "Again."], env);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/already an open review request/);
+    const notProtected = await run(["reviews", "open", "risk@1", "champion", "-m", "x"], env);
+    expect(notProtected.stderr).toMatch(/"champion" is not protected by an approval policy/);
+  });
+});
+
 describe("steward runs wait (model CI)", () => {
   it("waits for the version's validation run, prints its checks, and exits 6 when a required check failed, 0 when all passed", async () => {
     const { savePipeline } = await import("~/server/pipelines/definitions.service");

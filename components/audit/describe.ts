@@ -80,6 +80,60 @@ export function describeEvent(e: EventLike): string {
       return `${who} created the key "${str(m.name)}" (${str(m.prefix)}…) for ${str(m.deployment)}`;
     case "deployment.key_revoked":
       return `${who} revoked the deployment key "${str(m.name)}" (${str(m.prefix)}…)`;
+    case "policy.saved":
+      return `${who} saved the approval policy for "${str(m.alias)}" (version ${str(m.version)})${c.active && c.active[1] === false ? ": switched off" : ""}`;
+    case "review.opened":
+      return `${who} opened review #${str(m.number)}: ${str(m.model)} v${str(m.version)} → ${str(m.alias)}`;
+    case "review.card_edited":
+      return `${who} edited the model card of review #${str(m.number)} (revision ${str(m.revision)})`;
+    case "review.withdrawn":
+      return `${who} withdrew review #${str(m.number)}`;
+    case "review.changes_requested":
+      return `${who} requested changes on review #${str(m.number)}: ${str(m.reason)}`;
+    case "review.changes_cleared":
+      return `${who} cleared their change request on review #${str(m.number)}`;
+    case "review.signed":
+      return `${str(m.signer)} (${role(m.role)}) signed review #${str(m.number)}: ${m.decision === "approve" ? "approved" : "rejected"} — "${str(m.meaning)}"`;
+    case "review.signature_refused":
+      return `${who} failed to sign review #${str(m.number)}: wrong password`;
+    case "review.approved":
+      return `Review #${str(m.number)} approved: ${str(m.model)} v${str(m.version)} moved to ${str(m.alias)}`;
+    case "review.rejected":
+      return `Review #${str(m.number)} rejected by ${str(m.by)}: ${str(m.reason)}`;
+    case "review.commented":
+      return `${who} commented on review #${str(m.number)}${m.anchor && m.anchor !== "general" ? ` (${str(m.anchor)})` : ""}`;
+    case "review.comment_edited":
+      return `${who} edited a comment on review #${str(m.number)}`;
+    case "review.thread_resolved":
+      return `${who} resolved a thread on review #${str(m.number)}`;
+    case "review.thread_reopened":
+      return `${who} reopened a thread on review #${str(m.number)}`;
+    case "user.deactivated":
+      return `${who} deactivated the account ${str(m.email)}`;
+    case "user.reactivated":
+      return `${who} reactivated the account ${str(m.email)}`;
+    case "webhook.created":
+      return `${who} added the webhook "${str(m.name)}" (${str(m.url)})`;
+    case "webhook.enabled":
+      return `${who} switched the webhook "${str(m.name)}" on`;
+    case "webhook.disabled":
+      return m.automatic ? `The webhook "${str(m.name)}" was switched off after repeated failures: ${str(m.reason)}` : `${who} switched the webhook "${str(m.name)}" off`;
+    case "alert.rule_saved":
+      return `${who} ${m.created ? "added" : "changed"} the alert rule "${str(m.rule)}" on ${str(m.deployment)}`;
+    case "alert.fired":
+      return `Alert "${str(m.rule)}" fired (${str(m.severity)}): ${str(m.message)}`;
+    case "alert.acknowledged":
+      return `${who} acknowledged the alert: ${str(m.message)}`;
+    case "alert.resolved":
+      return `Alert "${str(m.rule)}" on ${str(m.deployment)} resolved by itself`;
+    case "monitoring.drift_requested":
+      return `${who} asked for drift of ${str(m.name)} over the last ${str(m.windowMinutes)} minutes`;
+    case "user.password_set":
+      return `${who} set a password for signing`;
+    case "user.sessions_revoked":
+      return `${who} ended every session of ${str(m.email)}`;
+    case "prediction_logs.purged":
+      return `Retention removed ${str(m.predictions)} prediction log(s)${m.feedback ? ` and ${str(m.feedback)} ground-truth label(s)` : ""} older than ${str(m.before).slice(0, 10)}`;
     case "model.created":
       return `${who} created the model ${str(m.name)}`;
     case "model.version_registered":

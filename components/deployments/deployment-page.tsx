@@ -2,7 +2,6 @@
 
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { ArrowUpCircle, KeyRound, Play, RotateCcw, Square } from "lucide-react";
-import Link from "next/link";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -14,6 +13,7 @@ import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { featureNames } from "~/server/shared/tabular";
+import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 type Sig = { inputs: { name: string; elemType: string; shape: (number | string | null)[] | null }[]; metadata: Record<string, string> };
 
@@ -223,6 +223,135 @@ function Predictions({ name }: { name: string }) {
   );
 }
 
+
+type Settings = {
+  maxBatchSize: number;
+  maxWaitMs: number;
+  intraOpThreads: number;
+  inputSampleRate: number;
+  sensitiveInputs: { name: string; mode: "drop" | "hash" }[];
+  canaryAnalysis: { enabled: boolean; minRequests: number; maxErrorRateDelta: number; maxLatencyRatio: number; windowMinutes: number };
+};
+
+/** Serving settings: batching, threads, logging and privacy, canary analysis. Managers edit; others read. */
+function SettingsCard({ name, settings, signature, editable }: { name: string; settings: Settings; signature: Sig; editable: boolean }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [s, setS] = useState<Settings>(settings);
+  const [error, setError] = useState<string | null>(null);
+  const save = useMutation(
+    trpc.deployments.updateSettings.mutationOptions({
+      onSuccess: () => (toast.success("Settings saved; the inference servers reload within a second."), setError(null)),
+      onError: (e) => setError(errorMessage(e)),
+    }),
+  );
+  const names = [...new Set([...(featureNames(signature) ?? []), ...signature.inputs.map((i) => i.name)])];
+  const dirty = JSON.stringify(s) !== JSON.stringify(settings);
+  const num = (v: string) => (v.trim() === "" ? NaN : Number(v));
+  const set = <K extends keyof Settings>(k: K, v: Settings[K]) => setS((x) => ({ ...x, [k]: v }));
+  const setCanary = <K extends keyof Settings["canaryAnalysis"]>(k: K, v: Settings["canaryAnalysis"][K]) => setS((x) => ({ ...x, canaryAnalysis: { ...x.canaryAnalysis, [k]: v } }));
+  const unused = names.filter((n) => !s.sensitiveInputs.some((x) => x.name === n));
+  return (
+    <Card>
+      <CardHeader title="Settings" description="How this deployment batches, runs and logs; applied by every inference replica within a second of saving" />
+      <form
+        className="space-y-5 px-5 py-4"
+        data-testid="deployment-settings"
+        // The server's message names the setting and the allowed range.
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.mutate({ workspaceId: workspace.id, name, settings: s });
+        }}
+      >
+        <fieldset disabled={!editable} className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+          <Field label="Max batch size (rows)" htmlFor="set-batch" hint="Concurrent requests are gathered into one run up to this many rows.">
+            <Input id="set-batch" type="number" min={1} max={4096} value={Number.isNaN(s.maxBatchSize) ? "" : s.maxBatchSize} onChange={(e) => set("maxBatchSize", num(e.target.value))} />
+          </Field>
+          <Field label="Max wait (ms)" htmlFor="set-wait" hint="Longest a request waits to be batched while every thread is busy; 0 turns batching off.">
+            <Input id="set-wait" type="number" min={0} max={100} step={0.5} value={Number.isNaN(s.maxWaitMs) ? "" : s.maxWaitMs} onChange={(e) => set("maxWaitMs", num(e.target.value))} />
+          </Field>
+          <Field label="Threads per run" htmlFor="set-threads" hint="onnxruntime intra-op threads for one run.">
+            <Input id="set-threads" type="number" min={1} max={64} value={Number.isNaN(s.intraOpThreads) ? "" : s.intraOpThreads} onChange={(e) => set("intraOpThreads", num(e.target.value))} />
+          </Field>
+          <Field label="Input sample rate" htmlFor="set-sample" hint="Share of large requests (over 100 rows) whose inputs are logged; outputs always are.">
+            <Input id="set-sample" type="number" min={0} max={1} step={0.05} value={Number.isNaN(s.inputSampleRate) ? "" : s.inputSampleRate} onChange={(e) => set("inputSampleRate", num(e.target.value))} />
+          </Field>
+        </fieldset>
+        <fieldset disabled={!editable} className="space-y-2">
+          <legend className="text-sm font-medium">Sensitive inputs</legend>
+          <p className="text-xs text-muted">Dropped, or replaced by a keyed hash (so equal values can still be matched), before a prediction is logged.</p>
+          {s.sensitiveInputs.length === 0 && <p className="text-sm text-muted">None: every input is logged as sent.</p>}
+          <ul className="space-y-2">
+            {s.sensitiveInputs.map((x, i) => (
+              <li key={x.name} className="flex items-center gap-2 text-sm">
+                <span className="w-40 truncate font-mono">{x.name}</span>
+                <Select aria-label={`How ${x.name} is logged`} value={x.mode} onChange={(e) => set("sensitiveInputs", s.sensitiveInputs.map((y, j) => (j === i ? { ...y, mode: e.target.value as "drop" | "hash" } : y)))} className="h-8 w-40">
+                  <option value="hash">replaced by a hash</option>
+                  <option value="drop">dropped</option>
+                </Select>
+                <Button size="sm" variant="ghost" type="button" onClick={() => set("sensitiveInputs", s.sensitiveInputs.filter((_, j) => j !== i))}>
+                  Remove
+                </Button>
+              </li>
+            ))}
+          </ul>
+          {editable && unused.length > 0 && (
+            <Select
+              aria-label="Mark an input as sensitive"
+              value=""
+              onChange={(e) => e.target.value && set("sensitiveInputs", [...s.sensitiveInputs, { name: e.target.value, mode: "hash" }])}
+              className="h-8 w-64"
+            >
+              <option value="">Mark an input as sensitive…</option>
+              {unused.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </Select>
+          )}
+        </fieldset>
+        <fieldset disabled={!editable} className="space-y-3">
+          <legend className="text-sm font-medium">Automatic canary analysis</legend>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={s.canaryAnalysis.enabled} onChange={(e) => setCanary("enabled", e.target.checked)} /> Roll a canary back by itself when it is worse than the primary
+          </label>
+          <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+            <Field label="Max error-rate increase (points)" htmlFor="set-err" hint="Canary's error rate minus the primary's, in percentage points.">
+              <Input id="set-err" type="number" min={0} max={100} step={0.5} value={Number.isNaN(s.canaryAnalysis.maxErrorRateDelta) ? "" : +(s.canaryAnalysis.maxErrorRateDelta * 100).toFixed(4)} onChange={(e) => setCanary("maxErrorRateDelta", num(e.target.value) / 100)} />
+            </Field>
+            <Field label="Max p95 latency ratio" htmlFor="set-lat" hint="Canary's p95 latency over the primary's.">
+              <Input id="set-lat" type="number" min={1} step={0.1} value={Number.isNaN(s.canaryAnalysis.maxLatencyRatio) ? "" : s.canaryAnalysis.maxLatencyRatio} onChange={(e) => setCanary("maxLatencyRatio", num(e.target.value))} />
+            </Field>
+            <Field label="Min requests" htmlFor="set-min" hint="Each side needs this many in the window before judging.">
+              <Input id="set-min" type="number" min={1} value={Number.isNaN(s.canaryAnalysis.minRequests) ? "" : s.canaryAnalysis.minRequests} onChange={(e) => setCanary("minRequests", num(e.target.value))} />
+            </Field>
+            <Field label="Window (minutes)" htmlFor="set-window">
+              <Input id="set-window" type="number" min={1} max={1440} value={Number.isNaN(s.canaryAnalysis.windowMinutes) ? "" : s.canaryAnalysis.windowMinutes} onChange={(e) => setCanary("windowMinutes", num(e.target.value))} />
+            </Field>
+          </div>
+        </fieldset>
+        {error && (
+          <p role="alert" className="text-sm text-danger" data-testid="settings-error">
+            {error}
+          </p>
+        )}
+        {editable && (
+          <div className="flex gap-2">
+            <Button type="submit" size="sm" disabled={!dirty} loading={save.isPending}>
+              Save settings
+            </Button>
+            <Button type="button" size="sm" variant="ghost" disabled={!dirty} onClick={() => (setS(settings), setError(null))}>
+              Discard changes
+            </Button>
+          </div>
+        )}
+      </form>
+    </Card>
+  );
+}
+
 export function DeploymentPage({ name }: { name: string }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
@@ -236,12 +365,7 @@ export function DeploymentPage({ name }: { name: string }) {
   const x = d.data;
   return (
     <>
-      <div className="mb-2 text-sm text-muted">
-        <Link href={`/w/${workspace.slug}/deployments`} className="hover:underline">
-          Deployments
-        </Link>{" "}
-        /
-      </div>
+      <Breadcrumb href={`/w/${workspace.slug}/deployments`} label="Deployments" />
       <PageHeader
         title={x.name}
         description={`${x.model} in ${x.environment} · ${x.followAlias ? `follows ${x.followAlias}` : "pinned"} · revision ${x.revision}`}
@@ -284,12 +408,13 @@ export function DeploymentPage({ name }: { name: string }) {
         {canManage && model.data && <Traffic key={x.revision} d={x} versions={model.data.versions.map((v) => v.version)} />}
         {canPredict && x.status === "active" && <TryIt name={x.name} signature={x.signature} />}
         <Predictions name={x.name} />
+        <SettingsCard key={`settings-${x.revision}`} name={x.name} settings={x.settings} signature={x.signature} editable={canManage} />
         <div className="grid gap-6 lg:grid-cols-2">
           <Card>
             <CardHeader title="History" description="Every change, newest first" />
             <ol className="divide-y divide-border text-sm" data-testid="deployment-history">
               {x.events.map((e) => (
-                <li key={e.id} className="px-5 py-2">
+                <li key={e.id} className="px-5 py-2 break-words">
                   <div>{e.summary}</div>
                   <div className="text-xs text-muted">
                     {e.actor ?? "Steward"} · <TimeAgo date={e.at} />

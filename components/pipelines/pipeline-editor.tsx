@@ -6,7 +6,6 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import CodeMirror from "@uiw/react-codemirror";
 import { Play, Save } from "lucide-react";
 import { useTheme } from "next-themes";
-import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { toast } from "sonner";
@@ -18,6 +17,7 @@ import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { DEFAULT_VALIDATE_YAML, parsePipelineYaml, STEP_TYPE_INFO, STEP_TYPES } from "~/server/pipelines/spec";
+import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 const NEW_TEMPLATE = `description: What this pipeline checks.
 on:
@@ -130,12 +130,7 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
   const editable = canDefine && (isNew || (p.data?.editable ?? false)) && !viewingOld;
   return (
     <>
-      <div className="mb-2 text-sm text-muted">
-        <Link href={`/w/${workspace.slug}/pipelines`} className="hover:underline">
-          Pipelines
-        </Link>{" "}
-        /
-      </div>
+      <Breadcrumb href={`/w/${workspace.slug}/pipelines`} label="Pipelines" />
       <PageHeader
         title={isNew ? "New pipeline" : initialName}
         description={isNew ? "Steps, what they need, and the thresholds of their checks." : `Version ${p.data!.version} of ${p.data!.currentVersion}`}

@@ -10,6 +10,9 @@ import { useTRPC } from "~/components/trpc/client";
 type Status = "connecting" | "live" | "offline";
 const RealtimeContext = createContext<Status>("connecting");
 export const useRealtimeStatus = () => useContext(RealtimeContext);
+const SocketContext = createContext<Socket | null>(null);
+/** The tab's socket, for features that talk back (review-room presence, typing). */
+export const useSocket = () => useContext(SocketContext);
 
 /**
  * One socket per tab, authenticated by the session cookie. Events are invalidation
@@ -20,9 +23,11 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
   const trpc = useTRPC();
   const router = useRouter();
   const [status, setStatus] = useState<Status>("connecting");
+  const [socketState, setSocketState] = useState<Socket | null>(null);
 
   useEffect(() => {
     const socket: Socket = io({ path: "/socket.io", transports: ["websocket", "polling"], withCredentials: true });
+    setSocketState(socket);
     socket.on("ready", () => setStatus("live"));
     socket.on("disconnect", () => setStatus("offline"));
     socket.on("connect_error", () => setStatus("offline"));
@@ -33,7 +38,7 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     socket.on("audit.appended", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       // Every change in the workspace is audited, so this one hint covers them all.
-      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey(), trpc.pipelines.pathKey(), trpc.runs.pathKey(), trpc.deployments.pathKey()]) {
+      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey(), trpc.pipelines.pathKey(), trpc.runs.pathKey(), trpc.deployments.pathKey(), trpc.reviews.pathKey(), trpc.policies.pathKey()]) {
         void queryClient.invalidateQueries({ queryKey: key });
       }
     });
@@ -41,6 +46,23 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
       if (p.workspaceId !== workspaceId) return;
       // A step started, logged or finished: the run, its logs and the lists that show it.
       void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
+      // New check results change a review's evidence and checklist.
+      void queryClient.invalidateQueries({ queryKey: trpc.reviews.pathKey() });
+    });
+    socket.on("review.changed", (p: { workspaceId: string }) => {
+      if (p.workspaceId !== workspaceId) return;
+      void queryClient.invalidateQueries({ queryKey: trpc.reviews.pathKey() });
+    });
+    socket.on("monitoring.updated", (p: { workspaceId: string }) => {
+      if (p.workspaceId !== workspaceId) return;
+      void queryClient.invalidateQueries({ queryKey: trpc.monitoring.pathKey() });
+    });
+    socket.on("notification.created", () => {
+      void queryClient.invalidateQueries({ queryKey: trpc.notifications.pathKey() });
+    });
+    socket.on("session.ended", () => {
+      // Deactivated, or signed out everywhere: this tab's session is over.
+      window.location.assign("/signin");
     });
     socket.on("deployment.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
@@ -65,5 +87,9 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     };
   }, [workspaceId, queryClient, trpc, router]);
 
-  return <RealtimeContext.Provider value={status}>{children}</RealtimeContext.Provider>;
+  return (
+    <RealtimeContext.Provider value={status}>
+      <SocketContext.Provider value={socketState}>{children}</SocketContext.Provider>
+    </RealtimeContext.Provider>
+  );
 }

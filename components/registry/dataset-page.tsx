@@ -12,6 +12,7 @@ import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { Sparkbars, TopValues } from "./histogram";
 import { formatBytes as bytes } from "~/server/shared/format";
+import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 const fmt = (v: number | string | null | undefined) =>
   v === null || v === undefined ? "—" : typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en") : v.toPrecision(4)) : v;
@@ -94,12 +95,7 @@ export function DatasetPage({ name }: { name: string }) {
   const version = selected ?? ds.data.versions[0]?.version ?? null;
   return (
     <>
-      <div className="mb-2 text-sm text-muted">
-        <Link href={`/w/${workspace.slug}/datasets`} className="hover:underline">
-          Datasets
-        </Link>{" "}
-        /
-      </div>
+      <Breadcrumb href={`/w/${workspace.slug}/datasets`} label="Datasets" />
       <PageHeader
         title={ds.data.name}
         description={ds.data.description ?? `${ds.data.versions.length} version${ds.data.versions.length === 1 ? "" : "s"}`}

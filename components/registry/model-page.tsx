@@ -19,6 +19,7 @@ import { LineageGraph } from "./lineage-graph";
 import { MetricsChart } from "./metrics-chart";
 import { UploadModelDialog } from "./models-page";
 import { formatBytes as bytes } from "~/server/shared/format";
+import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 const shape = (s: (number | string | null)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "—");
 
@@ -113,8 +114,8 @@ function Signature({ name, version }: { name: string; version: number }) {
 function AliasControl({ name, versions }: { name: string; versions: number[] }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
-  const canProd = useCan("model:alias_production");
-  const [alias, setAlias] = useState("staging");
+  const policies = useQuery(trpc.policies.list.queryOptions({ workspaceId: workspace.id }));
+  const [alias, setAlias] = useState("champion");
   const [version, setVersion] = useState(versions[0] ?? 1);
   const set = useMutation(
     trpc.models.setAlias.mutationOptions({
@@ -122,6 +123,8 @@ function AliasControl({ name, versions }: { name: string; versions: number[] }) 
       onError: (err) => toast.error(errorMessage(err)),
     }),
   );
+  const isProtected = (policies.data ?? []).some((p) => p.active && p.alias === alias.trim());
+  const protectedAliases = (policies.data ?? []).filter((p) => p.active).map((p) => p.alias);
   return (
     <form
       className="flex flex-wrap items-center gap-2 text-sm"
@@ -133,9 +136,11 @@ function AliasControl({ name, versions }: { name: string; versions: number[] }) 
       <span className="text-muted">Point</span>
       <Input aria-label="Alias" className="h-8 w-32" value={alias} onChange={(e) => setAlias(e.target.value)} list="alias-suggestions" />
       <datalist id="alias-suggestions">
-        <option value="staging" />
         <option value="champion" />
-        {canProd && <option value="production" />}
+        <option value="candidate" />
+        {protectedAliases.map((a) => (
+          <option key={a} value={a} />
+        ))}
       </datalist>
       <span className="text-muted">at</span>
       <Select aria-label="Version for alias" className="h-8" value={version} onChange={(e) => setVersion(Number(e.target.value))}>
@@ -145,9 +150,19 @@ function AliasControl({ name, versions }: { name: string; versions: number[] }) 
           </option>
         ))}
       </Select>
-      <Button size="sm" variant="secondary" type="submit" loading={set.isPending}>
-        Set alias
-      </Button>
+      {isProtected ? (
+        <Link
+          className="inline-flex h-8 items-center rounded-md border border-border px-3 text-sm font-medium hover:bg-subtle"
+          href={`/w/${workspace.slug}/reviews/new?model=${encodeURIComponent(name)}&version=${version}&alias=${encodeURIComponent(alias.trim())}`}
+          title={`"${alias.trim()}" is protected by an approval policy: it moves when a review is approved.`}
+        >
+          Request review…
+        </Link>
+      ) : (
+        <Button size="sm" variant="secondary" type="submit" loading={set.isPending}>
+          Set alias
+        </Button>
+      )}
     </form>
   );
 }
@@ -168,12 +183,7 @@ export function ModelPage({ name }: { name: string }) {
   const aliasesOf = (v: number) => m.data.aliases.filter((a) => a.version === v);
   return (
     <>
-      <div className="mb-2 text-sm text-muted">
-        <Link href={`/w/${workspace.slug}/models`} className="hover:underline">
-          Models
-        </Link>{" "}
-        /
-      </div>
+      <Breadcrumb href={`/w/${workspace.slug}/models`} label="Models" />
       <PageHeader
         title={m.data.name}
         description={`${m.data.versions.length} version${m.data.versions.length === 1 ? "" : "s"}${m.data.aliases.length ? " · " + m.data.aliases.map((a) => `${a.alias} → v${a.version}`).join(", ") : ""}`}

@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { ChevronsUpDown, LogOut, Moon, Sun } from "lucide-react";
+import { Bell, ChevronsUpDown, LogOut, Moon, Sun } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
@@ -28,6 +28,23 @@ function LiveDot() {
       />
       {label}
     </span>
+  );
+}
+
+/** The inbox with its live unread count (mentions, assignments, approvals needed, decisions). */
+function InboxBell() {
+  const trpc = useTRPC();
+  const { workspace } = useWorkspace();
+  const n = useQuery(trpc.notifications.unreadCount.queryOptions()).data ?? 0;
+  return (
+    <Link href={`/w/${workspace.slug}/inbox`} className="relative rounded-md p-2 text-muted hover:bg-subtle" aria-label={n ? `Inbox, ${n} unread` : "Inbox"} data-testid="inbox-bell">
+      <Bell className="size-4" aria-hidden />
+      {n > 0 && (
+        <span className="absolute -top-0.5 -right-0.5 min-w-4 rounded-full bg-accent px-1 text-center text-[10px] leading-4 font-semibold text-white" data-testid="unread-count">
+          {n > 99 ? "99+" : n}
+        </span>
+      )}
+    </Link>
   );
 }
 
@@ -104,6 +121,7 @@ export function AppShell({ children }: { children: React.ReactNode }) {
             <CommandPalette />
           </div>
           <div className="flex items-center gap-3">
+            <InboxBell />
             <button
               type="button"
               className="rounded-md p-2 text-muted hover:bg-subtle"

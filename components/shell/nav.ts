@@ -18,9 +18,9 @@ export const NAV: NavItem[] = [
   { href: "/models", label: "Models", icon: Boxes, built: true, blurb: "The model registry: versions, ONNX signatures, aliases, lineage and comparisons." },
   { href: "/datasets", label: "Datasets", icon: Database, built: true, blurb: "Dataset versions keyed by content hash, with inferred schema and profiles." },
   { href: "/pipelines", label: "Pipelines", icon: Workflow, built: true, blurb: "Validation pipelines run by workers: integrity, evaluation, fairness, robustness, latency." },
-  { href: "/reviews", label: "Reviews", icon: GitPullRequest, built: false, blurb: "Review rooms and approval workflows with e-signatures." },
+  { href: "/reviews", label: "Reviews", icon: GitPullRequest, built: true, blurb: "Review rooms and approval workflows with e-signatures." },
   { href: "/deployments", label: "Deployments", icon: Rocket, built: true, blurb: "ONNX serving with canary and shadow releases, rollback and prediction logging." },
-  { href: "/monitoring", label: "Monitoring", icon: Activity, built: false, blurb: "Live traffic, latency, drift, delayed ground truth and alerts." },
+  { href: "/monitoring", label: "Monitoring", icon: Activity, built: true, blurb: "Live traffic, latency, drift, delayed ground truth and alerts." },
   { href: "/governance/audit", label: "Governance", icon: ShieldCheck, built: true, blurb: "The tamper-evident audit trail." },
   { href: "/settings", label: "Settings", icon: Settings, built: true, blurb: "Members, workspace and system." },
 ];

@@ -9,9 +9,12 @@ export function SettingsTabs() {
       tabs={[
         { href: "/settings/members", label: "Members" },
         { href: "/settings/general", label: "General" },
+        { href: "/settings/policies", label: "Approval policies" },
+        { href: "/settings/webhooks", label: "Webhooks" },
         { href: "/settings/tokens", label: "API tokens" },
         { href: "/settings/api", label: "API reference" },
         { href: "/settings/system", label: "System" },
+        { href: "/settings/accounts", label: "Accounts" },
       ]}
     />
   );

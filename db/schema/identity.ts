@@ -1,5 +1,5 @@
 import { relations, sql } from "drizzle-orm";
-import { index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 export const ROLES = [
   "viewer",
@@ -29,6 +29,12 @@ export const users = pgTable(
     /** argon2id PHC string; null for accounts that only sign in through OIDC. */
     passwordHash: text(),
     lastSignInAt: timestamp({ withTimezone: true }),
+    /** A deactivated account cannot sign in, sign, or use a live session or token. */
+    deactivatedAt: timestamp({ withTimezone: true }),
+    /** In every session token; bumping it ends every live session of the account at once. */
+    sessionVersion: integer().notNull().default(0),
+    /** May deactivate and reactivate accounts (the first account of an instance is one). */
+    instanceAdmin: boolean().notNull().default(false),
     ...timestamps,
   },
   (t) => [uniqueIndex("users_email_key").on(t.email)],

@@ -4,3 +4,5 @@ export * from "./system";
 export * from "./registry";
 export * from "./pipelines";
 export * from "./serving";
+export * from "./reviews";
+export * from "./monitoring";

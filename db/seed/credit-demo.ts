@@ -3,7 +3,7 @@ import type { WorkspaceActor } from "~/server/audit/actor";
 import { savePipeline } from "~/server/pipelines/definitions.service";
 import { createDeployment } from "~/server/serving/deployments.service";
 import { uploadDatasetVersion } from "~/server/registry/datasets.service";
-import { setAlias, uploadModelVersion } from "~/server/registry/models.service";
+import { seedAlias, uploadModelVersion } from "~/server/registry/models.service";
 import { evaluate, FEATURES, generateCredit, toCsv, trainLogistic } from "./credit-data";
 import { logisticRegressionOnnx } from "./onnx-builder";
 
@@ -98,8 +98,9 @@ export async function seedCreditDemo(actor: WorkspaceActor) {
     },
     Readable.from([Buffer.from(logisticRegressionOnnx({ ...m2, featureNames: [...FEATURES], producerVersion: "2" }))]),
   );
-  await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "production", version: 1 });
-  await setAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "staging", version: 2 });
+  // The demo starts with v1 in production (set up directly; from here on, production and
+  // staging move only through approved reviews). v2 awaits review in request #1.
+  await seedAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "production", version: 1 });
   // Served by the inference process from the start; it follows production.
   await createDeployment(actor, { name: "credit-prod", environment: "production", model: "credit-risk" });
 }

@@ -3,6 +3,7 @@ import { getDb } from "~/db/client";
 import { users } from "~/db/schema";
 import type { Role } from "~/db/schema/identity";
 import { seedCreditDemo } from "./credit-demo";
+import { openReview } from "~/server/reviews/reviews.service";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
 const DEMO_PEOPLE: { name: string; email: string; role: Role }[] = [
@@ -25,7 +26,7 @@ export async function seedDemoIfEmpty() {
     people.push({ ...p, password, user });
   }
   const [owner, ...rest] = people;
-  const { workspace, owner: ada } = await createWorkspace({
+  const { workspace, owner: ada, members } = await createWorkspace({
     name: "Acme Credit Risk",
     slug: "acme",
     owner: owner!.user,
@@ -33,5 +34,15 @@ export async function seedDemoIfEmpty() {
     defaultPipeline: true,
   });
   await seedCreditDemo(ada.wsActor);
+  // A review in progress: Grace proposes v2 for production; Alan reviews, Joan signs for compliance.
+  const grace = members.find((m) => m.email === "grace@demo.steward.local")!;
+  const alan = members.find((m) => m.email === "alan@demo.steward.local")!;
+  await openReview(grace.wsActor, {
+    model: "credit-risk",
+    version: 2,
+    alias: "production",
+    summary: "v2 adds `history_years` and `late_payments`: ROC AUC up on the evaluation set, and the gender gap in approval rates is smaller. Please check the fairness report and the limitations in the model card.",
+    assignees: [alan.id],
+  });
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };
 }

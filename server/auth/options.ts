@@ -4,7 +4,7 @@ import CredentialsProvider from "next-auth/providers/credentials";
 import { env, oidcEnabled } from "~/env";
 import { mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
-import { authenticate, recordSignIn, upsertOidcUser } from "~/server/identity/users.service";
+import { authenticate, currentSessionVersion, recordSignIn, upsertOidcUser } from "~/server/identity/users.service";
 
 import { CLIENT_IP_HEADER } from "./constants";
 export { CLIENT_IP_HEADER };
@@ -91,15 +91,18 @@ export const authOptions: NextAuthOptions = {
         token.sub = local.id;
         token.email = local.email;
         token.name = local.name;
+        token.sv = await currentSessionVersion(local.id);
       } else if (user) {
         token.sub = user.id;
         token.email = user.email;
         token.name = user.name;
+        // "Sign out everywhere" and deactivation move the account's version: older tokens stop working.
+        token.sv = await currentSessionVersion(user.id);
       }
       return token;
     },
     session({ session, token }) {
-      session.user = { id: token.sub!, email: token.email ?? "", name: token.name ?? "" };
+      session.user = { id: token.sub!, email: token.email ?? "", name: token.name ?? "", sv: typeof token.sv === "number" ? token.sv : 0 };
       return session;
     },
   },

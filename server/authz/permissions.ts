@@ -18,7 +18,6 @@ export const PERMISSIONS = [
   "registry:read",
   "model:write",
   "model:alias",
-  "model:alias_production",
   "token:create",
   "token:manage",
   "review:approve_technical",
@@ -28,6 +27,8 @@ export const PERMISSIONS = [
   "pipeline:run",
   "pipeline:command",
   "deployment:predict",
+  "review:participate",
+  "review:sign",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -41,33 +42,33 @@ const viewer = [
   "registry:read",
   "token:create",
 ] as const satisfies readonly Permission[];
-const mlEngineer = [...viewer, "model:write", "model:alias", "pipeline:define", "pipeline:run", "deployment:predict"] as const;
+const mlEngineer = [...viewer, "model:write", "model:alias", "pipeline:define", "pipeline:run", "deployment:predict", "review:participate"] as const;
 
 export const ROLE_PERMISSIONS = {
   viewer,
   ml_engineer: mlEngineer,
-  reviewer: [...mlEngineer, "review:approve_technical"],
-  compliance_officer: [...mlEngineer, "review:approve_compliance", "audit:export"],
+  reviewer: [...mlEngineer, "review:approve_technical", "review:sign"],
+  compliance_officer: [...mlEngineer, "review:approve_compliance", "review:sign", "audit:export"],
   ops: [...mlEngineer, "deployment:manage"],
   admin: [
     ...mlEngineer,
     "review:approve_technical",
+    "review:sign",
     "deployment:manage",
     "audit:export",
     "workspace:update",
     "member:manage",
-    "model:alias_production",
     "token:manage",
     "pipeline:command",
   ],
   owner: [
     ...mlEngineer,
     "review:approve_technical",
+    "review:sign",
     "deployment:manage",
     "audit:export",
     "workspace:update",
     "member:manage",
-    "model:alias_production",
     "token:manage",
     "pipeline:command",
     "workspace:delete",

@@ -62,7 +62,10 @@ export async function reportPdf(r: Report): Promise<Uint8Array> {
 
   heading("Model card");
   line(v.description ?? "No description recorded.");
-  line("Intended use and limitations: not recorded (model cards come with review rooms).", { color: [0.6, 0.3, 0.1] });
+  if (r.card && r.card.revision > 1) {
+    line(`Revision ${r.card.revision} (sha256 ${r.card.sha256})`, { size: 8, f: mono });
+    for (const para of r.card.markdown.split(/\n+/).filter((x) => x.trim())) line(para.replace(/^#+\s*/, ""), { size: 9, f: /^#/.test(para) ? bold : undefined });
+  } else line("Intended use and limitations: not written yet (the model card is edited in the version's review room).", { color: [0.6, 0.3, 0.1] });
 
   heading("Design: inputs and outputs");
   for (const i of v.signature.inputs) line(`input  ${i.name}: ${i.elemType}[${(i.shape ?? []).map((d) => d ?? "?").join(", ")}]`, { f: mono, size: 9 });
@@ -85,8 +88,17 @@ export async function reportPdf(r: Report): Promise<Uint8Array> {
   heading("Validation evidence");
   const metrics = Object.entries(v.metrics);
   line(metrics.length ? `Metrics: ${metrics.map(([k, x]) => `${k} = ${x}`).join(", ")}` : "No metrics recorded.");
-  line("Validation checks, fairness and robustness: not available yet (validation pipelines).", { color: [0.6, 0.3, 0.1] });
-  line("Review and e-signatures, deployment history, monitoring: not available yet.", { color: [0.6, 0.3, 0.1] });
+  if (r.checks.length) for (const c of r.checks) line(`${c.status.toUpperCase()} ${c.name} = ${c.value ?? "-"} (${c.threshold ?? "no threshold"})${c.required ? "" : " [informational]"}`, { size: 8, f: mono });
+  else line("No validation checks recorded for this version.", { color: [0.6, 0.3, 0.1] });
+
+  heading("Review and e-signatures");
+  if (!r.signatures.length) line("No signatures for this version.", { color: [0.6, 0.3, 0.1] });
+  for (const x of r.signatures) {
+    line(`Review #${x.review} -> ${x.alias}: ${x.decision === "approve" ? "APPROVED" : "REJECTED"} by ${x.signerName} (${x.role}, user ${x.signerId}) at ${x.signedAt.toISOString()}`, { size: 9, f: bold });
+    line(`Meaning: "${x.meaning}"`, { size: 9, indent: 12 });
+    line(`artifact ${x.artifactSha256} · evidence ${x.evidenceHash} · record ${x.recordHash}`, { size: 7, f: mono, indent: 12 });
+  }
+  line("Deployment history and monitoring: see the deployment's page (monitoring is not built yet).", { color: [0.6, 0.3, 0.1] });
 
   for (const f of r.frameworks) {
     heading(f.name);

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { and, asc, desc, eq, or, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { auditCheckpoints, auditEvents, datasets, datasetVersions, modelVersionDatasets } from "~/db/schema";
+import { auditCheckpoints, auditEvents, checks, datasets, datasetVersions, modelCardRevisions, modelVersionDatasets, reviewRequests, reviewSignatures } from "~/db/schema";
 import type { WorkspaceActor } from "~/server/audit/actor";
 import { getModelVersion } from "~/server/registry/models.service";
 import euAiAct from "./frameworks/eu-ai-act.json";
@@ -81,11 +81,21 @@ export async function buildReport(actor: WorkspaceActor, name: string, version: 
     .limit(1);
   const [head] = await db.select({ seq: auditEvents.seq, hash: auditEvents.hash }).from(auditEvents).where(eq(auditEvents.workspaceId, actor.workspaceId)).orderBy(desc(auditEvents.seq)).limit(1);
 
+  // The model card (latest revision), the version's checks, and every e-signature given for it.
+  const [card] = await db.select().from(modelCardRevisions).where(eq(modelCardRevisions.modelVersionId, v.id)).orderBy(desc(modelCardRevisions.revision)).limit(1);
+  const versionChecks = await db.select({ name: checks.name, status: checks.status, value: checks.value, threshold: checks.threshold, required: checks.required, createdAt: checks.createdAt }).from(checks).where(eq(checks.modelVersionId, v.id)).orderBy(asc(checks.createdAt));
+  const signatures = await db
+    .select({ review: reviewRequests.number, alias: reviewRequests.alias, signerName: reviewSignatures.signerName, signerId: reviewSignatures.signerId, role: reviewSignatures.role, decision: reviewSignatures.decision, meaning: reviewSignatures.meaning, signedAt: reviewSignatures.signedAt, artifactSha256: reviewSignatures.artifactSha256, evidenceHash: reviewSignatures.evidenceHash, recordHash: reviewSignatures.recordHash })
+    .from(reviewSignatures)
+    .innerJoin(reviewRequests, eq(reviewRequests.id, reviewSignatures.requestId))
+    .where(eq(reviewRequests.modelVersionId, v.id))
+    .orderBy(asc(reviewSignatures.signedAt));
+  const cardWritten = Boolean(card && card.revision > 1);
   const train = data.filter((d) => d.role === "train");
   const evalData = data.filter((d) => d.role === "eval");
   const present: Record<string, boolean> = {
     model_description: Boolean(v.description),
-    intended_use: false,
+    intended_use: cardWritten,
     version_control: Boolean(v.gitCommit),
     parent_version: Boolean(v.parentVersionId),
     params: Object.keys(v.params).length > 0,
@@ -94,10 +104,10 @@ export async function buildReport(actor: WorkspaceActor, name: string, version: 
     evaluation_data: evalData.length > 0,
     data_profiles: data.length > 0,
     metrics: Object.keys(v.metrics).length > 0,
-    validation_checks: false,
+    validation_checks: versionChecks.length > 0,
     fairness: false,
     robustness: false,
-    review_signatures: false,
+    review_signatures: signatures.some((x) => x.decision === "approve"),
     deployment_history: false,
     monitoring: false,
     integrity_hashes: true,
@@ -122,6 +132,8 @@ export async function buildReport(actor: WorkspaceActor, name: string, version: 
     model: { name: v.name, version: v.version, sha256: v.sha256, sizeBytes: v.sizeBytes },
     datasets: data.map((d) => ({ role: d.role, ref: `${d.name}@${d.version}`, sha256: d.sha256 })),
     auditEvents: events.map((e) => ({ seq: e.seq, hash: e.hash })),
+    modelCard: card ? { revision: card.revision, sha256: card.sha256 } : null,
+    signatures: signatures.map((x) => ({ review: x.review, recordHash: x.recordHash })),
     chainHead: head ? { seq: head.seq, hash: head.hash } : null,
     checkpoint: checkpoint ? { seq: checkpoint.seq, headHash: checkpoint.headHash, signedAt: checkpoint.signedAt.toISOString(), keyId: checkpoint.keyId, signature: checkpoint.signature } : null,
   };
@@ -131,6 +143,9 @@ export async function buildReport(actor: WorkspaceActor, name: string, version: 
     generatedBy: actor.email,
     version: v,
     data: data.map((d) => ({ ...d, columns: d.schema.length })),
+    card: card ? { revision: card.revision, markdown: card.markdown, sha256: card.sha256 } : null,
+    checks: versionChecks,
+    signatures,
     events,
     checkpoint: checkpoint ?? null,
     frameworks,

@@ -22,6 +22,19 @@ export const authRouter = {
   signUp: publicProcedure
     .input(SignUpInput)
     .mutation(({ ctx, input }) => usersService.signUp(input, { requestId: ctx.requestId, ip: ctx.ip })),
+  /** "Sign out everywhere": ends every live session of this account, this one included. */
+  endAllSessions: protectedProcedure.input(z.void()).mutation(({ ctx }) => usersService.endAllSessions(ctx.actor, ctx.meta)),
+  me: protectedProcedure.input(z.void()).query(({ ctx }) => usersService.accountInfo(ctx.actor)),
+  /** For accounts made through single sign-on: a password to e-sign with. */
+  setPassword: protectedProcedure.input(z.object({ password: z.string() })).mutation(({ ctx, input }) => usersService.setInitialPassword(ctx.actor, input, ctx.meta)),
+} satisfies TRPCRouterRecord;
+
+/** Steward administrators (the instance's first account, and whom it makes one) manage accounts. */
+export const accountsRouter = {
+  list: protectedProcedure.input(z.void()).query(({ ctx }) => usersService.listAccounts(ctx.actor)),
+  setActive: protectedProcedure
+    .input(z.object({ userId: z.uuid(), active: z.boolean() }))
+    .mutation(({ ctx, input }) => usersService.setAccountActive(ctx.actor, input, ctx.meta)),
 } satisfies TRPCRouterRecord;
 
 export const workspacesRouter = {

@@ -8,6 +8,7 @@ import type { RequestMeta, UserActor, WorkspaceActor } from "~/server/audit/acto
 import { mutate } from "~/server/audit/mutate";
 import { AppError, isUniqueViolation } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
+import { credentialsChanged } from "~/server/shared/credentials";
 import { ChangeRoleInput, InvitationToken, InviteMemberInput } from "./identity.schema";
 
 export const INVITATION_TTL_DAYS = 7;
@@ -281,6 +282,7 @@ export async function changeRole(actor: WorkspaceActor, raw: ChangeRoleInput, me
         .update(memberships)
         .set({ role: input.role, updatedAt: new Date() })
         .where(eq(memberships.id, m.id));
+      await credentialsChanged(tx, "member.role_changed");
       audit({
         action: "member.role_changed",
         target: { type: "user", id: input.userId },
@@ -314,6 +316,7 @@ export async function removeMember(actor: WorkspaceActor, userId: string, meta: 
         );
       }
       await tx.delete(memberships).where(eq(memberships.id, m.id));
+      await credentialsChanged(tx, "member.removed");
       audit({
         action: self ? "member.left" : "member.removed",
         target: { type: "user", id: userId },

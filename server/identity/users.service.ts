@@ -1,5 +1,5 @@
 import "server-only";
-import { eq } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { memberships, users } from "~/db/schema";
 import type { RequestMeta, UserActor } from "~/server/audit/actor";
@@ -7,7 +7,10 @@ import { mutate } from "~/server/audit/mutate";
 import { hashPassword, verifyPassword } from "~/server/auth/password";
 import { accountKey, clearFailures, ipKey, lockedFor, recordFailure, SIGN_IN_LIMITS } from "~/server/auth/rate-limit";
 import { AppError, isUniqueViolation } from "~/server/errors";
-import { SignInInput, SignUpInput } from "./identity.schema";
+import { publish } from "~/server/realtime/publish";
+import { credentialsChanged } from "~/server/shared/credentials";
+import { z } from "zod";
+import { Password, SignInInput, SignUpInput } from "./identity.schema";
 
 export type UserDto = { id: string; email: string; name: string };
 
@@ -19,9 +22,11 @@ export async function signUp(raw: SignUpInput, meta: RequestMeta = {}): Promise<
     return await mutate(
       { type: "anonymous", label: input.email },
       async (tx, audit) => {
+        // The instance's first account administers accounts (deactivation); later ones do not.
+        const [{ n }] = (await tx.execute<{ n: number }>(sql`select count(*)::int as n from users`)) as unknown as [{ n: number }];
         const [user] = await tx
           .insert(users)
-          .values({ email: input.email, name: input.name, passwordHash })
+          .values({ email: input.email, name: input.name, passwordHash, instanceAdmin: n === 0 })
           .returning({ id: users.id, email: users.email, name: users.name });
         audit({
           action: "user.signed_up",
@@ -81,6 +86,7 @@ export async function authenticate(raw: unknown, meta: RequestMeta = {}): Promis
     throw new AppError("UNAUTHORIZED", "E-mail or password is incorrect.");
   }
   await clearFailures(accountKey(email));
+  if (user.deactivatedAt) throw new AppError("UNAUTHORIZED", "This account is deactivated. Ask your Steward administrator to reactivate it.");
   const actor: UserActor = { type: "user", userId: user.id, email: user.email };
   await recordSignIn(actor, "password", meta);
   return { id: user.id, email: user.email, name: user.name };
@@ -138,7 +144,96 @@ export async function findUser(userId: string): Promise<UserDto | null> {
   const [u] = await getDb()
     .select({ id: users.id, email: users.email, name: users.name })
     .from(users)
-    .where(eq(users.id, userId))
+    .where(and(eq(users.id, userId), isNull(users.deactivatedAt)))
     .limit(1);
   return u ?? null;
+}
+
+/** Whether a session token (its user and session version) is still good: not deactivated, not ended. */
+export async function sessionIsLive(userId: string, sessionVersion: number) {
+  const [u] = await getDb().select({ deactivatedAt: users.deactivatedAt, sessionVersion: users.sessionVersion }).from(users).where(eq(users.id, userId));
+  return Boolean(u && !u.deactivatedAt && u.sessionVersion === sessionVersion);
+}
+
+export async function currentSessionVersion(userId: string) {
+  const [u] = await getDb().select({ v: users.sessionVersion }).from(users).where(eq(users.id, userId));
+  return u?.v ?? 0;
+}
+
+async function requireInstanceAdmin(actor: UserActor) {
+  const [me] = await getDb().select({ admin: users.instanceAdmin }).from(users).where(eq(users.id, actor.userId));
+  if (!me?.admin) throw new AppError("FORBIDDEN", "Only Steward administrators manage accounts.");
+}
+
+/** Every account, for Steward administrators. */
+export async function listAccounts(actor: UserActor) {
+  await requireInstanceAdmin(actor);
+  return getDb().select({ id: users.id, email: users.email, name: users.name, deactivatedAt: users.deactivatedAt, instanceAdmin: users.instanceAdmin, lastSignInAt: users.lastSignInAt }).from(users).orderBy(users.email);
+}
+
+/**
+ * Deactivates (or reactivates) an account. Deactivation takes effect at once: sessions end
+ * (the session version moves and open sockets are closed on every replica), API tokens stop
+ * working, and the account can neither sign in nor e-sign.
+ */
+export async function setAccountActive(actor: UserActor, input: { userId: string; active: boolean }, meta: RequestMeta = {}) {
+  await requireInstanceAdmin(actor);
+  if (input.userId === actor.userId && !input.active) throw new AppError("PRECONDITION_FAILED", "You cannot deactivate your own account.");
+  const r = await mutate(
+    actor,
+    async (tx, audit) => {
+      const [u] = await tx.select().from(users).where(eq(users.id, input.userId)).for("update");
+      if (!u) throw new AppError("NOT_FOUND", "There is no such account.", { field: "userId" });
+      if (Boolean(u.deactivatedAt) === !input.active) throw new AppError("PRECONDITION_FAILED", `${u.email} is already ${input.active ? "active" : "deactivated"}.`);
+      await tx
+        .update(users)
+        .set(input.active ? { deactivatedAt: null, updatedAt: new Date() } : { deactivatedAt: new Date(), sessionVersion: sql`${users.sessionVersion} + 1`, updatedAt: new Date() })
+        .where(eq(users.id, u.id));
+      await credentialsChanged(tx, input.active ? "user.reactivated" : "user.deactivated");
+      audit({ action: input.active ? "user.reactivated" : "user.deactivated", target: { type: "user", id: u.id }, workspaceId: null, metadata: { email: u.email } });
+      return u;
+    },
+    meta,
+  );
+  if (!input.active) publish.disconnectUser(r.id);
+  return { userId: r.id, active: input.active };
+}
+
+/** What the account page needs to know about the signed-in account. */
+export async function accountInfo(actor: UserActor) {
+  const [u] = await getDb().select({ passwordHash: users.passwordHash, instanceAdmin: users.instanceAdmin }).from(users).where(eq(users.id, actor.userId));
+  return { hasPassword: Boolean(u?.passwordHash), instanceAdmin: Boolean(u?.instanceAdmin) };
+}
+
+/**
+ * An account made through single sign-on has no password; it sets one here (signed in, so
+ * its identity is proven) to be able to e-sign, which asks for the password again.
+ * Changing an existing password is not this.
+ */
+export async function setInitialPassword(actor: UserActor, raw: { password: string }, meta: RequestMeta = {}) {
+  const { password } = z.object({ password: Password }).parse(raw);
+  const hash = await hashPassword(password);
+  await mutate(
+    actor,
+    async (tx, audit) => {
+      const [u] = await tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, actor.userId)).for("update");
+      if (u?.passwordHash) throw new AppError("PRECONDITION_FAILED", "This account already has a password.");
+      await tx.update(users).set({ passwordHash: hash, updatedAt: new Date() }).where(eq(users.id, actor.userId));
+      audit({ action: "user.password_set", target: { type: "user", id: actor.userId }, workspaceId: null, metadata: { email: actor.email } });
+    },
+    meta,
+  );
+}
+
+/** "Sign out everywhere": every live session of this account ends now (this one too). */
+export async function endAllSessions(actor: UserActor, meta: RequestMeta = {}) {
+  await mutate(
+    actor,
+    async (tx, audit) => {
+      await tx.update(users).set({ sessionVersion: sql`${users.sessionVersion} + 1`, updatedAt: new Date() }).where(eq(users.id, actor.userId));
+      audit({ action: "user.sessions_revoked", target: { type: "user", id: actor.userId }, workspaceId: null, metadata: { email: actor.email } });
+    },
+    meta,
+  );
+  publish.disconnectUser(actor.userId);
 }

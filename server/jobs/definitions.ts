@@ -35,7 +35,39 @@ export const pipelineStep = defineJob({
   work: { batchSize: 1, pollingIntervalSeconds: 2 },
 });
 
-export const ALL_JOBS = [systemHeartbeat, auditCheckpoint, pipelineStep] as const;
+/** Hourly: removes prediction logs past each workspace's retention and makes the coming days' partitions. */
+export const predictionRetention = defineJob({
+  name: "prediction.retention",
+  schema: z.object({}).passthrough(),
+  queue: { retryLimit: 2, expireInSeconds: 3600 },
+  work: { batchSize: 1, pollingIntervalSeconds: 5 },
+});
+
+/** Every minute: closed minutes of the prediction log into per-minute rollups. */
+export const monitoringRollup = defineJob({
+  name: "monitoring.rollup",
+  schema: z.object({}).passthrough(),
+  queue: { retryLimit: 1, expireInSeconds: 300 },
+  work: { batchSize: 1, pollingIntervalSeconds: 2 },
+});
+
+/** Every 10 minutes (and on demand): input drift of every active deployment. */
+export const monitoringDrift = defineJob({
+  name: "monitoring.drift",
+  schema: z.object({ windowMinutes: z.number().int().min(5).max(10080).optional(), deploymentId: z.uuid().optional() }).passthrough(),
+  queue: { retryLimit: 1, expireInSeconds: 1800 },
+  work: { batchSize: 1, pollingIntervalSeconds: 2 },
+});
+
+/** One alert event to one webhook; retried with backoff (each attempt recorded). */
+export const webhookDeliver = defineJob({
+  name: "webhook.deliver",
+  schema: z.object({ webhookId: z.uuid(), event: z.string().min(1), payload: z.unknown() }),
+  queue: { retryLimit: 4, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 },
+  work: { batchSize: 1, pollingIntervalSeconds: 1 },
+});
+
+export const ALL_JOBS = [systemHeartbeat, auditCheckpoint, pipelineStep, predictionRetention, monitoringRollup, monitoringDrift, webhookDeliver] as const;
 
 /** Enqueuers notify this channel (on commit) so idle workers fetch at once instead of at their next poll. */
 export const JOBS_CHANNEL = "steward_jobs";

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- step outputs are JSON documents */
 import { eq } from "drizzle-orm";
+import { seedAlias } from "~/server/registry/models.service";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
 import { checks, pipelineRuns } from "~/db/schema";
@@ -63,7 +64,7 @@ describe("validation on registration", () => {
     const caller = callerFor(owner);
     const r1 = await caller.runs.get({ workspaceId: workspace.id, runId: run1.id });
     expect(run1.status, JSON.stringify([r1.steps.map((s) => [s.key, s.status, s.reason]), r1.checks.map((c) => [c.name, c.status, c.value])])).not.toBe("failed");
-    await caller.models.setAlias({ workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
+    await seedAlias(owner.wsActor, { workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
     const v2 = await pushModel(owner.wsActor, "credit", creditModel(train));
     const done = await drive(v2.runs[0]!);
     const run = await caller.runs.get({ workspaceId: workspace.id, runId: done.id });
@@ -155,7 +156,7 @@ describe("other triggers", () => {
     const { workspace, owner } = await createWorkspace();
     const { train } = await creditFixture(owner.wsActor, { trainRows: 200, evalRows: 100 });
     await pushModel(owner.wsActor, "credit", creditModel(train));
-    await callerFor(owner).models.setAlias({ workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
+    await seedAlias(owner.wsActor, { workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
     await expectTrpcError(
       callerFor(owner).pipelines.save({ workspaceId: workspace.id, name: "nightly", yaml: "on: { schedule: '0 3 * * *' }\nsteps:\n  e: { type: evaluate }\n" }),
       "BAD_REQUEST",

@@ -2,15 +2,15 @@ import "server-only";
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createAdapter } from "@socket.io/postgres-adapter";
 import { parse as parseCookie } from "cookie";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { decode } from "next-auth/jwt";
 import pg from "pg";
 import { Server } from "socket.io";
 import { getDb } from "~/db/client";
-import { memberships, users } from "~/db/schema";
+import { memberships, reviewRequests, users } from "~/db/schema";
 import { env } from "~/env";
 import { setRealtimeSink } from "./publish";
-import { userRoom, workspaceRoom } from "./rooms";
+import { reviewRoom, userRoom, workspaceRoom } from "./rooms";
 
 // Hints are validated by the client's refetch, not by the socket: keep the event maps open.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,14 +19,16 @@ type Events = Record<string, (...args: any[]) => void>;
 const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
 
 /** Reads and verifies the next-auth session cookie from a socket handshake. */
-export async function userFromHandshake(req: IncomingMessage): Promise<{ id: string; email: string } | null> {
+export async function userFromHandshake(req: IncomingMessage): Promise<{ id: string; email: string; name: string } | null> {
   const cookies = parseCookie(req.headers.cookie ?? "");
   const name = SESSION_COOKIES.find((n) => cookies[n]);
   if (!name) return null;
   const token = await decode({ token: cookies[name], secret: env.AUTH_SECRET }).catch(() => null);
   if (!token?.sub) return null;
-  const [user] = await getDb().select({ id: users.id, email: users.email }).from(users).where(eq(users.id, token.sub));
-  return user ?? null;
+  const [user] = await getDb().select({ id: users.id, email: users.email, name: users.name, deactivatedAt: users.deactivatedAt, sessionVersion: users.sessionVersion }).from(users).where(eq(users.id, token.sub));
+  // A deactivated account, or a session ended by "sign out everywhere", gets no socket.
+  if (!user || user.deactivatedAt || (token.sv ?? 0) !== user.sessionVersion) return null;
+  return { id: user.id, email: user.email, name: user.name };
 }
 
 /**
@@ -37,7 +39,7 @@ export async function userFromHandshake(req: IncomingMessage): Promise<{ id: str
  */
 export function attachRealtime(httpServer: HttpServer) {
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
-  const io = new Server<Events, Events, Events, { user: { id: string; email: string } }>(httpServer, {
+  const io = new Server<Events, Events, Events, { user: { id: string; email: string; name: string } }>(httpServer, {
     serveClient: false,
     adapter: createAdapter(pool, { tableName: "socket_io_attachments", heartbeatInterval: 2000 }),
     cors: { origin: false },
@@ -59,6 +61,41 @@ export function attachRealtime(httpServer: HttpServer) {
     // that everything sent to them before it has arrived.
     socket.on("steward:ping", (ack: unknown) => {
       if (typeof ack === "function") (ack as (t: number) => void)(Date.now());
+    });
+    // Review rooms: presence (who is here, on every web replica) and typing indicators.
+    const presence = async (requestId: string) => {
+      const sockets = await io.in(reviewRoom(requestId)).fetchSockets();
+      const people = new Map(sockets.map((x) => [x.data.user.id, { id: x.data.user.id, name: x.data.user.name }]));
+      io.to(reviewRoom(requestId)).emit("review.presence", { requestId, users: [...people.values()] });
+    };
+    socket.on("review:join", (p: unknown) => {
+      const requestId = typeof p === "object" && p && typeof (p as { requestId?: unknown }).requestId === "string" ? (p as { requestId: string }).requestId : null;
+      if (!requestId || !/^[0-9a-f-]{36}$/.test(requestId)) return;
+      void (async () => {
+        const [ok] = await getDb()
+          .select({ id: reviewRequests.id })
+          .from(reviewRequests)
+          .innerJoin(memberships, and(eq(memberships.workspaceId, reviewRequests.workspaceId), eq(memberships.userId, user.id)))
+          .where(eq(reviewRequests.id, requestId));
+        if (!ok) return;
+        await socket.join(reviewRoom(requestId));
+        await presence(requestId);
+      })().catch((err: unknown) => console.error("[realtime] review join failed:", err));
+    });
+    socket.on("review:leave", (p: unknown) => {
+      const requestId = (p as { requestId?: string } | null)?.requestId;
+      if (!requestId || !socket.rooms.has(reviewRoom(requestId))) return;
+      void socket.leave(reviewRoom(requestId));
+      void presence(requestId).catch(() => undefined);
+    });
+    socket.on("review:typing", (p: unknown) => {
+      const { requestId, threadId } = (p ?? {}) as { requestId?: string; threadId?: string | null };
+      if (!requestId || !socket.rooms.has(reviewRoom(requestId))) return;
+      socket.to(reviewRoom(requestId)).emit("review.typing", { requestId, threadId: typeof threadId === "string" ? threadId : null, user: { id: user.id, name: user.name } });
+    });
+    socket.on("disconnecting", () => {
+      const rooms = [...socket.rooms].filter((r) => r.startsWith("review:")).map((r) => r.slice("review:".length));
+      setImmediate(() => rooms.forEach((id) => void presence(id).catch(() => undefined)));
     });
     void (async () => {
       const rows = await getDb()

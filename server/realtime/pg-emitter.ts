@@ -12,7 +12,7 @@ import type { RealtimeSink } from "./publish";
  */
 const CHANNEL = "socket.io#/";
 const EMITTER_UID = "emitter"; // the adapter's reserved uid for emitters: not counted as a node
-const MessageType = { BROADCAST: 3, SOCKETS_JOIN: 4, SOCKETS_LEAVE: 5 } as const;
+const MessageType = { BROADCAST: 3, SOCKETS_JOIN: 4, SOCKETS_LEAVE: 5, DISCONNECT_SOCKETS: 6 } as const;
 const PACKET_EVENT = 2;
 
 function notify(message: { type: number; data: unknown }) {
@@ -42,6 +42,9 @@ export const postgresEmitter: RealtimeSink = {
       },
       socketsLeave(target) {
         notify({ type: MessageType.SOCKETS_LEAVE, data: { opts: opts(room), rooms: [target] } });
+      },
+      disconnectSockets(close = false) {
+        notify({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: opts(room), close } });
       },
     };
   },

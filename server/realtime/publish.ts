@@ -7,7 +7,7 @@ import { userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEvents } from
  */
 export interface RealtimeSink {
   to(room: string): { emit(event: string, payload: unknown): unknown };
-  in(room: string): { socketsJoin(room: string): unknown; socketsLeave(room: string): unknown };
+  in(room: string): { socketsJoin(room: string): unknown; socketsLeave(room: string): unknown; disconnectSockets(close?: boolean): unknown };
 }
 
 // On globalThis: the custom server, Next's server bundle and the worker each load their
@@ -34,6 +34,11 @@ export const publish = {
   grantWorkspace(userId: string, workspaceId: string) {
     sink()?.in(userRoom(userId)).socketsJoin(workspaceRoom(workspaceId));
     this.toUser(userId, "workspace.access_granted", { workspaceId });
+  },
+  /** The account was deactivated or its sessions ended: close its sockets on every replica. */
+  disconnectUser(userId: string) {
+    this.toUser(userId, "session.ended", { userId });
+    sink()?.in(userRoom(userId)).disconnectSockets(true);
   },
   revokeWorkspace(userId: string, workspaceId: string) {
     sink()?.in(userRoom(userId)).socketsLeave(workspaceRoom(workspaceId));

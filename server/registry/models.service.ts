@@ -2,24 +2,21 @@ import "server-only";
 import type { Readable } from "node:stream";
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { z } from "zod";
-import { getDb } from "~/db/client";
+import { getDb, type Tx } from "~/db/client";
 import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, modelVersions, users } from "~/db/schema";
 import type { OnnxSignature } from "~/db/schema/registry";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { startModelVersionPipelines } from "~/server/pipelines/runs.service";
 import { followAlias } from "~/server/serving/deployments.service";
-import { mutate } from "~/server/audit/mutate";
-import { can } from "~/server/authz/permissions";
+import { mutate, type AuditFn } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
+import { policyFor } from "~/server/reviews/policies.service";
 import { resolveDatasetVersion } from "./datasets.service";
 import { inspectOnnx } from "./onnx-inspect";
 import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { AlreadyRegistered, registerUpload } from "./staged-upload";
 import { ModelUploadMeta, RegistryName, SetAliasInput } from "./registry.schema";
-
-/** Aliases that only an admin may move, until approvals take them over. */
-export const PROTECTED_ALIASES = new Set(["production"]);
 
 async function resolveParent(workspaceId: string, modelName: string, parent: z.infer<typeof ModelUploadMeta>["parent"]) {
   if (parent === undefined) return null;
@@ -254,11 +251,62 @@ export async function getModelVersion(actor: WorkspaceActor, name: string, versi
 }
 
 /** Points an alias at a version (one version per alias per model). `production` needs an admin. */
+/** Refuses a move of an alias that an approval policy protects: only an approved review moves it. */
+async function refuseProtected(workspaceId: string, alias: string, verb: string) {
+  const policy = await policyFor(getDb(), workspaceId, alias);
+  if (policy) {
+    throw new AppError(
+      "PRECONDITION_FAILED",
+      `"${alias}" is protected by an approval policy, so it cannot be ${verb} directly by anyone: open a review request (Reviews › Request review, POST /api/v1/workspaces/<workspace>/reviews, or \`steward reviews open\`) and it moves when the policy is satisfied.`,
+      { field: "alias" },
+    );
+  }
+}
+
+/**
+ * Points an alias at a version, in `tx`: the alias row (one holder per alias and model),
+ * its audit event, and the deployments that follow the alias. The only place an alias moves.
+ */
+export async function moveAliasTx(tx: Tx, audit: AuditFn, actor: WorkspaceActor, input: { modelId: string; modelName: string; alias: string; versionId: string; version: number; via?: Record<string, unknown> }) {
+  const [before] = await tx
+    .select({ id: modelAliases.id, version: modelVersions.version })
+    .from(modelAliases)
+    .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+    .where(and(eq(modelAliases.modelId, input.modelId), eq(modelAliases.alias, input.alias)))
+    .for("update", { of: modelAliases });
+  await tx
+    .insert(modelAliases)
+    .values({ workspaceId: actor.workspaceId, modelId: input.modelId, alias: input.alias, modelVersionId: input.versionId, updatedBy: actor.userId })
+    .onConflictDoUpdate({
+      target: [modelAliases.modelId, modelAliases.alias],
+      set: { modelVersionId: input.versionId, updatedBy: actor.userId, updatedAt: new Date() },
+    });
+  audit({
+    action: "model.alias_moved",
+    target: { type: "model", id: input.modelId },
+    changes: { [input.alias]: [before?.version ?? null, input.version] },
+    metadata: { name: input.modelName, alias: input.alias, ...input.via },
+  });
+  // Deployments following this alias roll out the new version in the same transaction.
+  await followAlias(tx, audit, actor, { modelId: input.modelId, alias: input.alias, versionId: input.versionId });
+}
+
+/** Moves an alias that no approval policy protects (protected ones move through reviews). */
 export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: RequestMeta = {}) {
   const input = SetAliasInput.parse(raw);
-  if (PROTECTED_ALIASES.has(input.alias) && !can(actor.role, "model:alias_production")) {
-    throw new AppError("FORBIDDEN", `Only admins and owners may move the "${input.alias}" alias.`, { field: "alias" });
-  }
+  await refuseProtected(actor.workspaceId, input.alias, "moved");
+  return moveAliasUnchecked(actor, input, meta);
+}
+
+/**
+ * Moves any alias, protected or not, without a review. Not reachable through any API,
+ * procedure or route: only the demo seed and tests call it to set up a starting state.
+ */
+export async function seedAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: RequestMeta = {}) {
+  return moveAliasUnchecked(actor, SetAliasInput.parse(raw), meta);
+}
+
+async function moveAliasUnchecked(actor: WorkspaceActor, input: SetAliasInput, meta: RequestMeta) {
   const m = await findModel(actor.workspaceId, input.name);
   const [current] = await getDb()
     .select({ version: modelVersions.version })
@@ -274,27 +322,7 @@ export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: 
         .from(modelVersions)
         .where(and(eq(modelVersions.modelId, m.id), eq(modelVersions.version, input.version)));
       if (!v) throw new AppError("NOT_FOUND", `Model "${m.name}" has no version ${input.version}.`, { field: "version" });
-      const [before] = await tx
-        .select({ id: modelAliases.id, version: modelVersions.version })
-        .from(modelAliases)
-        .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
-        .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)))
-        .for("update", { of: modelAliases });
-      await tx
-        .insert(modelAliases)
-        .values({ workspaceId: actor.workspaceId, modelId: m.id, alias: input.alias, modelVersionId: v.id, updatedBy: actor.userId })
-        .onConflictDoUpdate({
-          target: [modelAliases.modelId, modelAliases.alias],
-          set: { modelVersionId: v.id, updatedBy: actor.userId, updatedAt: new Date() },
-        });
-      audit({
-        action: "model.alias_moved",
-        target: { type: "model", id: m.id },
-        changes: { [input.alias]: [before?.version ?? null, input.version] },
-        metadata: { name: m.name, alias: input.alias },
-      });
-      // Deployments following this alias roll out the new version in the same transaction.
-      await followAlias(tx, audit, actor, { modelId: m.id, alias: input.alias, versionId: v.id });
+      await moveAliasTx(tx, audit, actor, { modelId: m.id, modelName: m.name, alias: input.alias, versionId: v.id, version: input.version });
       return { alias: input.alias, version: input.version, changed: true };
     },
     meta,
@@ -302,9 +330,7 @@ export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: 
 }
 
 export async function removeAlias(actor: WorkspaceActor, input: { name: string; alias: string }, meta: RequestMeta = {}) {
-  if (PROTECTED_ALIASES.has(input.alias) && !can(actor.role, "model:alias_production")) {
-    throw new AppError("FORBIDDEN", `Only admins and owners may move the "${input.alias}" alias.`, { field: "alias" });
-  }
+  await refuseProtected(actor.workspaceId, input.alias, "removed");
   const m = await findModel(actor.workspaceId, input.name);
   return mutate(
     actor,

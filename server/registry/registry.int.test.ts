@@ -193,27 +193,31 @@ describe("models over REST", () => {
     }
   });
 
-  it("moves aliases one version per alias, audited; production only by admins; tokens never exceed their role", async () => {
+  it("moves aliases one version per alias, audited; protected aliases by nobody directly; tokens never exceed their role", async () => {
     const { base, token, workspace, member, owner } = await setup();
     await rest("POST", `${base}/models/m/versions`, { token, form: form(logisticRegressionOnnx({ weights: [1], bias: 0 }), "m.onnx") });
     await rest("POST", `${base}/models/m/versions`, { token, form: form(logisticRegressionOnnx({ weights: [2], bias: 0 }), "m.onnx") });
     const put = (alias: string, version: number, t = token) => rest("PUT", `${base}/models/m/aliases/${alias}`, { token: t, json: { version } });
-    expect((await put("staging", 1)).status).toBe(200);
-    expect((await put("staging", 2)).data).toMatchObject({ alias: "staging", version: 2, changed: true });
+    expect((await put("champion", 1)).status).toBe(200);
+    expect((await put("champion", 2)).data).toMatchObject({ alias: "champion", version: 2, changed: true });
     const ev = await expectAudit(workspace.id, { action: "model.alias_moved" });
-    expect(ev.changes).toEqual({ staging: [null, 1] });
-    const prod = await put("production", 2);
-    expect(prod.status).toBe(403);
-    expect(prod.data.error!.message).toMatch(/Only admins and owners may move the "production" alias/);
-    await expectTrpcError(
-      callerFor(member).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 }),
-      "FORBIDDEN",
-    );
-    await callerFor(owner).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 });
+    expect(ev.changes).toEqual({ champion: [null, 1] });
+    // production and staging are protected by their approval policies: no token, no role moves them.
+    const { token: ownerToken } = await callerFor(owner).tokens.create({ workspaceId: workspace.id, name: "root", role: "owner" });
+    for (const t of [token, ownerToken]) {
+      for (const alias of ["production", "staging"]) {
+        const r = await put(alias, 2, t);
+        expect(r.status).toBe(412);
+        expect(r.data.error!.message).toMatch(new RegExp(`"${alias}" is protected by an approval policy, so it cannot be moved directly by anyone: open a review request`));
+      }
+    }
+    await expectTrpcError(callerFor(member).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 }), "PRECONDITION_FAILED", /protected by an approval policy/);
+    await expectTrpcError(callerFor(owner).models.setAlias({ workspaceId: workspace.id, name: "m", alias: "production", version: 2 }), "PRECONDITION_FAILED", /protected by an approval policy/);
+    await expectTrpcError(callerFor(owner).models.removeAlias({ workspaceId: workspace.id, name: "m", alias: "production" }), "PRECONDITION_FAILED", /cannot be removed directly/);
     const model = await callerFor(owner).models.byName({ workspaceId: workspace.id, name: "m" });
-    expect(model.aliases.map((a) => [a.alias, a.version])).toEqual([["production", 2], ["staging", 2]]);
+    expect(model.aliases.map((a) => [a.alias, a.version])).toEqual([["champion", 2]]);
     expect((await put("Bad Alias", 1)).status).toBe(400);
-    expect((await put("staging", 9)).status).toBe(404);
+    expect((await put("champion", 9)).status).toBe(404);
 
     await expectTrpcError(
       callerFor(member).tokens.create({ workspaceId: workspace.id, name: "x", role: "admin" }),
@@ -273,10 +277,19 @@ describe("hostile model uploads", () => {
   it("stops an upload past the size limit and leaves no staging file", async () => {
     const { stage } = await import("~/server/artifacts/store");
     const { Readable } = await import("node:stream");
-    const staging = path.join(path.resolve(env.ARTIFACT_DIR), "staging");
-    const before = fs.existsSync(staging) ? fs.readdirSync(staging).length : 0;
-    await expect(stage(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toThrow(/larger than the limit of 1000 bytes/);
-    expect(fs.readdirSync(staging).length).toBe(before);
+    // Other test files stage uploads into the shared store at the same time, so this one
+    // stages into a store of its own (env is per test process) and expects it to stay empty.
+    const config = env as { ARTIFACT_DIR: string };
+    const shared = config.ARTIFACT_DIR;
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), "steward-staging-"));
+    config.ARTIFACT_DIR = own;
+    try {
+      await expect(stage(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toThrow(/larger than the limit of 1000 bytes/);
+      expect(fs.readdirSync(path.join(own, "staging"))).toEqual([]);
+    } finally {
+      config.ARTIFACT_DIR = shared;
+      fs.rmSync(own, { recursive: true, force: true });
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import { buildReport } from "~/server/governance/report.service";
 import * as pipelineDefs from "~/server/pipelines/definitions.service";
 import { PipelineName } from "~/server/pipelines/pipelines.schema";
 import * as pipelineRuns from "~/server/pipelines/runs.service";
+import * as reviews from "~/server/reviews/reviews.service";
 import { route, type Upload } from "./rest";
 
 const Ws = z.object({ workspace: z.string().min(1).max(60) });
@@ -177,12 +178,31 @@ export const REST_ROUTES = [
     method: "PUT",
     path: "/workspaces/{workspace}/models/{name}/aliases/{alias}",
     tag: "models",
-    summary: "Point an alias at a version. Moving `production` needs an admin.",
+    summary: "Point an alias at a version. Aliases protected by an approval policy (staging and production by default) are refused: open a review instead.",
     permission: "model:alias",
     params: WsNameAlias,
     body: z.object({ version: VersionNumber }),
     handler: ({ actor, params, body, meta }) =>
       ms.setAlias(actor, { workspaceId: actor.workspaceId, name: params.name, alias: params.alias, version: body.version }, meta),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/reviews",
+    tag: "reviews",
+    summary: "Open a review request: propose a model version for a protected alias. It moves when the alias's approval policy is satisfied (signatures are given in the review room).",
+    permission: "review:participate",
+    params: Ws,
+    body: z.object({ model: RegistryName, version: VersionNumber, alias: AliasName, summary: z.string(), assignees: z.array(z.uuid()).optional() }),
+    handler: async ({ actor, body, meta }) => Response.json(await reviews.openReview(actor, body, meta), { status: 201 }),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/reviews/{number}",
+    tag: "reviews",
+    summary: "A review request: status, policy checklist, signatures (with their record hashes), checks and discussion.",
+    permission: "registry:read",
+    params: Ws.extend({ number: z.coerce.number().int().positive("number must be the review's number (1, 2, …).") }),
+    handler: ({ actor, params }) => reviews.getRoom(actor, params.number),
   }),
   route({
     method: "DELETE",

@@ -9,6 +9,9 @@ import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/ac
 import { mutate, type AuditFn } from "~/server/audit/mutate";
 import { AppError, isUniqueViolation } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
+import { credentialsChanged } from "~/server/shared/credentials";
+import { featureNames } from "~/server/shared/tabular";
+import { createDefaultRules } from "~/server/monitoring/alert-defaults";
 
 /*
  * Deployments: which versions of a model serve in an environment, and how traffic is
@@ -124,6 +127,8 @@ export async function createDeployment(
           .insert(deployments)
           .values({ workspaceId: actor.workspaceId, name, environment: input.environment.trim() || "production", modelId: m.id, followAlias: follow, primaryVersionId: primary, settings, createdBy: actor.userId })
           .returning();
+        // Every deployment starts watched: drift, error rate and latency alerts (editable).
+        await createDefaultRules(tx, row!);
         const n = await versionNumbers(tx, [primary]);
         const summary = `Deployed ${m.name} v${n.get(primary)} to ${row!.environment}${follow ? ` (following ${follow})` : " (pinned)"}.`;
         await tx.insert(deploymentEvents).values({ workspaceId: actor.workspaceId, deploymentId: row!.id, kind: "deployed", summary, detail: { primary: n.get(primary), followAlias: follow }, actorLabel: actor.email });
@@ -251,7 +256,27 @@ export async function updateSettings(actor: WorkspaceActor, name: string, raw: z
     async (tx, audit) => {
       const d = await lockByName(tx, actor.workspaceId, name);
       const settings = { ...d.settings, ...patch };
-      return change(tx, audit, actor, d, { settings }, "settings_changed", `Settings changed: ${Object.keys(patch).join(", ")}.`);
+      // Compared field by field (canary analysis too), so stored key order does not matter.
+      const flat = (x: DeploymentSettings) => {
+        const { canaryAnalysis, ...rest } = x;
+        const out: Record<string, unknown> = { ...rest };
+        for (const [k, v] of Object.entries(canaryAnalysis)) out[`canaryAnalysis.${k}`] = v;
+        return out;
+      };
+      const [a, b] = [flat(d.settings), flat(settings)];
+      const changed = Object.keys(b).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+      if (!changed.length) throw new AppError("PRECONDITION_FAILED", "Nothing changed: these are the deployment's settings already.");
+      if (patch.sensitiveInputs?.length) {
+        // A sensitive input must name something the primary version takes: a tensor or a record column.
+        const [v] = await tx.select({ signature: modelVersions.signature, version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, d.primaryVersionId));
+        const known = new Set([...(featureNames(v!.signature) ?? []), ...v!.signature.inputs.map((i) => i.name)]);
+        patch.sensitiveInputs.forEach((x, i) => {
+          if (!known.has(x.name)) throw new AppError("INVALID", `sensitiveInputs[${i}].name: "${x.name}" is not an input or column of v${v!.version} (it takes ${[...known].join(", ")}).`, { field: `sensitiveInputs.${i}.name` });
+        });
+      }
+      const show = (k: string, v: unknown) => (k === "sensitiveInputs" ? (v as { name: string; mode: string }[]).map((x) => `${x.name} (${x.mode})`).join(", ") || "none" : String(v));
+      const summary = `Settings changed: ${changed.map((k) => `${k} ${show(k, a[k])} → ${show(k, b[k])}`).join("; ")}.`;
+      return change(tx, audit, actor, d, { settings }, "settings_changed", summary);
     },
     meta,
   );
@@ -315,13 +340,18 @@ export async function revokeKey(actor: WorkspaceActor, keyId: string, meta: Requ
         .where(and(eq(deploymentKeys.id, keyId), eq(deploymentKeys.workspaceId, actor.workspaceId), isNull(deploymentKeys.revokedAt)))
         .returning();
       if (!k) throw new AppError("NOT_FOUND", "There is no such active key in this workspace.", { field: "keyId" });
+      await credentialsChanged(tx, "deployment_key.revoked");
       audit({ action: "deployment.key_revoked", target: { type: "deployment_key", id: k.id }, metadata: { name: k.name, prefix: k.prefix } });
     },
     meta,
   );
 }
 
-/** A deployment key's deployment, or null. Used by the inference server. */
+/**
+ * A deployment key's deployment, or null. Used by the inference server, which caches the
+ * answer until CREDENTIALS_CHANNEL fires, so this runs (and marks the key used) once per
+ * key per cache lifetime, not once per request.
+ */
 export async function deploymentForKey(key: string) {
   if (!key.startsWith(DEPLOYMENT_KEY_PREFIX)) return null;
   const [k] = await getDb()

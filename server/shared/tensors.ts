@@ -1,3 +1,4 @@
+import { Float16Array } from "@petamoriken/float16";
 import type { OnnxSignature, OnnxValueInfo } from "~/db/schema/registry";
 import { featureNames, planInputs, PlanError } from "./tabular";
 
@@ -28,7 +29,7 @@ const INT_RANGE: Record<string, [number, number]> = {
   int32: [-2147483648, 2147483647],
   uint32: [0, 4294967295],
 };
-const SUPPORTED = new Set(["float", "double", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string"]);
+const SUPPORTED = new Set(["float", "float16", "double", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string"]);
 
 function shapeOf(value: unknown): number[] {
   const dims: number[] = [];
@@ -99,6 +100,16 @@ function typed(info: OnnxValueInfo, values: unknown[]): TensorData["data"] {
       a[i] = v;
     });
     return a;
+  }
+  if (elem === "float16") {
+    // onnxruntime-node takes half floats as their 16-bit patterns.
+    const h = new Float16Array(values.length);
+    values.forEach((v, i) => {
+      if (typeof v !== "number") throw bad(i, "a number");
+      if (!Number.isFinite(v) || Math.abs(v) > 65504) throw bad(i, "a finite number within ±65504");
+      h[i] = v;
+    });
+    return new Uint16Array(h.buffer);
   }
   const a = elem === "double" ? new Float64Array(values.length) : new Float32Array(values.length);
   values.forEach((v, i) => {
@@ -193,9 +204,16 @@ function fromInstances(sig: Pick<OnnxSignature, "inputs" | "metadata">, instance
 }
 
 /** Output tensors as JSON: nested arrays; int64 beyond ±2^53 as strings so no digit is lost. */
-export function toJson(t: { data: ArrayLike<unknown> | unknown[]; dims: readonly number[] }): unknown {
-  const flat = Array.from(t.data as ArrayLike<unknown>, (v) => (typeof v === "bigint" ? (v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString()) : typeof v === "number" && !Number.isFinite(v) ? null : v));
-  const dims = t.dims.length ? [...t.dims] : [];
+export function toJson(t: { type?: string; data: ArrayLike<unknown> | unknown[]; dims: readonly number[] }): unknown {
+  const data = t.type === "float16" && t.data instanceof Uint16Array ? new Float16Array(t.data.buffer, t.data.byteOffset, t.data.length) : t.data;
+  if (t.type === "bool") return shapeJson(Array.from(data as ArrayLike<number>, (v) => v !== 0), t.dims);
+  const flat = Array.from(data, (v) => (typeof v === "bigint" ? (v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString()) : typeof v === "number" && !Number.isFinite(v) ? null : v));
+  return shapeJson(flat, t.dims);
+}
+
+/** A flat array as nested arrays of `dims` (a scalar for no dims). */
+function shapeJson(flat: unknown[], shape: readonly number[]): unknown {
+  const dims = shape.length ? [...shape] : [];
   if (!dims.length) return flat[0];
   const build = (offset: number, d: number): unknown => {
     if (d === dims.length - 1) return flat.slice(offset, offset + dims[d]!);

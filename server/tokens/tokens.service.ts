@@ -10,6 +10,7 @@ import { can, ROLE_LABELS, ROLE_PERMISSIONS } from "~/server/authz/permissions";
 import { AppError } from "~/server/errors";
 import { authenticate } from "~/server/identity/users.service";
 import { CreateTokenInput } from "~/server/registry/registry.schema";
+import { credentialsChanged } from "~/server/shared/credentials";
 
 export const TOKEN_PREFIX = "stw_";
 const hashToken = (t: string) => createHash("sha256").update(t).digest("hex");
@@ -88,6 +89,7 @@ export async function revokeToken(actor: WorkspaceActor, tokenId: string, meta: 
       }
       if (t.revokedAt) throw new AppError("PRECONDITION_FAILED", "This token is already revoked.");
       await tx.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, t.id));
+      await credentialsChanged(tx, "token.revoked");
       audit({ action: "token.revoked", target: { type: "api_token", id: t.id }, metadata: { name: t.name, prefix: t.prefix } });
       return { id: t.id };
     },
@@ -112,6 +114,7 @@ export async function actorForToken(token: string): Promise<WorkspaceActor & { t
       email: users.email,
       memberRole: memberships.role,
       revokedAt: apiTokens.revokedAt,
+      deactivatedAt: users.deactivatedAt,
       expiresAt: apiTokens.expiresAt,
       lastUsedAt: apiTokens.lastUsedAt,
     })
@@ -122,6 +125,7 @@ export async function actorForToken(token: string): Promise<WorkspaceActor & { t
     .where(eq(apiTokens.tokenHash, hashToken(token)));
   if (!row) throw new AppError("UNAUTHORIZED", "The API token is not valid.");
   if (row.revokedAt) throw new AppError("UNAUTHORIZED", "The API token was revoked.");
+  if (row.deactivatedAt) throw new AppError("UNAUTHORIZED", "The API token's creator is deactivated: the token no longer works.");
   if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AppError("UNAUTHORIZED", "The API token has expired.");
   if (!row.memberRole || !roleWithin(row.role, row.memberRole)) {
     throw new AppError("UNAUTHORIZED", "The API token's creator no longer has the rights it grants; create a new token.");

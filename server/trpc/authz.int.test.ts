@@ -73,6 +73,31 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "deployments.createKey": "deployment:manage",
   "deployments.revokeKey": "deployment:manage",
   "deployments.tryPredict": "deployment:predict",
+  "reviews.list": "registry:read",
+  "reviews.get": "registry:read",
+  "reviews.open": "review:participate",
+  "reviews.updateCard": "review:participate",
+  "reviews.withdraw": "review:participate",
+  "reviews.sign": "review:sign",
+  "reviews.requestChanges": "review:sign",
+  "reviews.clearChanges": "review:sign",
+  "reviews.comment": "review:participate",
+  "reviews.editComment": "review:participate",
+  "reviews.resolveThread": "review:participate",
+  "reviews.commentHistory": "registry:read",
+  "policies.list": "registry:read",
+  "policies.save": "workspace:update",
+  "monitoring.overview": "registry:read",
+  "monitoring.traffic": "registry:read",
+  "monitoring.drift": "registry:read",
+  "monitoring.computeDrift": "deployment:manage",
+  "monitoring.alerts": "registry:read",
+  "monitoring.performance": "registry:read",
+  "monitoring.saveRule": "deployment:manage",
+  "monitoring.acknowledge": "deployment:manage",
+  "monitoring.webhooks": "workspace:update",
+  "monitoring.createWebhook": "workspace:update",
+  "monitoring.setWebhookEnabled": "workspace:update",
   "tokens.list": "token:create",
   "tokens.create": "token:create",
   "tokens.revoke": "token:create",
@@ -80,7 +105,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "governance.report": "registry:read",
 };
 const PUBLIC = new Set(["auth.signUp", "invitations.preview"]);
-const USER_ONLY = new Set(["workspaces.list", "workspaces.create", "invitations.accept"]);
+const USER_ONLY = new Set(["workspaces.list", "workspaces.create", "invitations.accept", "notifications.list", "notifications.unreadCount", "notifications.markRead", "auth.endAllSessions", "auth.me", "auth.setPassword", "accounts.list", "accounts.setActive"]);
 
 function call(path: string, caller: ReturnType<typeof callerFor>, input: unknown) {
   const fn = path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (i: unknown) => Promise<unknown>;
@@ -189,7 +214,7 @@ describe("REST authorization matrix", () => {
     }
     const foreign = (await createToken(other.owner.wsActor, { workspaceId: other.workspace.id, name: "o", role: "owner" })).token;
     const fill = (p: string) =>
-      p.replace("{workspace}", workspace.slug).replace("{name}", "x").replace("{version}", "1").replace("{alias}", "staging");
+      p.replace("{workspace}", workspace.slug).replace("{name}", "x").replace("{version}", "1").replace("{alias}", "staging").replace("{number}", "1");
     const guarded = REST_ROUTES.filter((r) => r.permission !== null);
     expect(guarded.length).toBeGreaterThan(8);
     for (const r of guarded) {

@@ -16,6 +16,7 @@ import { predictionFeedback } from "~/db/schema";
 import { env } from "~/env";
 import { can } from "~/server/authz/permissions";
 import { autoRollbackCanary, deploymentForKey, DEPLOYMENTS_CHANNEL } from "~/server/serving/deployments.service";
+import { CREDENTIALS_CHANNEL } from "~/server/shared/credentials";
 import { InputError, parsePredictRequest, toJson, type TensorData } from "~/server/shared/tensors";
 import { actorForToken } from "~/server/tokens/tokens.service";
 import { LiveRegistry, type LiveDeployment, type LiveVersion } from "./live";
@@ -35,9 +36,17 @@ const batchRows = new client.Histogram({ name: "steward_predict_batch_rows", hel
 new client.Gauge({ name: "steward_prediction_log_dropped_total", help: "Prediction log records dropped because the buffer was full.", registers: [registry], collect(this: client.Gauge) { this.set(log.dropped); } });
 new client.Gauge({ name: "steward_prediction_log_buffered", help: "Prediction log records waiting to be written.", registers: [registry], collect(this: client.Gauge) { this.set(log.size); } });
 new client.Gauge({ name: "steward_inference_in_flight", help: "Runs in flight on the inference threads.", registers: [registry], collect(this: client.Gauge) { this.set(pool.inFlight); } });
-const loop = monitorEventLoopDelay({ resolution: 10 });
+const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
-new client.Gauge({ name: "steward_inference_event_loop_lag_p99_seconds", help: "p99 event-loop delay of the HTTP thread.", registers: [registry], collect(this: client.Gauge) { this.set(loop.percentile(99) / 1e9); } });
+new client.Gauge({
+  name: "steward_inference_event_loop_lag_p99_seconds",
+  help: "p99 event-loop delay of the HTTP thread since the previous scrape.",
+  registers: [registry],
+  collect(this: client.Gauge) {
+    this.set(loop.count ? loop.percentile(99) / 1e9 : 0);
+    loop.reset();
+  },
+});
 
 // ---- state -----------------------------------------------------------------
 const pool = new InferencePool(env.INFERENCE_THREADS ?? Math.max(1, os.cpus().length));
@@ -101,21 +110,56 @@ class HttpError extends Error {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+function readJson(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > MAX_BODY) throw new HttpError(413, `The body is larger than the limit of ${MAX_BODY.toLocaleString("en")} bytes; send smaller batches.`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `The body is larger than the limit of ${MAX_BODY.toLocaleString("en")} bytes; send smaller batches.`);
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new HttpError(400, "The body is not valid JSON.");
-  }
+  const tooBig = () => new HttpError(413, `The body is larger than the limit of ${MAX_BODY.toLocaleString("en")} bytes; send smaller batches.`);
+  if (declared > MAX_BODY) return Promise.reject(tooBig());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        req.removeAllListeners("data");
+        req.resume();
+        return reject(tooBig());
+      }
+      chunks.push(c);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8")));
+      } catch {
+        reject(new HttpError(400, "The body is not valid JSON."));
+      }
+    });
+  });
+}
+
+/*
+ * Credentials are looked up once and cached, so a request does not wait on the database
+ * to be authorised. The cache is emptied when CREDENTIALS_CHANNEL fires (a key or token
+ * revoked, a role changed, a member removed) and entries live at most CREDENTIAL_TTL_MS
+ * in case a notification is missed while the connection is re-established.
+ */
+const CREDENTIAL_TTL_MS = 30_000;
+type Credential = { kind: "key"; deploymentId: string } | { kind: "token"; workspaceId: string; workspaceSlug: string; role: Parameters<typeof can>[0] };
+const credentials = new Map<string, { at: number; value: Promise<Credential | null> }>();
+function lookup(token: string): Promise<Credential | null> {
+  const hit = credentials.get(token);
+  if (hit && Date.now() - hit.at < CREDENTIAL_TTL_MS) return hit.value;
+  const value = token.startsWith("stwd_")
+    ? deploymentForKey(token).then((k) => (k ? ({ kind: "key", deploymentId: k.deploymentId } as const) : null))
+    : actorForToken(token).then(
+        (a) => ({ kind: "token", workspaceId: a.workspaceId, workspaceSlug: a.workspaceSlug, role: a.role }) as const,
+        () => null,
+      );
+  // Unknown credentials are not remembered: a key created a moment ago must work at once.
+  void value.then((v) => (v ? undefined : credentials.delete(token)), () => credentials.delete(token));
+  if (credentials.size > 10_000) credentials.clear();
+  credentials.set(token, { at: Date.now(), value });
+  return value;
 }
 
 /** Who may call this deployment: a key for it, a workspace token with predict rights, or the web app on a user's behalf. */
@@ -132,19 +176,14 @@ async function authorise(req: IncomingMessage, name: string): Promise<LiveDeploy
   const auth = req.headers.authorization ?? "";
   const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
   if (!token) throw new HttpError(401, "Send a deployment key or an API token: Authorization: Bearer <key>.");
+  const actor = await lookup(token);
   if (token.startsWith("stwd_")) {
-    const k = await deploymentForKey(token);
-    if (!k) throw new HttpError(401, "The deployment key is unknown or revoked.");
-    const d = live.byIdGet(k.deploymentId);
+    if (actor?.kind !== "key") throw new HttpError(401, "The deployment key is unknown or revoked.");
+    const d = live.byIdGet(actor.deploymentId);
     if (!d || d.name !== name) throw new HttpError(403, `This key is for another deployment, not "${name}".`);
     return d;
   }
-  let actor;
-  try {
-    actor = await actorForToken(token);
-  } catch {
-    throw new HttpError(401, "The API token is unknown, revoked or expired.");
-  }
+  if (actor?.kind !== "token") throw new HttpError(401, "The API token is unknown, revoked or expired.");
   const d = live.find(actor.workspaceId, name);
   if (!d) throw new HttpError(404, `There is no deployment "${name}" in workspace ${actor.workspaceSlug}.`);
   if (!can(actor.role, "deployment:predict")) throw new HttpError(403, `The token's role (${actor.role}) may not call deployments.`);
@@ -275,6 +314,7 @@ const server = createServer((req, res) => {
 // ---- start -----------------------------------------------------------------
 await live.loadAll();
 const listener = await getSql().listen(DEPLOYMENTS_CHANNEL, (id) => void live.reload(id));
+const credentialListener = await getSql().listen(CREDENTIALS_CHANNEL, () => credentials.clear(), () => credentials.clear());
 // A missed notification (a reconnect) is caught up by a periodic check of revisions.
 const resync = setInterval(() => void live.loadAll().catch(() => undefined), 30_000);
 const analysis = setInterval(() => void analyseCanaries(), 5_000);
@@ -293,6 +333,7 @@ async function shutdown(signal: string) {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await log.close();
   await listener.unlisten().catch(() => undefined);
+  await credentialListener.unlisten().catch(() => undefined);
   await pool.close();
   await closeDb().catch(() => undefined);
   console.log(`[inference] stopped (${log.written} prediction(s) logged, ${log.dropped} dropped)`);

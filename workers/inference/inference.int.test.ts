@@ -6,12 +6,12 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "~/bin/lib/embedded-pg";
 import { getDb } from "~/db/client";
-import { predictionLogs } from "~/db/schema";
+import { apiTokens, predictionLogs } from "~/db/schema";
 import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { uploadModelVersion } from "~/server/registry/models.service";
 import * as deployments from "~/server/serving/deployments.service";
-import { createToken } from "~/server/tokens/tokens.service";
+import { createToken, revokeToken } from "~/server/tokens/tokens.service";
 import { auditFor } from "~/test/helpers";
 
 /*
@@ -167,7 +167,7 @@ describe("inference server", () => {
 
   it("swaps versions under continuous load with no failed request; moving the followed alias rolls out", async () => {
     const s = await setup();
-    const { setAlias } = await import("~/server/registry/models.service");
+    const { seedAlias: setAlias } = await import("~/server/registry/models.service");
     await setAlias(s.owner.wsActor, { workspaceId: s.workspace.id, name: "risk", alias: "production", version: 1 });
     await deployments.createDeployment(s.owner.wsActor, { name: "risk-live", environment: "prod", model: "risk" });
     await waitServing(s.token, "risk-live", 1);
@@ -209,7 +209,14 @@ describe("inference server", () => {
     expect((await predict(viewer, "risk-a", {})).status).toBe(403);
     const fb = await fetch(`${base}/v1/deployments/risk-a/feedback`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ requestId: ok.body.requestId, label: 1 }) });
     expect(fb.status).toBe(202);
+    // Credentials are cached by the server; a revocation empties the cache through NOTIFY,
+    // so it bites within moments, not when an entry would expire (30 s).
+    const body = { instances: [{ age: 1, income_k: 1, debt_ratio: 1 }] };
+    expect((await predict(s.token, "risk-a", body)).status).toBe(200);
     await deployments.revokeKey(s.owner.wsActor, id);
-    expect((await predict(key, "risk-a", {})).status).toBe(401);
+    await until("the revoked key to be refused", async () => (await predict(key, "risk-a", body)).status === 401, 2000);
+    const tokenRow = await getDb().select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.workspaceId, s.workspace.id));
+    for (const t of tokenRow) await revokeToken(s.owner.wsActor, t.id).catch(() => undefined);
+    await until("the revoked token to be refused", async () => (await predict(s.token, "risk-a", body)).status === 401, 2000);
   });
 });

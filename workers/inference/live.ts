@@ -31,34 +31,67 @@ export type LiveDeployment = {
 
 type Job = { feeds: Record<string, TensorData>; rows: number; resolve: (r: { outputs: Record<string, TensorData>; ms: number; batch: number }) => void; reject: (e: Error) => void };
 
-/** Gathers concurrent requests for one version into one run (up to maxBatchSize rows or maxWaitMs). */
+/**
+ * Gathers concurrent requests for one version into one run. A request is sent when the
+ * batch is full (maxBatchSize rows), when an inference thread is idle (after gathering
+ * what arrived in the same turn of the event loop), or when it has waited maxWaitMs.
+ * Under light load requests therefore go at once, one by one; under heavy load they
+ * queue while every thread is busy and leave as one batch when a thread frees up.
+ */
 export class Batcher {
   private queue: Job[] = [];
   private rows = 0;
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
+  private unsubscribe: () => void;
   constructor(
     private pool: InferencePool,
     private key: string,
     private maxRows: number,
     private maxWaitMs: number,
     private onBatch: (rows: number) => void,
-  ) {}
+  ) {
+    this.unsubscribe = pool.onIdle(() => {
+      if (this.queue.length) this.flushSoon();
+    });
+  }
   submit(feeds: Record<string, TensorData>, rows: number) {
     return new Promise<{ outputs: Record<string, TensorData>; ms: number; batch: number }>((resolve, reject) => {
       this.queue.push({ feeds, rows, resolve, reject });
       this.rows += rows;
       if (this.rows >= this.maxRows) this.flush();
+      else if (this.pool.idle > 0) this.flushSoon();
       else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+    });
+  }
+  /** Stops listening to the pool (the version was swapped out); queued requests still run. */
+  close() {
+    this.unsubscribe();
+    if (this.queue.length) this.flush();
+  }
+  private flushSoon() {
+    this.soon ??= setImmediate(() => {
+      this.soon = null;
+      this.flush();
     });
   }
   private flush() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const jobs = this.queue;
-    this.queue = [];
-    this.rows = 0;
-    if (!jobs.length) return;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
+    if (!this.queue.length) return;
+    // Take whole requests up to maxRows (a request larger than that goes alone).
+    let take = 0;
+    let rows = 0;
+    while (take < this.queue.length && (take === 0 || rows + this.queue[take]!.rows <= this.maxRows)) rows += this.queue[take++]!.rows;
+    const jobs = this.queue.splice(0, take);
+    this.rows -= rows;
     void this.runBatch(jobs);
+    if (this.queue.length) {
+      if (this.rows >= this.maxRows || this.pool.idle > 0) this.flushSoon();
+      else this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
+    }
   }
   private async runBatch(jobs: Job[]) {
     const total = jobs.reduce((a, j) => a + j.rows, 0);
@@ -199,6 +232,7 @@ export class LiveRegistry {
 
   /** Releases sessions no live deployment uses, after their in-flight requests drain. */
   private retire(old: LiveDeployment) {
+    for (const v of [old.primary, old.canary?.v, old.shadow]) v?.batcher?.close();
     const keys = [old.primary.key, old.canary?.v.key, old.shadow?.key].filter((k): k is string => !!k);
     const used = new Set(this.all().flatMap((d) => [d.primary.key, d.canary?.v.key, d.shadow?.key]));
     for (const key of keys) {

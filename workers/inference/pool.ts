@@ -17,8 +17,8 @@ class Thread {
   private seq = 0;
   private pending = new Map<number, Pending>();
   dead: Error | null = null;
-  constructor(file: string) {
-    this.worker = new Worker(file);
+  constructor(file: string, nice: number) {
+    this.worker = new Worker(file, { workerData: { nice } });
     this.worker.on("message", (m: Reply & { id: number }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
@@ -44,15 +44,26 @@ class Thread {
 
 export class InferencePool {
   private threads: Thread[];
-  constructor(size: number) {
+  /** `nice`: the inference threads' CPU niceness relative to the calling thread (0 = same). */
+  constructor(size: number, nice = 10) {
     const file = path.join(import.meta.dirname, "thread.mjs");
-    this.threads = Array.from({ length: Math.max(1, size) }, () => new Thread(file));
+    this.threads = Array.from({ length: Math.max(1, size) }, () => new Thread(file, nice));
   }
   get size() {
     return this.threads.length;
   }
   get inFlight() {
     return this.threads.reduce((a, t) => a + t.inFlight, 0);
+  }
+  /** Threads with nothing to do: a batcher sends at once while there is one. */
+  get idle() {
+    return this.threads.reduce((a, t) => a + (!t.dead && t.inFlight === 0 ? 1 : 0), 0);
+  }
+  private idleListeners = new Set<() => void>();
+  /** Called whenever a thread finishes its last run; returns the unsubscribe function. */
+  onIdle(fn: () => void) {
+    this.idleListeners.add(fn);
+    return () => this.idleListeners.delete(fn);
   }
   /** Loads a session on every thread (warm before use); rejects with onnxruntime's reason. */
   async load(key: string, file: string, threads: number) {
@@ -80,6 +91,7 @@ export class InferencePool {
       return { outputs: r.outputs!, ms: r.ms ?? 0 };
     } finally {
       t.inFlight--;
+      if (t.inFlight === 0) for (const fn of this.idleListeners) fn();
     }
   }
   async close() {

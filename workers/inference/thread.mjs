@@ -4,8 +4,19 @@
  * main thread sends, returns the outputs with their buffers transferred.
  * ------------------------------------------------------------------------- */
 import fs from "node:fs";
-import { parentPort } from "node:worker_threads";
+import os from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
 import { InferenceSession, Tensor } from "onnxruntime-node";
+
+// Inference runs at a lower CPU priority than the HTTP thread, so on a saturated machine
+// the thread that accepts, parses and answers requests is scheduled first (Linux sets
+// niceness per thread; elsewhere this is a no-op).
+try {
+  const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").pop());
+  if (tid > 0 && workerData?.nice) os.setPriority(tid, workerData.nice);
+} catch {
+  /* not Linux, or not permitted: same priority as the HTTP thread */
+}
 
 // Plain JavaScript: worker threads do not inherit the TypeScript loader.
 // message: { op: "load", id, key, file, threads } | { op: "unload", id, key } | { op: "run", id, key, feeds }

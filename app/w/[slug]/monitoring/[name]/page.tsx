@@ -1,0 +1,10 @@
+import type { Metadata } from "next";
+import { DeploymentMonitoring } from "~/components/monitoring/monitoring-pages";
+
+export async function generateMetadata({ params }: { params: Promise<{ name: string }> }): Promise<Metadata> {
+  return { title: `${decodeURIComponent((await params).name)} · Monitoring` };
+}
+
+export default async function Page({ params }: { params: Promise<{ name: string }> }) {
+  return <DeploymentMonitoring name={decodeURIComponent((await params).name)} />;
+}

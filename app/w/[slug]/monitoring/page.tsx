@@ -1,0 +1,8 @@
+import type { Metadata } from "next";
+import { MonitoringOverview } from "~/components/monitoring/monitoring-pages";
+
+export const metadata: Metadata = { title: "Monitoring" };
+
+export default function Page() {
+  return <MonitoringOverview />;
+}

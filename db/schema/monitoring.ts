@@ -1,0 +1,162 @@
+import { sql } from "drizzle-orm";
+import { boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { workspaces } from "./identity";
+import { modelVersions } from "./registry";
+import { deployments } from "./serving";
+
+/** Upper bounds (ms) of the latency buckets in rollups; the last bucket is everything above. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500] as const;
+
+/**
+ * Per-minute rollups of the prediction log, by deployment, version and role: what the
+ * dashboards read, so a month of traffic draws from ~43k rows per series rather than the log.
+ */
+export const predictionRollups = pgTable(
+  "prediction_rollups",
+  {
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
+    role: text({ enum: ["primary", "canary", "shadow"] }).notNull(),
+    minute: timestamp({ withTimezone: true }).notNull(),
+    requests: integer().notNull(),
+    errors: integer().notNull(),
+    rows: integer().notNull(),
+    latencySumMs: real().notNull(),
+    /** Counts per LATENCY_BUCKETS_MS bucket (+1 for above the last bound). */
+    latencyBuckets: integer().array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deploymentId, t.modelVersionId, t.role, t.minute] }), index("prediction_rollups_minute_idx").on(t.deploymentId, t.minute)],
+);
+
+/** How far each deployment's log has been rolled up (closed minutes). */
+export const monitoringWatermarks = pgTable("monitoring_watermarks", {
+  deploymentId: uuid()
+    .primaryKey()
+    .references(() => deployments.id, { onDelete: "cascade" }),
+  rolledUpTo: timestamp({ withTimezone: true }).notNull(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One drift computation: every input feature of a window against the reference. */
+export const driftResults = pgTable(
+  "drift_results",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
+    windowStart: timestamp({ withTimezone: true }).notNull(),
+    windowEnd: timestamp({ withTimezone: true }).notNull(),
+    /** The dataset version the window is compared with. */
+    reference: jsonb().$type<{ dataset: string; version: number; role: "train" | "eval"; rows: number }>().notNull(),
+    /** FeatureDrift[] (server/monitoring/drift.ts). */
+    features: jsonb().$type<unknown[]>().notNull(),
+    maxSeverity: text({ enum: ["none", "moderate", "major", "unknown"] }).notNull(),
+    sampled: integer().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("drift_results_deployment_idx").on(t.deploymentId, t.windowEnd)],
+);
+
+
+export const ALERT_METRICS = ["latency_p99", "error_rate", "drift_any", "drift_feature", "traffic_drop"] as const;
+
+/** When to raise an alert for a deployment, and what to do then (ops and admins edit them). */
+export const alertRules = pgTable(
+  "alert_rules",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    metric: text({ enum: ALERT_METRICS }).notNull(),
+    /** For drift_feature: the input feature. */
+    feature: text(),
+    /** Fires when the value is above (or, for traffic_drop, below) the threshold over the window. */
+    threshold: real().notNull(),
+    windowMinutes: integer().notNull(),
+    severity: text({ enum: ["info", "warning", "critical"] }).notNull(),
+    enabled: boolean().notNull().default(true),
+    /** A pipeline to start when it fires (for example a retraining command step). */
+    startPipelineId: uuid(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("alert_rules_deployment_idx").on(t.deploymentId)],
+);
+
+/** One incident per rule at a time: fires once, may be acknowledged, resolves itself when the condition clears. */
+export const alertIncidents = pgTable(
+  "alert_incidents",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    ruleId: uuid().notNull().references(() => alertRules.id, { onDelete: "cascade" }),
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    status: text({ enum: ["firing", "acknowledged", "resolved"] }).notNull(),
+    value: real(),
+    message: text().notNull(),
+    openedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    acknowledgedAt: timestamp({ withTimezone: true }),
+    acknowledgedBy: uuid(),
+    resolvedAt: timestamp({ withTimezone: true }),
+    pipelineRunId: uuid(),
+  },
+  (t) => [index("alert_incidents_deployment_idx").on(t.deploymentId, t.openedAt), uniqueIndex("alert_incidents_open_key").on(t.ruleId).where(sql`status <> 'resolved'`)],
+);
+
+/** Where alert events are POSTed, signed with the webhook's secret. */
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    url: text().notNull(),
+    /** HMAC key for the Steward-Signature header (shown once at creation). */
+    secret: text().notNull(),
+    enabled: boolean().notNull().default(true),
+    consecutiveFailures: integer().notNull().default(0),
+    disabledReason: text(),
+    createdBy: uuid(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhooks_workspace_idx").on(t.workspaceId)],
+);
+
+/** Every delivery attempt, kept. */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    webhookId: uuid().notNull().references(() => webhooks.id, { onDelete: "cascade" }),
+    event: text().notNull(),
+    attempt: integer().notNull(),
+    status: integer(),
+    ok: boolean().notNull(),
+    error: text(),
+    durationMs: integer().notNull(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhook_deliveries_webhook_idx").on(t.webhookId, t.at)],
+);
+
+/**
+ * Model performance per hour once ground truth arrives (delayed labels joined by request
+ * id), recomputed as late labels come in; with the shadow's agreement with the primary.
+ */
+export const performanceWindows = pgTable(
+  "performance_windows",
+  {
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    windowStart: timestamp({ withTimezone: true }).notNull(),
+    predictions: integer().notNull(),
+    labeled: integer().notNull(),
+    /** { task, accuracy?, f1?, auc?, mae?, rmse?, shadow?: { compared, agreement, meanAbsDiff } } */
+    metrics: jsonb().$type<Record<string, unknown>>().notNull(),
+    computedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.deploymentId, t.windowStart] })],
+);

@@ -1,0 +1,110 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getDb } from "~/db/client";
+import { deployments, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
+import { generateCredit } from "~/db/seed/credit-data";
+import { seedCreditDemo } from "~/db/seed/credit-demo";
+import { createWorkspace } from "~/db/seed/factories";
+import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { computeDriftAll } from "~/workers/monitoring/drift-job";
+import { evaluateAlerts } from "./alerts.service";
+import { rollUpAll } from "./monitoring.service";
+import { computePerformance } from "./performance.service";
+
+describe("monitoring: rollups and drift from the prediction log", () => {
+  it("rolls closed minutes up idempotently, draws traffic from the rollups, and finds drift in a shifted feature with an explanation", async () => {
+    const { workspace, owner } = await createWorkspace();
+    await seedCreditDemo(owner.wsActor);
+    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000); // a minute boundary: everything below is closed
+    // 300 predictions over the last 30 minutes: incomes 80% higher than in training; 12 errors.
+    const rows = generateCredit(300, 99).map((r, i) => ({
+      at: new Date(now.getTime() - (i % 30) * 60_000 - 1000),
+      requestId: `r${i}`,
+      workspaceId: workspace.id,
+      deploymentId: d!.id,
+      modelVersionId: d!.primaryVersionId,
+      role: "primary" as const,
+      status: i % 25 === 0 ? ("error" as const) : ("ok" as const),
+      latencyMs: 1 + (i % 10),
+      rows: 1,
+      inputs: { instances: [{ age: r.age, income_k: Math.round(r.income_k * 1.8 * 10) / 10, debt_ratio: r.debt_ratio }] },
+      outputs: { probability: [[0.3]] },
+    }));
+    await getDb().insert(predictionLogs).values(rows);
+
+    await rollUpAll(now);
+    await rollUpAll(now); // again: the same numbers, not double
+    const api = callerFor(owner).monitoring;
+    const t = await api.traffic({ workspaceId: workspace.id, name: "credit-prod", range: "1h" });
+    expect(t.series.map((s) => s.key)).toEqual(["v1 primary"]);
+    const points = t.series[0]!.points;
+    expect(points.reduce((a, p) => a + p.requests, 0)).toBe(300);
+    expect(points.reduce((a, p) => a + p.errors, 0)).toBe(12);
+    expect(points.every((p) => p.p50! > 0 && p.p50! <= 10 && p.p99! <= 10)).toBe(true);
+
+    // On demand for one deployment: only that one; an unknown name is refused.
+    expect((await computeDriftAll(now, 60, "00000000-0000-4000-8000-000000000000")).computed).toBe(0);
+    await expectTrpcError(callerFor(owner).monitoring.computeDrift({ workspaceId: workspace.id, name: "nope" }), "NOT_FOUND", /no deployment "nope"/);
+    const r = await computeDriftAll(now, 60, d!.id);
+    expect(r.computed).toBe(1);
+    const drift = await api.drift({ workspaceId: workspace.id, name: "credit-prod" });
+    expect(drift.latest).toMatchObject({ maxSeverity: "major", reference: { dataset: "credit-train", version: 1, role: "train" } });
+    const features = drift.latest!.features as { feature: string; status: string; severity: string; explanation: string; pAdjusted: number }[];
+    const income = features.find((f) => f.feature === "income_k")!;
+    expect(income.severity).toBe("major");
+    expect(income.explanation).toMatch(/^income_k: \d+% of current traffic falls above the reference's 95th percentile/);
+    expect(income.pAdjusted).toBeLessThan(0.001);
+    expect(features.find((f) => f.feature === "age")!.severity).toBe("none");
+    expect(features.map((f) => f.feature).sort()).toEqual(["age", "debt_ratio", "income_k"]);
+
+    const overview = await api.overview({ workspaceId: workspace.id });
+    expect(overview.find((o) => o.name === "credit-prod")).toMatchObject({ drift: "major" });
+
+    // Alerts: the deployment's default rules; drift fires once, is acknowledged, and resolves by itself.
+    const ref = { workspaceId: workspace.id, name: "credit-prod" };
+    let alerts = await api.alerts(ref);
+    expect(alerts.rules.map((r) => [r.name, r.metric, r.threshold])).toEqual([["Input drift", "drift_any", 0.2], ["Error rate", "error_rate", 0.05], ["Latency p99", "latency_p99", 1000]]);
+    // A rule that starts the validate pipeline when drift passes 0.5 — the retraining loop's first link.
+    await api.saveRule({ ...ref, rule: { name: "Retrain on drift", metric: "drift_feature", feature: "income_k", threshold: 0.5, windowMinutes: 60, severity: "critical", startPipeline: "validate" } });
+    await expectTrpcError(api.saveRule({ ...ref, rule: { name: "x", metric: "drift_feature", threshold: 0.5, windowMinutes: 60, severity: "critical" } }), "BAD_REQUEST", /feature: a drift_feature rule names/);
+    await expectTrpcError(api.saveRule({ ...ref, rule: { name: "x", metric: "cpu", threshold: 0.5, windowMinutes: 60, severity: "critical" } }), "BAD_REQUEST", /metric must be one of/);
+    const first = await evaluateAlerts(now);
+    expect(first.fired).toHaveLength(2); // error rate 4% < 5%, p99 < 1 s: only the drift rules
+    expect((await evaluateAlerts(now)).fired).toHaveLength(0); // once per incident
+    alerts = await api.alerts(ref);
+    const retrain = alerts.incidents.find((i) => i.rule === "Retrain on drift")!;
+    expect(retrain).toMatchObject({ status: "firing", message: expect.stringMatching(/^credit-prod: drift \(PSI\) of income_k is \d\.\d{3} \(above 0\.500\) over 60 min$/) });
+    expect(retrain.pipelineRunId).toBeTruthy();
+    const [run] = await getDb().select().from(pipelineRuns).where(eq(pipelineRuns.id, retrain.pipelineRunId!));
+    expect(run).toMatchObject({ trigger: "alert", triggerRef: retrain.id });
+    expect((await getDb().select().from(notifications).where(and(eq(notifications.userId, owner.id), eq(notifications.kind, "alert")))).length).toBe(2);
+    await api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id });
+    await expectTrpcError(api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id }), "PRECONDITION_FAILED", /already acknowledged/);
+    // The drift clears (a new window without the shift): both incidents resolve by themselves.
+    await getDb().insert(driftResults).values({ workspaceId: workspace.id, deploymentId: d!.id, modelVersionId: d!.primaryVersionId, windowStart: now, windowEnd: new Date(now.getTime() + 1000), reference: { dataset: "credit-train", version: 1, role: "train", rows: 2000 }, features: [{ feature: "income_k", status: "ok", psi: 0.01 }], maxSeverity: "none", sampled: 300 });
+    const later = await evaluateAlerts(new Date(now.getTime() + 2000));
+    expect(later.resolved).toHaveLength(2);
+    expect((await api.alerts(ref)).incidents.every((i) => i.status === "resolved")).toBe(true);
+    for (const action of ["alert.fired", "alert.acknowledged", "alert.resolved", "alert.rule_saved"]) await expectAudit(workspace.id, { action });
+
+    // Delayed ground truth for r0…r199 and a shadow that answered r1…r50 differently.
+    await getDb().insert(predictionFeedback).values(Array.from({ length: 200 }, (_, i) => ({ requestId: `r${i}`, workspaceId: workspace.id, deploymentId: d!.id, label: i % 2 })));
+    await getDb().insert(predictionLogs).values(rows.slice(1, 51).map((r) => ({ ...r, role: "shadow" as const, status: "ok" as const, outputs: { probability: [[0.7]] } })));
+    await computePerformance(now, 24);
+    const perf = await api.performance({ workspaceId: workspace.id, name: "credit-prod" });
+    const total = perf.reduce((a, w) => a + w.predictions, 0);
+    const labeled = perf.reduce((a, w) => a + w.labeled, 0);
+    const okIds = rows.filter((r) => r.status === "ok").map((r) => Number(r.requestId.slice(1)));
+    expect(total).toBe(okIds.length);
+    expect(labeled).toBe(okIds.filter((i) => i < 200).length);
+    // The model says 0.3 for everything (predicts 0): accuracy is the share of 0 labels, per window.
+    const expectedAcc = okIds.filter((i) => i < 200 && i % 2 === 0).length / labeled;
+    const weighted = perf.reduce((a, w) => a + (w.metrics.accuracy ?? 0) * w.labeled, 0) / labeled;
+    expect(weighted).toBeCloseTo(expectedAcc, 10);
+    expect(perf.every((w) => w.metrics.task === "classification")).toBe(true);
+    const shadow = perf.map((w) => w.metrics.shadow).filter(Boolean);
+    expect(shadow.reduce((a, x) => a + x!.compared, 0)).toBe(okIds.filter((i) => i >= 1 && i <= 50).length);
+    expect(shadow.every((x) => x!.agreement === 0 && Math.abs(x!.meanAbsDiff - 0.4) < 1e-9)).toBe(true);
+  });
+});

@@ -1,0 +1,147 @@
+import "server-only";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups } from "~/db/schema";
+import { LATENCY_BUCKETS_MS } from "~/db/schema/monitoring";
+import type { WorkspaceActor } from "~/server/audit/actor";
+import { AppError } from "~/server/errors";
+import { publish } from "~/server/realtime/publish";
+
+/*
+ * Monitoring reads rollups, never the raw log. The worker rolls closed minutes of the
+ * prediction log into prediction_rollups (re-aggregating the last few minutes each time,
+ * so records written late by an inference replica's buffer are counted), and computes
+ * drift on a schedule (workers/monitoring).
+ */
+
+const LATE_MINUTES = 5;
+
+/** Rolls up every deployment's log to the last closed minute. Idempotent. */
+export async function rollUpAll(now = new Date()) {
+  const db = getDb();
+  const upTo = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  const list = await db.select({ id: deployments.id, workspaceId: deployments.workspaceId }).from(deployments);
+  let rows = 0;
+  for (const d of list) {
+    const [w] = await db.select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
+    const from = new Date((w?.rolledUpTo ?? new Date(upTo.getTime() - 24 * 3600_000)).getTime() - LATE_MINUTES * 60_000);
+    const buckets = sql.raw(
+      `array[${[...LATENCY_BUCKETS_MS.map((b, i) => `count(*) filter (where latency_ms ${i === 0 ? "" : `> ${LATENCY_BUCKETS_MS[i - 1]} and latency_ms `}<= ${b})`), `count(*) filter (where latency_ms > ${LATENCY_BUCKETS_MS.at(-1)})`].map((x) => `(${x})::int`).join(", ")}]`,
+    );
+    const r = await db.execute(sql`
+      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets)
+      select deployment_id, workspace_id, model_version_id, role, date_trunc('minute', at), count(*)::int, (count(*) filter (where status = 'error'))::int, sum(rows)::int, sum(latency_ms), ${buckets}
+      from prediction_logs
+      where deployment_id = ${d.id} and at >= ${from.toISOString()}::timestamptz and at < ${upTo.toISOString()}::timestamptz
+      group by 1, 2, 3, 4, 5
+      on conflict (deployment_id, model_version_id, role, minute) do update set
+        requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets`);
+    rows += r.count ?? 0;
+    await db
+      .insert(monitoringWatermarks)
+      .values({ deploymentId: d.id, rolledUpTo: upTo })
+      .onConflictDoUpdate({ target: monitoringWatermarks.deploymentId, set: { rolledUpTo: upTo, updatedAt: new Date() } });
+    if ((r.count ?? 0) > 0) publish.toWorkspace(d.workspaceId, "monitoring.updated", { workspaceId: d.workspaceId, deploymentId: d.id });
+  }
+  return { deployments: list.length, rows };
+}
+
+/** The latency at quantile q from bucket counts (linear within the bucket). */
+export function bucketQuantile(counts: number[], q: number) {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (!total) return null;
+  const target = q * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (seen + counts[i]! >= target) {
+      const lo = i === 0 ? 0 : LATENCY_BUCKETS_MS[i - 1]!;
+      const hi = LATENCY_BUCKETS_MS[i] ?? LATENCY_BUCKETS_MS.at(-1)! * 2;
+      return lo + ((target - seen) / Math.max(1, counts[i]!)) * (hi - lo);
+    }
+    seen += counts[i]!;
+  }
+  return LATENCY_BUCKETS_MS.at(-1)!;
+}
+
+const RANGES = { "15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080, "30d": 43200 } as const;
+export type Range = keyof typeof RANGES;
+
+async function deploymentByName(actor: WorkspaceActor, name: string) {
+  const [d] = await getDb().select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
+  if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
+  return d;
+}
+
+/** Traffic, errors and latency over a range, per version and role, from the rollups. */
+export async function traffic(actor: WorkspaceActor, name: string, range: Range) {
+  const { d } = await deploymentByName(actor, name);
+  const minutes = RANGES[range];
+  const step = minutes <= 60 ? 1 : minutes <= 360 ? 5 : minutes <= 1440 ? 15 : minutes <= 10080 ? 60 : 240; // points ≤ ~180
+  const since = new Date(Date.now() - minutes * 60_000);
+  const rows = await getDb()
+    .select({ minute: predictionRollups.minute, version: modelVersions.version, role: predictionRollups.role, requests: predictionRollups.requests, errors: predictionRollups.errors, latencySumMs: predictionRollups.latencySumMs, buckets: predictionRollups.latencyBuckets })
+    .from(predictionRollups)
+    .innerJoin(modelVersions, eq(modelVersions.id, predictionRollups.modelVersionId))
+    .where(and(eq(predictionRollups.deploymentId, d.id), gte(predictionRollups.minute, since)))
+    .orderBy(asc(predictionRollups.minute));
+  // Buckets of `step` minutes per series (version × role).
+  type Point = { requests: number; errors: number; latencySum: number; buckets: number[] };
+  const series = new Map<string, Map<number, Point>>();
+  for (const r of rows) {
+    const key = `v${r.version} ${r.role}`;
+    const t = Math.floor(r.minute.getTime() / (step * 60_000)) * step * 60_000;
+    const s = series.get(key) ?? new Map<number, Point>();
+    series.set(key, s);
+    const p: Point = s.get(t) ?? { requests: 0, errors: 0, latencySum: 0, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
+    p.requests += r.requests;
+    p.errors += r.errors;
+    p.latencySum += r.latencySumMs;
+    r.buckets.forEach((c, i) => (p.buckets[i]! += c));
+    s.set(t, p);
+  }
+  const [w] = await getDb().select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
+  return {
+    range,
+    stepMinutes: step,
+    rolledUpTo: w?.rolledUpTo ?? null,
+    series: [...series.entries()].map(([key, points]) => ({
+      key,
+      points: [...points.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([t, p]) => ({ t, rps: p.requests / (step * 60), errorRate: p.requests ? p.errors / p.requests : 0, requests: p.requests, errors: p.errors, p50: bucketQuantile(p.buckets, 0.5), p95: bucketQuantile(p.buckets, 0.95), p99: bucketQuantile(p.buckets, 0.99) })),
+    })),
+  };
+}
+
+/** The latest drift result of a deployment, and the history of its maximum severity per feature. */
+export async function drift(actor: WorkspaceActor, name: string) {
+  const { d } = await deploymentByName(actor, name);
+  const history = await getDb().select().from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(48);
+  const latest = history[0] ?? null;
+  return {
+    latest,
+    heatmap: history
+      .slice()
+      .reverse()
+      .map((h) => ({ windowEnd: h.windowEnd, features: (h.features as { feature: string; status: string; psi?: number }[]).map((f) => ({ feature: f.feature, psi: f.status === "ok" ? (f.psi ?? null) : null })) })),
+  };
+}
+
+/** Every deployment's health at a glance (last 15 minutes, latest drift). */
+export async function overview(actor: WorkspaceActor) {
+  const db = getDb();
+  const list = await db.select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.workspaceId, actor.workspaceId)).orderBy(deployments.name);
+  const since = new Date(Date.now() - 15 * 60_000);
+  const out = [];
+  for (const { d, model } of list) {
+    const rows = await db.select({ requests: predictionRollups.requests, errors: predictionRollups.errors, buckets: predictionRollups.latencyBuckets }).from(predictionRollups).where(and(eq(predictionRollups.deploymentId, d.id), gte(predictionRollups.minute, since), lt(predictionRollups.minute, new Date())));
+    const requests = rows.reduce((a, r) => a + r.requests, 0);
+    const errors = rows.reduce((a, r) => a + r.errors, 0);
+    const buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    for (const r of rows) r.buckets.forEach((c, i) => (buckets[i]! += c));
+    const [last] = await db.select({ maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd }).from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(1);
+    const [labels] = await db.select({ n: sql<number>`count(*)::int` }).from(predictionFeedback).where(and(eq(predictionFeedback.deploymentId, d.id), gte(predictionFeedback.at, since)));
+    out.push({ name: d.name, model, status: d.status, requests15m: requests, rps: requests / 900, errorRate: requests ? errors / requests : 0, p95: bucketQuantile(buckets, 0.95), drift: last?.maxSeverity ?? null, driftAt: last?.windowEnd ?? null, labels15m: labels?.n ?? 0 });
+  }
+  return out;
+}
