@@ -39,6 +39,8 @@ export const env = createEnv({
     AUDIT_SIGNING_KEY: z.string().includes("PRIVATE KEY", { message: "must be a PEM-encoded Ed25519 private key" }).optional(),
     AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
     AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
+    /** How often the worker rolls up the prediction log and evaluates alerts: 60 (a cron slot per minute) or a few seconds for demos and end-to-end tests. */
+    MONITORING_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(60),
     /** Pipeline steps one worker runs at once (each in its own process). */
     PIPELINE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
     /** Workers LISTEN for new jobs (false: rely on polling alone; for comparison in bench/pipelines). */
@@ -106,6 +108,7 @@ export const env = createEnv({
     AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY,
     AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE,
     AUDIT_CHECKPOINT_MINUTES: process.env.AUDIT_CHECKPOINT_MINUTES,
+    MONITORING_INTERVAL_SECONDS: process.env.MONITORING_INTERVAL_SECONDS,
   },
   emptyStringAsUndefined: true,
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,

@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   options: {
     deployment: { type: "string", default: "credit-prod" },
+    workspace: { type: "string" },
     rps: { type: "string", default: "20" },
     "drift-after": { type: "string", default: "5m" },
     "drift-features": { type: "string", default: "income_k,debt_ratio" },
@@ -27,7 +28,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`npm run simulate -- [--deployment credit-prod] [--rps 20] [--drift-after 5m] [--drift-features income_k,debt_ratio]
+  console.log(`npm run simulate -- [--deployment credit-prod] [--workspace acme] [--rps 20] [--drift-after 5m] [--drift-features income_k,debt_ratio]
                       [--label-delay 30s] [--label-share 0.8] [--duration 0 (until Ctrl-C)] [--url http://127.0.0.1:PORT] [--key stwd_…]`);
   process.exit(0);
 }
@@ -56,16 +57,25 @@ process.env.AUTH_SECRET ??= "simulator-does-not-sign-anything-000000000";
 
 const { and, asc, eq } = await import("drizzle-orm");
 const { getDb, closeDb } = await import("../db/client");
-const { deployments, memberships, modelVersions, users } = await import("../db/schema");
+const { deployments, memberships, modelVersions, users, workspaces } = await import("../db/schema");
 const { featureNames } = await import("../server/shared/tabular");
 const { generateCredit } = await import("../db/seed/credit-data");
 const { createKey } = await import("../server/serving/deployments.service");
 
-const [d] = await getDb().select().from(deployments).where(eq(deployments.name, values.deployment));
-if (!d) {
-  console.error(`There is no deployment "${values.deployment}".`);
+const found = await getDb()
+  .select({ d: deployments, slug: workspaces.slug })
+  .from(deployments)
+  .innerJoin(workspaces, eq(workspaces.id, deployments.workspaceId))
+  .where(and(eq(deployments.name, values.deployment), values.workspace ? eq(workspaces.slug, values.workspace) : undefined));
+if (!found.length) {
+  console.error(`There is no deployment "${values.deployment}"${values.workspace ? ` in workspace ${values.workspace}` : ""}.`);
   process.exit(3);
 }
+if (found.length > 1) {
+  console.error(`Deployments named "${values.deployment}" are in ${found.map((f) => f.slug).join(", ")}: choose one with --workspace.`);
+  process.exit(3);
+}
+const d = found[0]!.d;
 // Send what the served version takes (its feature_names), nothing more.
 const [served] = await getDb().select({ signature: modelVersions.signature }).from(modelVersions).where(eq(modelVersions.id, d.primaryVersionId));
 const columns = (served && featureNames(served.signature)) ?? ["age", "income_k", "debt_ratio", "history_years", "late_payments"];
@@ -115,7 +125,7 @@ async function send() {
   inFlight++;
   const t = performance.now();
   try {
-    const res = await fetch(`${base}/v1/deployments/${d!.name}/predict`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ instances: [features] }) });
+    const res = await fetch(`${base}/v1/deployments/${d.name}/predict`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ instances: [features] }) });
     const body = (await res.json()) as { requestId?: string; error?: { message: string } };
     if (res.ok && body.requestId) {
       stats.ok++;
@@ -142,7 +152,7 @@ async function postLabels() {
   pending.splice(0, pending.length, ...pending.filter((p) => p.due > now));
   for (let k = 0; k < due.length; k += 1000) {
     const batch = due.slice(k, k + 1000);
-    const res = await fetch(`${base}/v1/deployments/${d!.name}/feedback`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ feedback: batch.map((p) => ({ requestId: p.requestId, label: p.label })) }) }).catch(() => null);
+    const res = await fetch(`${base}/v1/deployments/${d.name}/feedback`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ feedback: batch.map((p) => ({ requestId: p.requestId, label: p.label })) }) }).catch(() => null);
     if (res?.ok) stats.labels += batch.length;
   }
 }
@@ -153,7 +163,7 @@ function progress(final = false) {
   const p50 = sorted.length ? sorted[Math.floor(sorted.length / 2)]!.toFixed(1) : "—";
   const elapsed = (Date.now() - started) / 1000;
   const drift = Date.now() - started >= driftAfter ? `drift ON (${driftFeatures.join(", ")})` : `drift in ${Math.max(0, Math.ceil((driftAfter - (Date.now() - started)) / 1000))} s`;
-  const line = `${d!.name} · ${elapsed.toFixed(0)} s · ${stats.sent} sent, ${stats.ok} ok, ${stats.failed} failed · p50 ${p50} ms · ${drift} · ${stats.labels} labels posted${stats.lastError ? ` · last error: ${stats.lastError}` : ""}`;
+  const line = `${d.name} · ${elapsed.toFixed(0)} s · ${stats.sent} sent, ${stats.ok} ok, ${stats.failed} failed · p50 ${p50} ms · ${drift} · ${stats.labels} labels posted${stats.lastError ? ` · last error: ${stats.lastError}` : ""}`;
   if (tty && !final) process.stdout.write(`\r\x1b[2K${line}`);
   else console.log(line);
 }

@@ -65,6 +65,8 @@ export default async function globalSetup() {
     OIDC_NAME: "Acme SSO",
     INFERENCE_PORT: String(portInference),
     INFERENCE_URL: `http://127.0.0.1:${portInference}`,
+    // Rollups and alert evaluation every few seconds, so an alert fires within a test.
+    MONITORING_INTERVAL_SECONDS: "3",
   };
   const children = await Promise.all([
     startProcess("web-a", "server.ts", { ...common, PORT: String(portA), NEXTAUTH_URL: `http://localhost:${portA}` }, /\[web\] ready/),
@@ -74,6 +76,10 @@ export default async function globalSetup() {
   ]);
   process.env.E2E_BASE_URL_A = `http://localhost:${portA}`;
   process.env.E2E_BASE_URL_B = `http://localhost:${portB}`;
+  // For helper processes a spec starts (seeding, the traffic simulator).
+  process.env.E2E_DATABASE_URL = url;
+  process.env.E2E_AUTH_SECRET = common.AUTH_SECRET;
+  process.env.E2E_INFERENCE_URL = common.INFERENCE_URL;
 
   return async () => {
     await Promise.all(

@@ -7,7 +7,7 @@ import { env } from "~/env";
 import { ALL_JOBS, auditCheckpoint, JOBS_CHANNEL, monitoringDrift, monitoringRollup, pipelineStep, predictionRetention, systemHeartbeat, webhookDeliver } from "~/server/jobs/definitions";
 import { deliverWebhook } from "~/server/monitoring/webhooks.service";
 import { evaluateAlerts } from "~/server/monitoring/alerts.service";
-import { rollUpAll } from "~/server/monitoring/monitoring.service";
+import { pruneResourceMinutes, rollUpAll } from "~/server/monitoring/monitoring.service";
 import { computePerformance } from "~/server/monitoring/performance.service";
 import { sweepExpiredLeases } from "~/server/pipelines/runs.service";
 import { tickSchedules } from "~/server/pipelines/scheduler";
@@ -37,12 +37,14 @@ for (const job of ALL_JOBS) {
 await boss.work(systemHeartbeat.name, { ...systemHeartbeat.work }, handleHeartbeat);
 await boss.work(auditCheckpoint.name, { ...auditCheckpoint.work }, handleAuditCheckpoint);
 await boss.work(predictionRetention.name, { ...predictionRetention.work }, handlePredictionRetention);
-await boss.work(monitoringRollup.name, { ...monitoringRollup.work }, async () => {
+async function rollupAndAlerts() {
   await rollUpAll();
+  await pruneResourceMinutes();
   // Alerts read the rollups just written.
   const a = await evaluateAlerts();
   if (a.fired.length || a.resolved.length) console.log(`[worker] alerts: ${a.fired.length} fired, ${a.resolved.length} resolved`);
-});
+}
+await boss.work(monitoringRollup.name, { ...monitoringRollup.work }, rollupAndAlerts);
 await boss.work(webhookDeliver.name, { ...webhookDeliver.work }, async (jobs) => {
   // Throwing lets pg-boss retry with backoff; every attempt is recorded by deliverWebhook.
   for (const j of jobs) await deliverWebhook(webhookDeliver.schema.parse(j.data));
@@ -78,7 +80,20 @@ const housekeeping = setInterval(() => {
 const minutes = env.AUDIT_CHECKPOINT_MINUTES;
 await boss.schedule(auditCheckpoint.name, minutes < 60 ? `*/${minutes} * * * *` : "0 * * * *", {});
 await boss.schedule(predictionRetention.name, "17 * * * *", {});
-await boss.schedule(monitoringRollup.name, "* * * * *", {});
+// Every minute by cron; faster (demos, end-to-end tests) by a timer on each worker — both
+// steps are idempotent and an incident fires once however many workers evaluate.
+let rollupBusy = false;
+const fastRollup =
+  env.MONITORING_INTERVAL_SECONDS < 60
+    ? setInterval(() => {
+        if (stopping || rollupBusy) return;
+        rollupBusy = true;
+        void rollupAndAlerts()
+          .catch((err: unknown) => console.error("[worker] monitoring rollup failed:", err))
+          .finally(() => (rollupBusy = false));
+      }, env.MONITORING_INTERVAL_SECONDS * 1000)
+    : null;
+if (!fastRollup) await boss.schedule(monitoringRollup.name, "* * * * *", {});
 await boss.schedule(monitoringDrift.name, "*/10 * * * *", {});
 
 async function beat() {
@@ -106,6 +121,7 @@ async function shutdown(signal: string) {
   console.log(`[worker] ${signal}: finishing in-flight jobs…`);
   clearInterval(timer);
   clearInterval(housekeeping);
+  if (fastRollup) clearInterval(fastRollup);
   await listener?.unlisten().catch(() => undefined);
   health.close();
   try {

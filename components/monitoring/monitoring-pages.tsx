@@ -4,7 +4,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { Activity, RefreshCw } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
-import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
@@ -14,6 +14,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import { LiveCard, ResourcesCard } from "./live";
 
 const SEVERITY_TONE: Record<string, Tone> = { none: "passing", moderate: "warning", major: "failing", unknown: "stale" };
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 && x > 0 ? 2 : 1)}%`;
@@ -272,7 +273,10 @@ export function DeploymentMonitoring({ name }: { name: string }) {
       byTime.set(p.t, row);
     }
   }
+  // Deployment events are drawn on the point they fall in (a point is added if none has traffic).
+  for (const e of t.data?.events ?? []) if (!byTime.has(e.t)) byTime.set(e.t, { t: e.t, label: new Date(e.t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) });
   const data = [...byTime.values()].sort((a, b) => Number(a.t) - Number(b.t));
+  const eventMarks = (t.data?.events ?? []).map((e) => ({ ...e, label: byTime.get(e.t)!.label as string }));
   const keys = (t.data?.series ?? []).map((s) => s.key);
   const features = (d.data?.latest?.features ?? []) as FeatureResult[];
   // The most drifted feature first, until the user picks another.
@@ -302,6 +306,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
         }
       />
       <div className="space-y-6">
+        <LiveCard deploymentId={t.data?.deploymentId} />
         {t.isPending ? (
           <Skeleton rows={6} />
         ) : t.isError ? (
@@ -329,6 +334,9 @@ export function DeploymentMonitoring({ name }: { name: string }) {
                       <YAxis tick={{ fontSize: 10 }} unit={c.unit} width={48} />
                       <Tooltip />
                       <Legend wrapperStyle={{ fontSize: 10 }} />
+                      {eventMarks.map((e, i) => (
+                        <ReferenceLine key={`${e.t}-${i}`} x={e.label} stroke="#64748b" strokeDasharray="4 2" label={c.suffix === "req/s" ? { value: e.kind.replace(/_/g, " "), position: "insideTopLeft", fontSize: 9, fill: "#64748b" } : undefined} />
+                      ))}
                       {keys.flatMap((k, i) =>
                         c.suffix === "p"
                           ? (["p50", "p95", "p99"] as const).map((p, j) => <Line key={`${k} ${p}`} dataKey={`${k} ${p}`} stroke={COLORS[(i * 3 + j) % COLORS.length]} dot={false} isAnimationActive={false} />)
@@ -342,6 +350,12 @@ export function DeploymentMonitoring({ name }: { name: string }) {
           </div>
         )}
 
+        {eventMarks.length > 0 && (
+          <p className="-mt-4 text-xs text-muted" data-testid="deployment-events">
+            Dashed lines: {eventMarks.map((e) => `${e.label} ${e.summary}`).join(" · ")}
+          </p>
+        )}
+        <ResourcesCard name={name} range={range} />
         <AlertsCard name={name} />
         <PerformanceCard name={name} />
 

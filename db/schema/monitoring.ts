@@ -4,8 +4,8 @@ import { workspaces } from "./identity";
 import { modelVersions } from "./registry";
 import { deployments } from "./serving";
 
-/** Upper bounds (ms) of the latency buckets in rollups; the last bucket is everything above. */
-export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500] as const;
+// Relative: drizzle-kit loads the schema without the ~ alias.
+export { LATENCY_BUCKETS_MS } from "../../server/shared/latency";
 
 /**
  * Per-minute rollups of the prediction log, by deployment, version and role: what the
@@ -159,4 +159,43 @@ export const performanceWindows = pgTable(
     computedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.windowStart] })],
+);
+
+/**
+ * Resource use of each inference replica per minute (written by the replica itself):
+ * CPU of the whole process (HTTP thread and inference threads), memory, requests in
+ * flight, event-loop lag. Kept 31 days, like the longest dashboard range.
+ */
+export const replicaMinutes = pgTable(
+  "replica_minutes",
+  {
+    replica: text().notNull(),
+    minute: timestamp({ withTimezone: true }).notNull(),
+    /** Mean CPU over the minute in % of one core (200 = two cores busy). */
+    cpuPct: real().notNull(),
+    cpuMaxPct: real().notNull(),
+    rssBytes: real().notNull(),
+    heapBytes: real().notNull(),
+    inFlightAvg: real().notNull(),
+    inFlightMax: integer().notNull(),
+    /** p99 event-loop delay of the HTTP thread over the minute. */
+    loopLagMs: real().notNull(),
+    requests: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.replica, t.minute] }), index("replica_minutes_minute_idx").on(t.minute)],
+);
+
+/** Dynamic-batching sizes per deployment, replica and minute (onnxruntime runs and rows). */
+export const batchMinutes = pgTable(
+  "batch_minutes",
+  {
+    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    replica: text().notNull(),
+    minute: timestamp({ withTimezone: true }).notNull(),
+    runs: integer().notNull(),
+    rows: integer().notNull(),
+    maxRows: integer().notNull(),
+    requests: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deploymentId, t.replica, t.minute] })],
 );

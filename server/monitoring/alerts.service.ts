@@ -5,14 +5,14 @@ import { getDb, type Tx } from "~/db/client";
 import { alertIncidents, alertRules, deployments, driftResults, memberships, pipelines, predictionRollups, webhooks, workspaces } from "~/db/schema";
 import { webhookDeliver } from "~/server/jobs/definitions";
 import { enqueue } from "~/server/jobs/enqueue";
-import { ALERT_METRICS, LATENCY_BUCKETS_MS } from "~/db/schema/monitoring";
+import { ALERT_METRICS } from "~/db/schema/monitoring";
+import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { appendAuditEvents, mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
 import { startSystemRun } from "~/server/pipelines/runs.service";
 import { publish } from "~/server/realtime/publish";
 import { deliver, notifyTx } from "~/server/reviews/notifications.service";
-import { bucketQuantile } from "./monitoring.service";
 
 /*
  * Alert rules per deployment, evaluated by the worker every minute from the rollups and
@@ -124,7 +124,7 @@ async function valueOf(rule: typeof alertRules.$inferSelect, now: Date): Promise
   if (rule.metric === "traffic_drop") return requests / (rule.windowMinutes * 60);
   if (requests < 20) return null; // too few to judge a rate or a tail
   if (rule.metric === "error_rate") return rows.reduce((a, r) => a + r.errors, 0) / requests;
-  const buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+  const buckets = emptyBuckets();
   for (const r of rows) r.latencyBuckets.forEach((c, i) => (buckets[i]! += c));
   return bucketQuantile(buckets, 0.99);
 }

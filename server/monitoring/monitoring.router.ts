@@ -21,6 +21,9 @@ export const monitoringRouter = {
   traffic: workspaceProcedure("registry:read")
     .input(Ref.extend({ range: z.enum(["15m", "1h", "6h", "24h", "7d", "30d"]).default("1h") }))
     .query(({ ctx, input }) => svc.traffic(ctx.actor, input.name, input.range)),
+  resources: workspaceProcedure("registry:read")
+    .input(Ref.extend({ range: z.enum(["15m", "1h", "6h", "24h", "7d", "30d"]).default("1h") }))
+    .query(({ ctx, input }) => svc.resources(ctx.actor, input.name, input.range)),
   drift: workspaceProcedure("registry:read").input(Ref).query(({ ctx, input }) => svc.drift(ctx.actor, input.name)),
   /** Compute drift now (ops and admins) instead of at the next 10-minute slot. */
   computeDrift: workspaceProcedure("deployment:manage")

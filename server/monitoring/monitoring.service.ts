@@ -1,8 +1,8 @@
 import "server-only";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups } from "~/db/schema";
-import { LATENCY_BUCKETS_MS } from "~/db/schema/monitoring";
+import { batchMinutes, deploymentEvents, deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups, replicaMinutes } from "~/db/schema";
+import { bucketQuantile, emptyBuckets, LATENCY_BUCKETS_MS } from "~/server/shared/latency";
 import type { WorkspaceActor } from "~/server/audit/actor";
 import { AppError } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
@@ -46,24 +46,9 @@ export async function rollUpAll(now = new Date()) {
   return { deployments: list.length, rows };
 }
 
-/** The latency at quantile q from bucket counts (linear within the bucket). */
-export function bucketQuantile(counts: number[], q: number) {
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (!total) return null;
-  const target = q * total;
-  let seen = 0;
-  for (let i = 0; i < counts.length; i++) {
-    if (seen + counts[i]! >= target) {
-      const lo = i === 0 ? 0 : LATENCY_BUCKETS_MS[i - 1]!;
-      const hi = LATENCY_BUCKETS_MS[i] ?? LATENCY_BUCKETS_MS.at(-1)! * 2;
-      return lo + ((target - seen) / Math.max(1, counts[i]!)) * (hi - lo);
-    }
-    seen += counts[i]!;
-  }
-  return LATENCY_BUCKETS_MS.at(-1)!;
-}
-
 const RANGES = { "15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080, "30d": 43200 } as const;
+/** Minutes per chart point for a range: at most ~180 points. */
+const stepFor = (minutes: number) => (minutes <= 60 ? 1 : minutes <= 360 ? 5 : minutes <= 1440 ? 15 : minutes <= 10080 ? 60 : 240);
 export type Range = keyof typeof RANGES;
 
 async function deploymentByName(actor: WorkspaceActor, name: string) {
@@ -76,7 +61,7 @@ async function deploymentByName(actor: WorkspaceActor, name: string) {
 export async function traffic(actor: WorkspaceActor, name: string, range: Range) {
   const { d } = await deploymentByName(actor, name);
   const minutes = RANGES[range];
-  const step = minutes <= 60 ? 1 : minutes <= 360 ? 5 : minutes <= 1440 ? 15 : minutes <= 10080 ? 60 : 240; // points ≤ ~180
+  const step = stepFor(minutes);
   const since = new Date(Date.now() - minutes * 60_000);
   const rows = await getDb()
     .select({ minute: predictionRollups.minute, version: modelVersions.version, role: predictionRollups.role, requests: predictionRollups.requests, errors: predictionRollups.errors, latencySumMs: predictionRollups.latencySumMs, buckets: predictionRollups.latencyBuckets })
@@ -92,7 +77,7 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
     const t = Math.floor(r.minute.getTime() / (step * 60_000)) * step * 60_000;
     const s = series.get(key) ?? new Map<number, Point>();
     series.set(key, s);
-    const p: Point = s.get(t) ?? { requests: 0, errors: 0, latencySum: 0, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
+    const p: Point = s.get(t) ?? { requests: 0, errors: 0, latencySum: 0, buckets: emptyBuckets() };
     p.requests += r.requests;
     p.errors += r.errors;
     p.latencySum += r.latencySumMs;
@@ -100,7 +85,16 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
     s.set(t, p);
   }
   const [w] = await getDb().select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
+  // Deployment events (deploys, traffic changes, rollbacks) in the range, to mark on the time axis.
+  const events = await getDb()
+    .select({ at: deploymentEvents.at, kind: deploymentEvents.kind, summary: deploymentEvents.summary })
+    .from(deploymentEvents)
+    .where(and(eq(deploymentEvents.deploymentId, d.id), gte(deploymentEvents.at, since)))
+    .orderBy(asc(deploymentEvents.at))
+    .limit(50);
   return {
+    deploymentId: d.id,
+    events: events.map((e) => ({ ...e, t: Math.floor(e.at.getTime() / (step * 60_000)) * step * 60_000 })),
     range,
     stepMinutes: step,
     rolledUpTo: w?.rolledUpTo ?? null,
@@ -111,6 +105,48 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
         .map(([t, p]) => ({ t, rps: p.requests / (step * 60), errorRate: p.requests ? p.errors / p.requests : 0, requests: p.requests, errors: p.errors, p50: bucketQuantile(p.buckets, 0.5), p95: bucketQuantile(p.buckets, 0.95), p99: bucketQuantile(p.buckets, 0.99) })),
     })),
   };
+}
+
+/**
+ * Resource use beside the traffic: for the replicas that served this deployment in the
+ * range, CPU, memory and requests in flight per step; and the deployment's batch sizes.
+ */
+export async function resources(actor: WorkspaceActor, name: string, range: Range) {
+  const { d } = await deploymentByName(actor, name);
+  const minutes = RANGES[range];
+  const step = stepFor(minutes);
+  const since = new Date(Date.now() - minutes * 60_000).toISOString();
+  const bin = sql.raw(`date_bin(interval '${step} minutes', minute, timestamptz '2000-01-01')`);
+  const db = getDb();
+  const batches = await db.execute<{ t: Date; runs: number; rows: number; max_rows: number; requests: number }>(sql`
+    select ${bin} as t, sum(runs)::int as runs, sum(rows)::int as rows, max(max_rows)::int as max_rows, sum(requests)::int as requests
+    from ${batchMinutes} where deployment_id = ${d.id} and minute >= ${since}::timestamptz group by 1 order by 1`);
+  const replicas = await db.execute<{ replica: string; t: Date; cpu: number; cpu_max: number; rss: number; in_flight: number; in_flight_max: number; lag: number; requests: number }>(sql`
+    select replica, ${bin} as t, avg(cpu_pct)::float8 as cpu, max(cpu_max_pct)::float8 as cpu_max, max(rss_bytes)::float8 as rss, avg(in_flight_avg)::float8 as in_flight,
+      max(in_flight_max)::int as in_flight_max, max(loop_lag_ms)::float8 as lag, sum(requests)::int as requests
+    from ${replicaMinutes}
+    where minute >= ${since}::timestamptz and replica in (select distinct replica from ${batchMinutes} where deployment_id = ${d.id} and minute >= ${since}::timestamptz)
+    group by 1, 2 order by 1, 2`);
+  const byReplica = new Map<string, { t: number; cpuPct: number; cpuMaxPct: number; rssMb: number; inFlightAvg: number; inFlightMax: number; loopLagMs: number; requests: number }[]>();
+  for (const r of replicas) {
+    const list = byReplica.get(r.replica) ?? [];
+    list.push({ t: new Date(r.t).getTime(), cpuPct: r.cpu, cpuMaxPct: r.cpu_max, rssMb: r.rss / 2 ** 20, inFlightAvg: r.in_flight, inFlightMax: r.in_flight_max, loopLagMs: r.lag, requests: r.requests });
+    byReplica.set(r.replica, list);
+  }
+  return {
+    stepMinutes: step,
+    replicas: [...byReplica].map(([replica, points]) => ({ replica, points })),
+    batches: [...batches].map((b) => ({ t: new Date(b.t).getTime(), runs: b.runs, meanRows: b.runs ? b.rows / b.runs : 0, maxRows: b.max_rows, requests: b.requests })),
+  };
+}
+
+/** Replica and batch minutes past the longest dashboard range (30 days) are removed. */
+export async function pruneResourceMinutes(now = new Date()) {
+  const before = new Date(now.getTime() - 31 * 24 * 3600_000);
+  const db = getDb();
+  const a = await db.delete(replicaMinutes).where(lt(replicaMinutes.minute, before));
+  const b = await db.delete(batchMinutes).where(lt(batchMinutes.minute, before));
+  return (a.count ?? 0) + (b.count ?? 0);
 }
 
 /** The latest drift result of a deployment, and the history of its maximum severity per feature. */
@@ -137,7 +173,7 @@ export async function overview(actor: WorkspaceActor) {
     const rows = await db.select({ requests: predictionRollups.requests, errors: predictionRollups.errors, buckets: predictionRollups.latencyBuckets }).from(predictionRollups).where(and(eq(predictionRollups.deploymentId, d.id), gte(predictionRollups.minute, since), lt(predictionRollups.minute, new Date())));
     const requests = rows.reduce((a, r) => a + r.requests, 0);
     const errors = rows.reduce((a, r) => a + r.errors, 0);
-    const buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    const buckets = emptyBuckets();
     for (const r of rows) r.buckets.forEach((c, i) => (buckets[i]! += c));
     const [last] = await db.select({ maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd }).from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(1);
     const [labels] = await db.select({ n: sql<number>`count(*)::int` }).from(predictionFeedback).where(and(eq(predictionFeedback.deploymentId, d.id), gte(predictionFeedback.at, since)));

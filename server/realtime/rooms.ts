@@ -2,7 +2,23 @@ export const workspaceRoom = (workspaceId: string) => `workspace:${workspaceId}`
 export const userRoom = (userId: string) => `user:${userId}`;
 export const reviewRoom = (requestId: string) => `review:${requestId}`;
 
-/** Socket events are invalidation hints (ids and a version), never data. */
+/**
+ * One second of one inference replica, for the live edge of the dashboards: aggregate
+ * counts only (no inputs, no outputs), sent to the workspace's room.
+ */
+export type LiveTick = {
+  workspaceId: string;
+  /** Start of the second (ms since the epoch). */
+  t: number;
+  replica: { id: string; cpuPct: number; rssBytes: number; heapBytes: number; inFlight: number; inFlightRuns: number; loopLagMs: number };
+  deployments: { id: string; series: { key: string; requests: number; errors: number; buckets: number[] }[]; runs: number; rows: number; maxRows: number }[];
+};
+
+/**
+ * Socket events are invalidation hints (ids and a version), never records: the client
+ * refetches through tRPC, where authorization lives. The one exception is
+ * monitoring.live, which carries aggregate counts a member of the workspace may see.
+ */
 export type RealtimeEvents = {
   "audit.appended": { workspaceId: string; seq: number };
   "members.changed": { workspaceId: string };
@@ -18,6 +34,8 @@ export type RealtimeEvents = {
   "notification.created": { userId: string };
   /** New rollups or drift for a deployment: refetch its dashboards. */
   "monitoring.updated": { workspaceId: string; deploymentId: string };
+  /** The last second of an inference replica (see LiveTick). */
+  "monitoring.live": LiveTick;
   /** This account's sessions were ended (deactivated, or "sign out everywhere"). */
   "session.ended": { userId: string };
 };

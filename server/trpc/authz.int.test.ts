@@ -89,6 +89,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "policies.save": "workspace:update",
   "monitoring.overview": "registry:read",
   "monitoring.traffic": "registry:read",
+  "monitoring.resources": "registry:read",
   "monitoring.drift": "registry:read",
   "monitoring.computeDrift": "deployment:manage",
   "monitoring.alerts": "registry:read",

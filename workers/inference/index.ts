@@ -20,6 +20,7 @@ import { CREDENTIALS_CHANNEL } from "~/server/shared/credentials";
 import { InputError, parsePredictRequest, toJson, type TensorData } from "~/server/shared/tensors";
 import { actorForToken } from "~/server/tokens/tokens.service";
 import { LiveRegistry, type LiveDeployment, type LiveVersion } from "./live";
+import { LiveStats } from "./live-stats";
 import { InferencePool, ModelRunError } from "./pool";
 import { PredictionLog, redact } from "./prediction-log";
 
@@ -50,7 +51,11 @@ new client.Gauge({
 
 // ---- state -----------------------------------------------------------------
 const pool = new InferencePool(env.INFERENCE_THREADS ?? Math.max(1, os.cpus().length));
-const live = new LiveRegistry(pool, (deployment, rows) => batchRows.observe({ deployment }, rows));
+const stats = new LiveStats(replica, () => pool.inFlight);
+const live = new LiveRegistry(pool, (d, rows) => {
+  batchRows.observe({ deployment: d.name }, rows);
+  stats.batch(d, rows);
+});
 const log = new PredictionLog(env.PREDICTION_LOG_BUFFER);
 let ready = false;
 let stopping = false;
@@ -200,6 +205,7 @@ async function runVersion(d: LiveDeployment, v: LiveVersion, feeds: Record<strin
     if (v.batcher) return await v.batcher.submit(feeds, rows);
     const r = await pool.run(v.key, feeds);
     batchRows.observe({ deployment: d.name }, rows);
+    stats.batch(d, rows);
     return { ...r, batch: rows };
   } finally {
     release();
@@ -209,6 +215,15 @@ async function runVersion(d: LiveDeployment, v: LiveVersion, feeds: Record<strin
 const sampleInputs = (d: LiveDeployment, body: unknown, rows: number) => (rows <= 100 || Math.random() < d.settings.inputSampleRate ? redact(body as Record<string, unknown>, d.settings.sensitiveInputs, env.AUTH_SECRET) : { sampled: false, rows });
 
 async function predict(req: IncomingMessage, res: ServerResponse, name: string) {
+  stats.begin();
+  try {
+    await servePredict(req, res, name);
+  } finally {
+    stats.end();
+  }
+}
+
+async function servePredict(req: IncomingMessage, res: ServerResponse, name: string) {
   const started = performance.now();
   const requestId = (typeof req.headers["x-request-id"] === "string" && /^[\w.-]{1,100}$/.test(req.headers["x-request-id"]) ? req.headers["x-request-id"] : null) ?? randomUUID();
   const d = await authorise(req, name);
@@ -234,11 +249,13 @@ async function predict(req: IncomingMessage, res: ServerResponse, name: string) 
     send(res, 200, { requestId, deployment: d.name, model: d.model, version: v.version, role, outputs }, { "x-request-id": requestId });
     requests.inc({ deployment: d.name, version: String(v.version), role, status: "ok" });
     latency.observe({ deployment: d.name, version: String(v.version), role }, ms / 1000);
+    stats.request(d, v.version, role, true, ms);
     record(d, role, true, ms);
     log.push({ at, requestId, workspaceId: d.workspaceId, deploymentId: d.id, modelVersionId: v.id, role, status: "ok", latencyMs: ms, rows: parsed.rows, inputs: sampleInputs(d, body, parsed.rows), outputs });
   } catch (err) {
     const ms = performance.now() - started;
     requests.inc({ deployment: d.name, version: String(v.version), role, status: "error" });
+    stats.request(d, v.version, role, false, ms);
     record(d, role, false, ms);
     const message = err instanceof Error ? err.message : String(err);
     log.push({ at, requestId, workspaceId: d.workspaceId, deploymentId: d.id, modelVersionId: v.id, role, status: "error", latencyMs: ms, rows: parsed.rows, inputs: sampleInputs(d, body, parsed.rows), outputs: null, error: message.slice(0, 1000) });
@@ -256,9 +273,11 @@ async function predict(req: IncomingMessage, res: ServerResponse, name: string) 
         const ms = performance.now() - t0;
         requests.inc({ deployment: d.name, version: String(sv.version), role: "shadow", status: "ok" });
         latency.observe({ deployment: d.name, version: String(sv.version), role: "shadow" }, ms / 1000);
+        stats.request(d, sv.version, "shadow", true, ms);
         log.push({ at, requestId, workspaceId: d.workspaceId, deploymentId: d.id, modelVersionId: sv.id, role: "shadow", status: "ok", latencyMs: ms, rows: sp.rows, inputs: null, outputs: outputsJson(r.outputs) });
       } catch (err) {
         requests.inc({ deployment: d.name, version: String(sv.version), role: "shadow", status: "error" });
+        stats.request(d, sv.version, "shadow", false, performance.now() - t0);
         log.push({ at, requestId, workspaceId: d.workspaceId, deploymentId: d.id, modelVersionId: sv.id, role: "shadow", status: "error", latencyMs: performance.now() - t0, rows: parsed.rows, inputs: null, outputs: null, error: (err as Error).message.slice(0, 1000) });
       }
     })();
@@ -319,6 +338,7 @@ const credentialListener = await getSql().listen(CREDENTIALS_CHANNEL, () => cred
 const resync = setInterval(() => void live.loadAll().catch(() => undefined), 30_000);
 const analysis = setInterval(() => void analyseCanaries(), 5_000);
 const partitions = setInterval(() => void getSql()`select steward_ensure_prediction_partitions(7)`.catch(() => undefined), 3600_000);
+stats.start();
 ready = true;
 server.listen(PORT, () => console.log(`[inference] ${replica} ready: http://localhost:${PORT} · ${live.all().length} deployment(s) · ${pool.size} thread(s)`));
 
@@ -332,6 +352,7 @@ async function shutdown(signal: string) {
   // Stop accepting, finish in-flight requests, then write what the log buffer holds.
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await log.close();
+  await stats.stop();
   await listener.unlisten().catch(() => undefined);
   await credentialListener.unlisten().catch(() => undefined);
   await pool.close();

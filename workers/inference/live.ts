@@ -156,7 +156,7 @@ export class LiveRegistry {
   private reloading = new Map<string, Promise<void>>();
   constructor(
     private pool: InferencePool,
-    private onBatch: (deployment: string, rows: number) => void,
+    private onBatch: (deployment: { id: string; name: string; workspaceId: string }, rows: number) => void,
   ) {}
 
   find(workspaceId: string, name: string) {
@@ -211,7 +211,7 @@ export class LiveRegistry {
     const d = row.d;
     if (old && old.revision >= d.revision) return;
     const s = d.settings;
-    const withBatcher = (v: LiveVersion): LiveVersion => ({ ...v, batcher: v.batchable ? new Batcher(this.pool, v.key, s.maxBatchSize, s.maxWaitMs, (rows) => this.onBatch(d.name, rows)) : null });
+    const withBatcher = (v: LiveVersion): LiveVersion => ({ ...v, batcher: v.batchable ? new Batcher(this.pool, v.key, s.maxBatchSize, s.maxWaitMs, (rows) => this.onBatch(d, rows)) : null });
     // Warm every version before the swap.
     const primary = withBatcher(await this.version(d.primaryVersionId, s));
     const canary = d.canaryVersionId && d.canaryPercent > 0 ? { v: withBatcher(await this.version(d.canaryVersionId, s)), percent: d.canaryPercent } : null;

@@ -1,0 +1,252 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useMemo, useState } from "react";
+import { Area, CartesianGrid, ComposedChart, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { useRealtimeStatus, useSocket } from "~/components/realtime/realtime-provider";
+import { useWorkspace } from "~/components/shell/workspace-context";
+import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { Badge } from "~/components/ui/badge";
+import { Card, CardHeader } from "~/components/ui/card";
+import { ErrorState, Skeleton } from "~/components/ui/states";
+import type { LiveTick } from "~/server/realtime/rooms";
+import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
+
+/*
+ * The live edge of a deployment's dashboard: per-second ticks of every inference replica
+ * (pushed over socket.io, about a second behind), merged in the browser, for the last
+ * three minutes; and the replicas' resource use now. The rollup charts below stay the
+ * record for longer ranges.
+ */
+
+const WINDOW_S = 180;
+const COLORS = ["#6366f1", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7"];
+
+type Second = { requests: number; errors: number; buckets: number[]; runs: number; rows: number; maxRows: number };
+type Replica = LiveTick["replica"] & { seenAt: number; series: { t: number; cpuPct: number; rssMb: number; inFlight: number }[] };
+
+/** Ticks for one deployment, merged across replicas by second. */
+export function useLiveTicks(deploymentId: string | undefined) {
+  const socket = useSocket();
+  const { workspace } = useWorkspace();
+  const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({ seconds: new Map(), replicas: new Map(), lastAt: null }));
+  useEffect(() => {
+    if (!socket || !deploymentId) return;
+    const onTick = (tick: LiveTick) => {
+      if (tick.workspaceId !== workspace.id) return;
+      const mine = tick.deployments.find((d) => d.id === deploymentId);
+      setState((prev) => {
+        const seconds = new Map(prev.seconds);
+        const replicas = new Map(prev.replicas);
+        const cutoff = tick.t - WINDOW_S * 1000;
+        for (const t of seconds.keys()) if (t < cutoff) seconds.delete(t);
+        const s: Second = seconds.get(tick.t) ?? { requests: 0, errors: 0, buckets: emptyBuckets(), runs: 0, rows: 0, maxRows: 0 };
+        const next = { ...s, buckets: [...s.buckets] };
+        for (const series of mine?.series ?? []) {
+          if (series.key.endsWith("shadow")) continue; // the shadow's copies are not traffic
+          next.requests += series.requests;
+          next.errors += series.errors;
+          series.buckets.forEach((c, i) => (next.buckets[i]! += c));
+        }
+        if (mine) {
+          next.runs += mine.runs;
+          next.rows += mine.rows;
+          next.maxRows = Math.max(next.maxRows, mine.maxRows);
+        }
+        seconds.set(tick.t, next);
+        const before = replicas.get(tick.replica.id);
+        const point = { t: tick.t, cpuPct: tick.replica.cpuPct, rssMb: tick.replica.rssBytes / 2 ** 20, inFlight: tick.replica.inFlight };
+        replicas.set(tick.replica.id, { ...tick.replica, seenAt: Date.now(), series: [...(before?.series ?? []).filter((p) => p.t >= cutoff), point] });
+        return { seconds, replicas, lastAt: Date.now() };
+      });
+    };
+    socket.on("monitoring.live", onTick);
+    return () => {
+      socket.off("monitoring.live", onTick);
+    };
+  }, [socket, deploymentId, workspace.id]);
+  return state;
+}
+
+const fmtMs = (x: number | null) => (x === null ? "—" : `${x.toFixed(x < 10 ? 1 : 0)} ms`);
+const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
+
+function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
+  return (
+    <div className="rounded-md border border-border px-3 py-2">
+      <div className="text-xs text-muted">{label}</div>
+      <div className="text-lg font-semibold tabular-nums" data-testid={testId}>
+        {value}
+      </div>
+    </div>
+  );
+}
+
+/** Requests/s, errors and latency per second, and every replica's CPU, memory and in-flight requests, live. */
+export function LiveCard({ deploymentId }: { deploymentId: string | undefined }) {
+  const status = useRealtimeStatus();
+  const { seconds, replicas, lastAt } = useLiveTicks(deploymentId);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, []);
+  const sorted = useMemo(() => [...seconds.entries()].sort((a, b) => a[0] - b[0]), [seconds]);
+  const data = sorted.map(([t, s]) => ({ t, label: fmtTime(t), "req/s": s.requests, errors: s.errors, p99: bucketQuantile(s.buckets, 0.99) }));
+  // The last 5 complete seconds for the headline figures.
+  const recent = sorted.slice(-6, -1).length ? sorted.slice(-6, -1) : sorted.slice(-1);
+  const sum = (f: (s: Second) => number) => recent.reduce((a, [, s]) => a + f(s), 0);
+  const rps = recent.length ? sum((s) => s.requests) / recent.length : 0;
+  const errRate = sum((s) => s.requests) ? sum((s) => s.errors) / sum((s) => s.requests) : 0;
+  const merged = emptyBuckets();
+  for (const [, s] of recent) s.buckets.forEach((c, i) => (merged[i]! += c));
+  const runs = sum((s) => s.runs);
+  const live = [...replicas.values()].filter((r) => now - r.seenAt < 5000);
+  const stale = lastAt === null || now - lastAt > 5000;
+  return (
+    <Card>
+      <CardHeader
+        title="Live"
+        description={`Per second, pushed by the inference replicas · last ${WINDOW_S / 60} minutes`}
+        actions={
+          status !== "live" ? (
+            <Badge tone="stale">{status === "connecting" ? "connecting…" : "offline"}</Badge>
+          ) : stale ? (
+            <Badge tone="stale">no traffic</Badge>
+          ) : (
+            <Badge tone="passing">
+              <span className="mr-1 inline-block size-1.5 animate-pulse rounded-full bg-current" aria-hidden /> live
+            </Badge>
+          )
+        }
+      />
+      <div className="grid grid-cols-2 gap-3 px-5 pt-4 sm:grid-cols-3 lg:grid-cols-6" data-testid="live-stats">
+        <Stat label="requests/s" value={rps.toFixed(1)} testId="live-rps" />
+        <Stat label="errors" value={`${(errRate * 100).toFixed(1)}%`} />
+        <Stat label="p50 · p99" value={`${fmtMs(bucketQuantile(merged, 0.5))} · ${fmtMs(bucketQuantile(merged, 0.99))}`} />
+        <Stat label="rows per run" value={runs ? (sum((s) => s.rows) / runs).toFixed(1) : "—"} />
+        <Stat label="in flight" value={String(live.reduce((a, r) => a + r.inFlight, 0))} />
+        <Stat label="replicas" value={String(live.length)} testId="live-replicas" />
+      </div>
+      {data.length === 0 ? (
+        <p className="px-5 py-6 text-sm text-muted">{status === "live" ? "Waiting for traffic: the replicas push a tick every second while this deployment serves." : "Connecting to the live feed…"}</p>
+      ) : (
+        <div className="grid gap-4 px-2 py-3 lg:grid-cols-2">
+          <div className="h-48" data-testid="live-chart">
+            <ResponsiveContainer width="100%" height="100%">
+              <ComposedChart data={data}>
+                <CartesianGrid strokeDasharray="3 3" stroke="var(--color-border)" />
+                <XAxis dataKey="label" tick={{ fontSize: 10 }} minTickGap={30} />
+                <YAxis yAxisId="rps" tick={{ fontSize: 10 }} width={40} />
+                <YAxis yAxisId="ms" orientation="right" tick={{ fontSize: 10 }} unit=" ms" width={56} />
+                <Tooltip />
+                <Legend wrapperStyle={{ fontSize: 10 }} />
+                <Area yAxisId="rps" dataKey="req/s" stroke={COLORS[0]} fill={COLORS[0]} fillOpacity={0.15} isAnimationActive={false} />
+                <Area yAxisId="rps" dataKey="errors" stroke={COLORS[3]} fill={COLORS[3]} fillOpacity={0.3} isAnimationActive={false} />
+                <Line yAxisId="ms" dataKey="p99" stroke={COLORS[1]} dot={false} isAnimationActive={false} connectNulls />
+              </ComposedChart>
+            </ResponsiveContainer>
+          </div>
+          <div className="overflow-x-auto">
+            <table className="w-full text-sm" data-testid="live-replicas-table">
+              <thead className="text-left text-xs text-muted">
+                <tr>
+                  <th className="px-3 py-1.5 font-medium">Replica</th>
+                  <th className="px-3 py-1.5 text-right font-medium">CPU</th>
+                  <th className="px-3 py-1.5 text-right font-medium">memory</th>
+                  <th className="px-3 py-1.5 text-right font-medium">in flight</th>
+                  <th className="px-3 py-1.5 text-right font-medium">loop lag p99</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-border">
+                {[...replicas.values()].map((r) => (
+                  <tr key={r.id} className={now - r.seenAt > 5000 ? "text-muted" : ""}>
+                    <td className="px-3 py-1.5 font-mono text-xs">
+                      {r.id}
+                      {now - r.seenAt > 5000 && <span className="ml-1 font-sans">(silent {Math.round((now - r.seenAt) / 1000)} s)</span>}
+                    </td>
+                    <td className="px-3 py-1.5 text-right tabular-nums">{r.cpuPct.toFixed(0)}%</td>
+                    <td className="px-3 py-1.5 text-right tabular-nums">{(r.rssBytes / 2 ** 20).toFixed(0)} MB</td>
+                    <td className="px-3 py-1.5 text-right tabular-nums">{r.inFlight}</td>
+                    <td className="px-3 py-1.5 text-right tabular-nums">{r.loopLagMs.toFixed(1)} ms</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <p className="px-3 pt-2 text-xs text-muted">CPU in % of one core for the whole replica (HTTP thread and inference threads).</p>
+          </div>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+/** CPU, memory and in-flight requests of the replicas that served the deployment, and its batch sizes, over the range. */
+export function ResourcesCard({ name, range }: { name: string; range: "15m" | "1h" | "6h" | "24h" | "7d" | "30d" }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const q = useQuery({ ...trpc.monitoring.resources.queryOptions({ workspaceId: workspace.id, name, range }), refetchInterval: 60_000 });
+  if (q.isPending) return <Skeleton rows={3} />;
+  if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
+  const label = (t: number) => new Date(t).toLocaleString([], q.data.stepMinutes >= 60 ? { day: "2-digit", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+  const rows = new Map<number, Record<string, number | string>>();
+  for (const r of q.data.replicas)
+    for (const p of r.points) {
+      const row = rows.get(p.t) ?? { t: p.t, label: label(p.t) };
+      row[`${r.replica} CPU`] = +p.cpuPct.toFixed(1);
+      row[`${r.replica} MB`] = +p.rssMb.toFixed(0);
+      row[`${r.replica} in flight`] = +p.inFlightMax;
+      rows.set(p.t, row);
+    }
+  const replicaData = [...rows.values()].sort((a, b) => Number(a.t) - Number(b.t));
+  const batchData = q.data.batches.map((b) => ({ label: label(b.t), "mean rows/run": +b.meanRows.toFixed(2), "max rows/run": b.maxRows }));
+  const charts = [
+    { title: "CPU (% of a core)", suffix: "CPU", data: replicaData, unit: "%" },
+    { title: "Memory (RSS)", suffix: "MB", data: replicaData, unit: " MB" },
+    { title: "In flight (max per step)", suffix: "in flight", data: replicaData, unit: "" },
+  ];
+  return (
+    <Card>
+      <CardHeader title="Resource use" description={`Inference replicas that served this deployment, per ${q.data.stepMinutes}-minute step, beside its batch sizes`} />
+      {replicaData.length === 0 && batchData.length === 0 ? (
+        <p className="px-5 py-4 text-sm text-muted">No replica has served this deployment in this range.</p>
+      ) : (
+        <div className="grid gap-4 px-2 py-3 md:grid-cols-2 xl:grid-cols-4" data-testid="resource-charts">
+          {charts.map((c) => (
+            <div key={c.title}>
+              <div className="px-3 text-xs font-medium text-muted">{c.title}</div>
+              <div className="h-40">
+                <ResponsiveContainer width="100%" height="100%">
+                  <LineChart data={c.data}>
+                    <CartesianGrid strokeDasharray="3 3" stroke="var(--color-border)" />
+                    <XAxis dataKey="label" tick={{ fontSize: 9 }} minTickGap={24} />
+                    <YAxis tick={{ fontSize: 9 }} unit={c.unit} width={52} />
+                    <Tooltip />
+                    {q.data.replicas.map((r, i) => (
+                      <Line key={r.replica} dataKey={`${r.replica} ${c.suffix}`} name={r.replica} stroke={COLORS[i % COLORS.length]} dot={false} isAnimationActive={false} />
+                    ))}
+                  </LineChart>
+                </ResponsiveContainer>
+              </div>
+            </div>
+          ))}
+          <div>
+            <div className="px-3 text-xs font-medium text-muted">Batch sizes (rows per onnxruntime run)</div>
+            <div className="h-40">
+              <ResponsiveContainer width="100%" height="100%">
+                <LineChart data={batchData}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="var(--color-border)" />
+                  <XAxis dataKey="label" tick={{ fontSize: 9 }} minTickGap={24} />
+                  <YAxis tick={{ fontSize: 9 }} width={40} />
+                  <Tooltip />
+                  <Line dataKey="mean rows/run" stroke={COLORS[2]} dot={false} isAnimationActive={false} />
+                  <Line dataKey="max rows/run" stroke={COLORS[4]} dot={false} isAnimationActive={false} />
+                </LineChart>
+              </ResponsiveContainer>
+            </div>
+          </div>
+        </div>
+      )}
+    </Card>
+  );
+}
