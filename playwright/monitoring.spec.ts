@@ -36,7 +36,10 @@ test("the simulator drives a deployment: the dashboard moves live, drift is foun
   // The live edge: per-second ticks pushed by the inference replica, no reload.
   await expect(page.getByTestId("live-replicas")).toHaveText("1", { timeout: 20_000 });
   await expect.poll(async () => Number(await page.getByTestId("live-rps").textContent()), { timeout: 20_000 }).toBeGreaterThan(5);
-  await expect(page.getByTestId("live-chart")).toBeVisible();
+  // More seconds arrive without a reload.
+  const points = async () => Number(await page.getByTestId("live-chart").getAttribute("data-points"));
+  const first = await points();
+  await expect.poll(points, { timeout: 15_000 }).toBeGreaterThanOrEqual(first + 5);
   await expect(page.getByTestId("live-replicas-table")).toContainText("MB");
   await shot(page, "40-monitoring-live");
 
@@ -64,6 +67,9 @@ test("the simulator drives a deployment: the dashboard moves live, drift is foun
 
   // The overview says the same at a glance.
   await page.goto(`${A()}/w/${slug}/monitoring`);
-  await expect(page.getByTestId("monitoring-overview").locator("tr", { hasText: "credit-prod" })).toContainText("major");
+  const row = page.getByTestId("monitoring-overview").locator("tr", { hasText: "credit-prod" });
+  await expect(row).toContainText("major");
+  await expect(row).toContainText("1 acknowledged");
+  await expect.poll(async () => Number(await page.getByTestId("live-rps-credit-prod").textContent()), { timeout: 15_000 }).toBeGreaterThan(5);
   await shot(page, "43-monitoring-overview");
 });

@@ -68,6 +68,54 @@ export function useLiveTicks(deploymentId: string | undefined) {
   return state;
 }
 
+/** Requests/s and errors of every deployment of the workspace over the last 5 seconds, live. */
+export function useLiveRates() {
+  const socket = useSocket();
+  const { workspace } = useWorkspace();
+  const [seconds, setSeconds] = useState<Map<string, Map<number, { requests: number; errors: number }>>>(() => new Map());
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, []);
+  useEffect(() => {
+    if (!socket) return;
+    const onTick = (tick: LiveTick) => {
+      if (tick.workspaceId !== workspace.id) return;
+      setSeconds((prev) => {
+        const next = new Map(prev);
+        for (const d of tick.deployments) {
+          const byT = new Map(next.get(d.id) ?? []);
+          for (const t of byT.keys()) if (t < tick.t - 10_000) byT.delete(t);
+          const s = { ...(byT.get(tick.t) ?? { requests: 0, errors: 0 }) };
+          for (const x of d.series.filter((x) => !x.key.endsWith("shadow"))) {
+            s.requests += x.requests;
+            s.errors += x.errors;
+          }
+          byT.set(tick.t, s);
+          next.set(d.id, byT);
+        }
+        return next;
+      });
+    };
+    socket.on("monitoring.live", onTick);
+    return () => {
+      socket.off("monitoring.live", onTick);
+    };
+  }, [socket, workspace.id]);
+  const rates = new Map<string, { rps: number; errorRate: number }>();
+  for (const [id, byT] of seconds) {
+    // The five complete seconds before now.
+    const window = [...byT].filter(([t]) => t >= now - 6000 && t < now - 1000);
+    const requests = window.reduce((a, [, s]) => a + s.requests, 0);
+    const errors = window.reduce((a, [, s]) => a + s.errors, 0);
+    // Right after the page opened fewer than five seconds have been seen: divide by those.
+    const seen = Math.min(5, Math.max(1, Math.round((now - 1000 - Math.min(...byT.keys())) / 1000)));
+    rates.set(id, { rps: requests / seen, errorRate: requests ? errors / requests : 0 });
+  }
+  return rates;
+}
+
 const fmtMs = (x: number | null) => (x === null ? "—" : `${x.toFixed(x < 10 ? 1 : 0)} ms`);
 const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
 
@@ -132,7 +180,7 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
         <p className="px-5 py-6 text-sm text-muted">{status === "live" ? "Waiting for traffic: the replicas push a tick every second while this deployment serves." : "Connecting to the live feed…"}</p>
       ) : (
         <div className="grid gap-4 px-2 py-3 lg:grid-cols-2">
-          <div className="h-48" data-testid="live-chart">
+          <div className="h-48" data-testid="live-chart" data-points={data.length}>
             <ResponsiveContainer width="100%" height="100%">
               <ComposedChart data={data}>
                 <CartesianGrid strokeDasharray="3 3" stroke="var(--color-border)" />

@@ -14,7 +14,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
-import { LiveCard, ResourcesCard } from "./live";
+import { LiveCard, ResourcesCard, useLiveRates } from "./live";
 
 const SEVERITY_TONE: Record<string, Tone> = { none: "passing", moderate: "warning", major: "failing", unknown: "stale" };
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 && x > 0 ? 2 : 1)}%`;
@@ -26,9 +26,10 @@ export function MonitoringOverview() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const q = useQuery({ ...trpc.monitoring.overview.queryOptions({ workspaceId: workspace.id }), refetchInterval: 15_000 });
+  const live = useLiveRates();
   return (
     <>
-      <PageHeader title="Monitoring" description="Traffic, errors, latency and input drift of every deployment, from per-minute rollups of the prediction log." />
+      <PageHeader title="Monitoring" description="Every deployment at a glance: open alerts, traffic now (pushed live by the inference replicas), the last 15 minutes from the rollups, and input drift." />
       <Card>
         {q.isPending ? (
           <Skeleton rows={4} />
@@ -43,6 +44,8 @@ export function MonitoringOverview() {
             <thead className="bg-subtle text-left text-xs text-muted">
               <tr>
                 <th className="px-5 py-2 font-medium">Deployment</th>
+                <th className="px-3 py-2 font-medium">Health</th>
+                <th className="px-3 py-2 text-right font-medium">req/s now</th>
                 <th className="px-3 py-2 text-right font-medium">req/s (15 min)</th>
                 <th className="px-3 py-2 text-right font-medium">errors</th>
                 <th className="px-3 py-2 text-right font-medium">p95</th>
@@ -58,6 +61,12 @@ export function MonitoringOverview() {
                       {d.name}
                     </Link>{" "}
                     <span className="text-xs text-muted">{d.model}</span> {d.status === "stopped" && <Badge tone="stale">stopped</Badge>}
+                  </td>
+                  <td className="px-3 py-2">
+                    {d.firing ? <Badge tone="failing">{d.firing} alert{d.firing > 1 ? "s" : ""} firing</Badge> : d.acknowledged ? <Badge tone="warning">{d.acknowledged} acknowledged</Badge> : <Badge tone="passing">no alerts</Badge>}
+                  </td>
+                  <td className="px-3 py-2 text-right tabular-nums" data-testid={`live-rps-${d.name}`}>
+                    {live.has(d.id) ? live.get(d.id)!.rps.toFixed(1) : <span className="text-muted">—</span>}
                   </td>
                   <td className="px-3 py-2 text-right tabular-nums">{d.rps.toFixed(2)}</td>
                   <td className={`px-3 py-2 text-right tabular-nums ${d.errorRate > 0.01 ? "text-danger" : ""}`}>{pct(d.errorRate)}</td>

@@ -1,7 +1,7 @@
 import "server-only";
-import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, ne, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { batchMinutes, deploymentEvents, deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups, replicaMinutes } from "~/db/schema";
+import { alertIncidents, batchMinutes, deploymentEvents, deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups, replicaMinutes } from "~/db/schema";
 import { bucketQuantile, emptyBuckets, LATENCY_BUCKETS_MS } from "~/server/shared/latency";
 import type { WorkspaceActor } from "~/server/audit/actor";
 import { AppError } from "~/server/errors";
@@ -177,7 +177,8 @@ export async function overview(actor: WorkspaceActor) {
     for (const r of rows) r.buckets.forEach((c, i) => (buckets[i]! += c));
     const [last] = await db.select({ maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd }).from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(1);
     const [labels] = await db.select({ n: sql<number>`count(*)::int` }).from(predictionFeedback).where(and(eq(predictionFeedback.deploymentId, d.id), gte(predictionFeedback.at, since)));
-    out.push({ name: d.name, model, status: d.status, requests15m: requests, rps: requests / 900, errorRate: requests ? errors / requests : 0, p95: bucketQuantile(buckets, 0.95), drift: last?.maxSeverity ?? null, driftAt: last?.windowEnd ?? null, labels15m: labels?.n ?? 0 });
+    const incidents = await db.select({ status: alertIncidents.status }).from(alertIncidents).where(and(eq(alertIncidents.deploymentId, d.id), ne(alertIncidents.status, "resolved")));
+    out.push({ id: d.id, name: d.name, model, status: d.status, firing: incidents.filter((i) => i.status === "firing").length, acknowledged: incidents.filter((i) => i.status === "acknowledged").length, requests15m: requests, rps: requests / 900, errorRate: requests ? errors / requests : 0, p95: bucketQuantile(buckets, 0.95), drift: last?.maxSeverity ?? null, driftAt: last?.windowEnd ?? null, labels15m: labels?.n ?? 0 });
   }
   return out;
 }
