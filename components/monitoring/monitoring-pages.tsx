@@ -14,6 +14,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import type { DriftReference } from "~/db/schema/monitoring";
 import { LiveCard, ResourcesCard, useLiveRates } from "./live";
 
 const SEVERITY_TONE: Record<string, Tone> = { none: "passing", moderate: "warning", major: "failing", unknown: "stale" };
@@ -93,11 +94,14 @@ type FeatureResult = {
   ks?: { statistic: number; pValue: number } | null;
   wasserstein?: number | null;
   chiSquare?: { statistic: number; dof: number; pValue: number } | null;
+  pValue?: number | null;
   pAdjusted?: number | null;
   severity?: string;
   explanation: string;
   bins?: { labels: string[]; reference: number[]; current: number[] };
 };
+
+const pShown = (p: number | null) => (p === null ? "—" : p < 1e-4 ? "< 0.0001" : p.toFixed(4));
 
 function heatColor(psi: number | null) {
   if (psi === null) return "var(--color-subtle)";
@@ -105,6 +109,70 @@ function heatColor(psi: number | null) {
   return `rgba(239, 68, 68, ${0.1 + 0.8 * x})`;
 }
 
+
+function describeReference(r: DriftReference) {
+  if (r.kind === "window") return `this deployment's traffic ${new Date(r.from).toLocaleString()} – ${new Date(r.to).toLocaleString()} (${r.rows.toLocaleString()} records)`;
+  return `${r.dataset}@${r.version} (${r.role}, ${r.rows.toLocaleString()} rows)`;
+}
+
+const toLocalInput = (d: Date) => new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+
+/** What drift is measured against: the training data in the lineage, or a window of the deployment's own traffic. */
+function DriftReferenceForm({ name, current, onSaved }: { name: string; current: { kind: "lineage" } | { kind: "window"; from: string; to: string }; onSaved: () => void }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [kind, setKind] = useState<"lineage" | "window">(current.kind);
+  const [from, setFrom] = useState(current.kind === "window" ? toLocalInput(new Date(current.from)) : toLocalInput(new Date(Date.now() - 7 * 24 * 3600_000)));
+  const [to, setTo] = useState(current.kind === "window" ? toLocalInput(new Date(current.to)) : toLocalInput(new Date(Date.now() - 24 * 3600_000)));
+  const [error, setError] = useState<string | null>(null);
+  const save = useMutation(
+    trpc.deployments.updateSettings.mutationOptions({
+      onSuccess: () => {
+        setError(null);
+        toast.success("Drift reference saved; it applies from the next computation.");
+        onSaved();
+      },
+      onError: (e) => setError(errorMessage(e)),
+    }),
+  );
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    if (kind === "lineage") return save.mutate({ workspaceId: workspace.id, name, settings: { driftReference: { kind: "lineage" } } });
+    if (!from || !to) return setError("Choose the start and the end of the reference window.");
+    save.mutate({ workspaceId: workspace.id, name, settings: { driftReference: { kind: "window", from: new Date(from).toISOString(), to: new Date(to).toISOString() } } });
+  };
+  return (
+    <form onSubmit={submit} className="flex flex-wrap items-end gap-3 border-t border-border px-5 py-3 text-sm" data-testid="drift-reference-form">
+      <label className="flex flex-col gap-1 text-xs text-muted">
+        Reference
+        <select className="rounded-md border border-border bg-panel px-2 py-1 text-sm text-fg" value={kind} onChange={(e) => setKind(e.target.value as "lineage" | "window")}>
+          <option value="lineage">Training data in the lineage</option>
+          <option value="window">A window of this deployment&apos;s traffic</option>
+        </select>
+      </label>
+      {kind === "window" && (
+        <>
+          <label className="flex flex-col gap-1 text-xs text-muted">
+            From
+            <input type="datetime-local" className="rounded-md border border-border bg-panel px-2 py-1 text-sm text-fg" value={from} onChange={(e) => setFrom(e.target.value)} />
+          </label>
+          <label className="flex flex-col gap-1 text-xs text-muted">
+            To
+            <input type="datetime-local" className="rounded-md border border-border bg-panel px-2 py-1 text-sm text-fg" value={to} onChange={(e) => setTo(e.target.value)} />
+          </label>
+        </>
+      )}
+      <Button size="sm" variant="secondary" type="submit" loading={save.isPending}>
+        Save reference
+      </Button>
+      {error && (
+        <p role="alert" className="basis-full text-xs text-danger">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
 
 const INCIDENT_TONE: Record<string, Tone> = { firing: "failing", acknowledged: "warning", resolved: "passing" };
 
@@ -288,9 +356,10 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const eventMarks = (t.data?.events ?? []).map((e) => ({ ...e, label: byTime.get(e.t)!.label as string }));
   const keys = (t.data?.series ?? []).map((s) => s.key);
   const features = (d.data?.latest?.features ?? []) as FeatureResult[];
+  const prediction = (d.data?.latest?.predictionDrift ?? null) as FeatureResult | null;
   // The most drifted feature first, until the user picks another.
   const mostDrifted = features.filter((x) => x.status === "ok").sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0))[0]?.feature;
-  const selected = features.find((f) => f.feature === (feature ?? mostDrifted));
+  const selected = [...features, ...(prediction ? [prediction] : [])].find((f) => f.feature === (feature ?? mostDrifted));
   const hist = selected?.bins
     ? selected.bins.labels.map((l, i) => {
         const R = selected.bins!.reference.reduce((a, b) => a + b, 0);
@@ -370,8 +439,8 @@ export function DeploymentMonitoring({ name }: { name: string }) {
 
         <Card>
           <CardHeader
-            title="Input drift"
-            description={d.data?.latest ? `Window ${new Date(d.data.latest.windowStart).toLocaleTimeString()}–${new Date(d.data.latest.windowEnd).toLocaleTimeString()} (${d.data.latest.sampled} records) against ${d.data.latest.reference.dataset}@${d.data.latest.reference.version} (${d.data.latest.reference.role}, ${d.data.latest.reference.rows.toLocaleString()} rows)` : "Computed every 10 minutes from the logged inputs"}
+            title="Drift"
+            description={d.data?.latest ? `Window ${new Date(d.data.latest.windowStart).toLocaleTimeString()}–${new Date(d.data.latest.windowEnd).toLocaleTimeString()} (${d.data.latest.sampled} records) against ${describeReference(d.data.latest.reference)}` : "Computed every 10 minutes from the logged inputs"}
             actions={
               canCompute ? (
                 <Button size="sm" variant="secondary" loading={compute.isPending} onClick={() => compute.mutate({ workspaceId: workspace.id, name, windowMinutes: 60 })}>
@@ -392,24 +461,32 @@ export function DeploymentMonitoring({ name }: { name: string }) {
                   <th className="px-3 py-2 font-medium">Severity</th>
                   <th className="px-3 py-2 text-right font-medium">PSI</th>
                   <th className="px-3 py-2 text-right font-medium">JS</th>
-                  <th className="px-3 py-2 text-right font-medium">KS / χ² p (BH)</th>
+                  <th className="px-3 py-2 text-right font-medium" title="Input features: adjusted across features (Benjamini–Hochberg). The model output: unadjusted.">
+                    KS / χ² p (BH)
+                  </th>
                   <th className="px-3 py-2 font-medium">What changed</th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-border">
-                {features.map((f) => (
-                  <tr key={f.feature} className={`cursor-pointer hover:bg-subtle ${selected?.feature === f.feature ? "bg-subtle" : ""}`} onClick={() => setFeature(f.feature)}>
-                    <td className="px-5 py-1.5 font-mono text-xs">{f.feature}</td>
+                {[...(prediction ? [{ ...prediction, output: true }] : []), ...features.map((f) => ({ ...f, output: false }))].map((f) => (
+                  <tr key={f.feature} className={`hover:bg-subtle ${selected?.feature === f.feature ? "bg-subtle" : ""} ${f.output ? "border-b-2 border-border" : ""}`}>
+                    <td className="px-5 py-1.5">
+                      <button type="button" className="font-mono text-xs hover:underline focus-visible:underline" aria-pressed={selected?.feature === f.feature} onClick={() => setFeature(f.feature)}>
+                        {f.feature}
+                      </button>
+                      {f.output && <span className="ml-1.5 text-xs text-muted">model output</span>}
+                    </td>
                     <td className="px-3 py-1.5">{f.status === "ok" ? <Badge tone={SEVERITY_TONE[f.severity!]}>{f.severity === "none" ? "stable" : f.severity}</Badge> : <Badge tone="stale">not enough data</Badge>}</td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{f.psi?.toFixed(3) ?? "—"}</td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{f.jensenShannon?.toFixed(3) ?? "—"}</td>
-                    <td className="px-3 py-1.5 text-right tabular-nums">{f.pAdjusted === null || f.pAdjusted === undefined ? "—" : f.pAdjusted < 1e-4 ? "< 0.0001" : f.pAdjusted.toFixed(4)}</td>
+                    <td className="px-3 py-1.5 text-right tabular-nums">{pShown(f.output ? (f.pValue ?? null) : (f.pAdjusted ?? null))}</td>
                     <td className="px-3 py-1.5 text-xs">{f.explanation}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           )}
+          {canCompute && d.data && <DriftReferenceForm key={JSON.stringify(d.data.referenceSetting)} name={name} current={d.data.referenceSetting} onSaved={() => void d.refetch()} />}
         </Card>
 
         {selected?.bins && (

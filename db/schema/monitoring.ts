@@ -38,6 +38,10 @@ export const monitoringWatermarks = pgTable("monitoring_watermarks", {
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
 
+export type DriftReference =
+  | { kind?: "dataset"; dataset: string; version: number; role: "train" | "eval"; rows: number }
+  | { kind: "window"; from: string; to: string; rows: number };
+
 /** One drift computation: every input feature of a window against the reference. */
 export const driftResults = pgTable(
   "drift_results",
@@ -48,10 +52,12 @@ export const driftResults = pgTable(
     modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
     windowStart: timestamp({ withTimezone: true }).notNull(),
     windowEnd: timestamp({ withTimezone: true }).notNull(),
-    /** The dataset version the window is compared with. */
-    reference: jsonb().$type<{ dataset: string; version: number; role: "train" | "eval"; rows: number }>().notNull(),
+    /** What the window is compared with: a dataset version in the lineage, or a window of the deployment's own traffic. */
+    reference: jsonb().$type<DriftReference>().notNull(),
     /** FeatureDrift[] (server/monitoring/drift.ts). */
     features: jsonb().$type<unknown[]>().notNull(),
+    /** Drift of the model's predictions (a FeatureDrift of the score or class), when it could be computed. */
+    predictionDrift: jsonb().$type<unknown>(),
     maxSeverity: text({ enum: ["none", "moderate", "major", "unknown"] }).notNull(),
     sampled: integer().notNull(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),

@@ -18,6 +18,8 @@ export type DeploymentSettings = {
   sensitiveInputs: SensitiveInput[];
   /** Automatic canary analysis: roll the canary back when it is worse than the primary by more than these. */
   canaryAnalysis: { enabled: boolean; minRequests: number; maxErrorRateDelta: number; maxLatencyRatio: number; windowMinutes: number };
+  /** What drift is measured against: the training (else evaluation) dataset in the lineage, or a window of this deployment's traffic. */
+  driftReference?: { kind: "lineage" } | { kind: "window"; from: string; to: string };
 };
 
 export const DEFAULT_DEPLOYMENT_SETTINGS: DeploymentSettings = {

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { deployments, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
+import { alertIncidents, deployments, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
 import { generateCredit } from "~/db/seed/credit-data";
 import { seedCreditDemo } from "~/db/seed/credit-demo";
 import { createWorkspace } from "~/db/seed/factories";
@@ -57,6 +57,8 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     expect(income.pAdjusted).toBeLessThan(0.001);
     expect(features.find((f) => f.feature === "age")!.severity).toBe("none");
     expect(features.map((f) => f.feature).sort()).toEqual(["age", "debt_ratio", "income_k"]);
+    // Prediction drift: the model, run over its training data, scores spread out; the window's scores are all 0.3.
+    expect(drift.latest!.predictionDrift).toMatchObject({ feature: "prediction", kind: "numeric", status: "ok", n: 288, severity: "major" });
 
     const overview = await api.overview({ workspaceId: workspace.id });
     expect(overview.find((o) => o.name === "credit-prod")).toMatchObject({ drift: "major" });
@@ -106,5 +108,86 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     const shadow = perf.map((w) => w.metrics.shadow).filter(Boolean);
     expect(shadow.reduce((a, x) => a + x!.compared, 0)).toBe(okIds.filter((i) => i >= 1 && i <= 50).length);
     expect(shadow.every((x) => x!.agreement === 0 && Math.abs(x!.meanAbsDiff - 0.4) < 1e-9)).toBe(true);
+  });
+
+  it("measures drift against a window of the deployment's own traffic when told to, and refuses a window that is not one", async () => {
+    const { workspace, owner } = await createWorkspace();
+    await seedCreditDemo(owner.wsActor);
+    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    // Two hours of traffic: the first hour as trained, the last hour with incomes 80% higher.
+    const rows = generateCredit(400, 5).map((r, i) => {
+      const late = i % 2 === 0;
+      return {
+        at: new Date(now.getTime() - (late ? 1 + (i % 50) : 61 + (i % 50)) * 60_000),
+        requestId: `w${i}`,
+        workspaceId: workspace.id,
+        deploymentId: d!.id,
+        modelVersionId: d!.primaryVersionId,
+        role: "primary" as const,
+        status: "ok" as const,
+        latencyMs: 2,
+        rows: 1,
+        inputs: { instances: [{ age: r.age, income_k: late ? Math.round(r.income_k * 1.8 * 10) / 10 : r.income_k, debt_ratio: r.debt_ratio }] },
+        outputs: { probability: [[late ? 0.6 : 0.3]] },
+      };
+    });
+    await getDb().insert(predictionLogs).values(rows);
+    const api = callerFor(owner).deployments;
+    const ref = { workspaceId: workspace.id, name: "credit-prod" };
+    const from = new Date(now.getTime() - 120 * 60_000).toISOString();
+    const to = new Date(now.getTime() - 60 * 60_000).toISOString();
+    await expectTrpcError(api.updateSettings({ ...ref, settings: { driftReference: { kind: "window", from: to, to: from } } }), "BAD_REQUEST", /window's start must be before its end/);
+    await expectTrpcError(api.updateSettings({ ...ref, settings: { driftReference: { kind: "window", from, to: new Date(now.getTime() + 3600_000).toISOString() } } }), "BAD_REQUEST", /must be in the past/);
+    await expectTrpcError(api.updateSettings({ ...ref, settings: { driftReference: { kind: "window", from: "yesterday", to } } }), "BAD_REQUEST", /driftReference.from must be an ISO date-time/);
+    await api.updateSettings({ ...ref, settings: { driftReference: { kind: "window", from, to } } });
+    await expectAudit(workspace.id, { action: "deployment.settings_changed" });
+
+    expect((await computeDriftAll(now, 60, d!.id)).computed).toBe(1);
+    const drift = await callerFor(owner).monitoring.drift(ref);
+    expect(drift.referenceSetting).toEqual({ kind: "window", from, to });
+    expect(drift.latest!.reference).toEqual({ kind: "window", from, to, rows: 200 });
+    const features = drift.latest!.features as { feature: string; severity: string; n: number }[];
+    expect(features.find((f) => f.feature === "income_k")).toMatchObject({ severity: "major", n: 200 });
+    expect(features.find((f) => f.feature === "age")!.severity).toBe("none");
+    // The scores logged in the reference window (0.3) against the current ones (0.6).
+    expect(drift.latest!.predictionDrift).toMatchObject({ feature: "prediction", status: "ok", severity: "major" });
+
+    // Back to the training data.
+    await api.updateSettings({ ...ref, settings: { driftReference: { kind: "lineage" } } });
+    await computeDriftAll(new Date(now.getTime() + 1000), 60, d!.id);
+    expect((await callerFor(owner).monitoring.drift(ref)).latest!.reference).toMatchObject({ kind: "dataset", dataset: "credit-train" });
+  });
+
+  it("stays quiet on a stable stream: no drift, no alert", async () => {
+    const { workspace, owner } = await createWorkspace();
+    await seedCreditDemo(owner.wsActor);
+    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    // Traffic from the same population as the training data (another seed), healthy and fast.
+    const rows = generateCredit(600, 2024).map((r, i) => ({
+      at: new Date(now.getTime() - (i % 50) * 60_000 - 500),
+      requestId: `s${i}`,
+      workspaceId: workspace.id,
+      deploymentId: d!.id,
+      modelVersionId: d!.primaryVersionId,
+      role: "primary" as const,
+      status: "ok" as const,
+      latencyMs: 3,
+      rows: 1,
+      inputs: { instances: [{ age: r.age, income_k: r.income_k, debt_ratio: r.debt_ratio }] },
+      outputs: { probability: [[0.3]] },
+    }));
+    await getDb().insert(predictionLogs).values(rows);
+    await rollUpAll(now);
+    await computeDriftAll(now, 60, d!.id);
+    const drift = await callerFor(owner).monitoring.drift({ workspaceId: workspace.id, name: "credit-prod" });
+    const features = drift.latest!.features as { feature: string; severity: string; psi: number }[];
+    expect(features.every((f) => f.severity === "none" && f.psi < 0.1)).toBe(true);
+    expect(drift.latest!.maxSeverity).toBe("none");
+    const r = await evaluateAlerts(now);
+    const incidents = await getDb().select().from(alertIncidents).where(eq(alertIncidents.deploymentId, d!.id));
+    expect(incidents).toEqual([]);
+    expect(r.fired.filter((id) => incidents.some((i) => i.id === id))).toEqual([]);
   });
 });

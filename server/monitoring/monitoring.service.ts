@@ -156,6 +156,8 @@ export async function drift(actor: WorkspaceActor, name: string) {
   const latest = history[0] ?? null;
   return {
     latest,
+    /** The deployment's choice of reference (applies from the next computation). */
+    referenceSetting: d.settings.driftReference ?? { kind: "lineage" as const },
     heatmap: history
       .slice()
       .reverse()

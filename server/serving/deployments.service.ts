@@ -44,6 +44,13 @@ export const SettingsInput = z
       maxLatencyRatio: z.number().min(1),
       windowMinutes: z.number().int().min(1).max(1440),
     }),
+    driftReference: z.discriminatedUnion("kind", [
+      z.object({ kind: z.literal("lineage") }),
+      z
+        .object({ kind: z.literal("window"), from: z.iso.datetime({ offset: true, error: "driftReference.from must be an ISO date-time." }), to: z.iso.datetime({ offset: true, error: "driftReference.to must be an ISO date-time." }) })
+        .refine((w) => Date.parse(w.from) < Date.parse(w.to), { message: "driftReference: the window's start must be before its end.", path: ["to"] })
+        .refine((w) => Date.parse(w.to) <= Date.now() + 60_000, { message: "driftReference: the window must be in the past (its traffic is the reference).", path: ["to"] }),
+    ]),
   })
   .partial();
 
@@ -274,7 +281,14 @@ export async function updateSettings(actor: WorkspaceActor, name: string, raw: z
           if (!known.has(x.name)) throw new AppError("INVALID", `sensitiveInputs[${i}].name: "${x.name}" is not an input or column of v${v!.version} (it takes ${[...known].join(", ")}).`, { field: `sensitiveInputs.${i}.name` });
         });
       }
-      const show = (k: string, v: unknown) => (k === "sensitiveInputs" ? (v as { name: string; mode: string }[]).map((x) => `${x.name} (${x.mode})`).join(", ") || "none" : String(v));
+      const show = (k: string, v: unknown) => {
+        if (k === "sensitiveInputs") return (v as { name: string; mode: string }[]).map((x) => `${x.name} (${x.mode})`).join(", ") || "none";
+        if (k === "driftReference") {
+          const r = v as DeploymentSettings["driftReference"];
+          return r?.kind === "window" ? `traffic ${r.from} – ${r.to}` : "training data";
+        }
+        return String(v);
+      };
       const summary = `Settings changed: ${changed.map((k) => `${k} ${show(k, a[k])} → ${show(k, b[k])}`).join("; ")}.`;
       return change(tx, audit, actor, d, { settings }, "settings_changed", summary);
     },

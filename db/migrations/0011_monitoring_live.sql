@@ -23,5 +23,6 @@ CREATE TABLE "replica_minutes" (
 	CONSTRAINT "replica_minutes_replica_minute_pk" PRIMARY KEY("replica","minute")
 );
 --> statement-breakpoint
+ALTER TABLE "drift_results" ADD COLUMN "prediction_drift" jsonb;--> statement-breakpoint
 ALTER TABLE "batch_minutes" ADD CONSTRAINT "batch_minutes_deployment_id_deployments_id_fk" FOREIGN KEY ("deployment_id") REFERENCES "public"."deployments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "replica_minutes_minute_idx" ON "replica_minutes" USING btree ("minute");
