@@ -60,6 +60,21 @@ test("the simulator drives a deployment: the dashboard moves live, drift is foun
   await expect(incidents.locator("li", { hasText: "Input drift" })).toContainText("acknowledged");
   await expect(incidents.locator("li", { hasText: "Input drift" }).getByRole("button", { name: "Acknowledge" })).toHaveCount(0);
 
+  // A rule of one's own, with a named error first.
+  await page.getByRole("button", { name: "New rule" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name").fill("Income drift");
+  await dialog.getByLabel("Metric").selectOption("drift_feature");
+  await dialog.getByLabel("Feature").selectOption("income_k");
+  await dialog.getByLabel("Fires above").fill("lots");
+  await dialog.getByRole("button", { name: "Add rule" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("threshold");
+  await shot(page, "44-monitoring-rule-error");
+  await dialog.getByLabel("Fires above").fill("0.3");
+  await dialog.getByRole("button", { name: "Add rule" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByTestId("alert-rules")).toContainText("drift_feature(income_k) > 0.3 over 60 min · warning");
+
   // The alert reached the operator's inbox.
   await page.goto(`${A()}/w/${slug}/inbox`);
   await expect(page.getByText(/\[warning\] Input drift — credit-prod: drift \(max PSI over features\)/)).toBeVisible();

@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { Activity, RefreshCw } from "lucide-react";
+import { Activity, Plus, RefreshCw } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -16,6 +16,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 import type { DriftReference } from "~/db/schema/monitoring";
 import { LiveCard, ResourcesCard, useLiveRates } from "./live";
+import { METRICS, RuleDialog, type Rule } from "./rule-dialog";
 
 const SEVERITY_TONE: Record<string, Tone> = { none: "passing", moderate: "warning", major: "failing", unknown: "stale" };
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 && x > 0 ? 2 : 1)}%`;
@@ -177,7 +178,8 @@ function DriftReferenceForm({ name, current, onSaved }: { name: string; current:
 const INCIDENT_TONE: Record<string, Tone> = { firing: "failing", acknowledged: "warning", resolved: "passing" };
 
 /** Alert rules of a deployment and their incidents: acknowledge, switch rules on and off. */
-function AlertsCard({ name }: { name: string }) {
+function AlertsCard({ name, features }: { name: string; features: string[] }) {
+  const [editing, setEditing] = useState<Rule | "new" | null>(null);
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const canManage = useCan("deployment:manage");
@@ -230,7 +232,28 @@ function AlertsCard({ name }: { name: string }) {
         </ul>
       </Card>
       <Card>
-        <CardHeader title="Alert rules" description="Evaluated every minute; notifications go to ops, admins and owners" />
+        <CardHeader
+          title="Alert rules"
+          description="Evaluated every minute; notifications go to ops, admins and owners"
+          actions={
+            canManage ? (
+              <Button size="sm" variant="secondary" onClick={() => setEditing("new")}>
+                <Plus className="size-3.5" aria-hidden /> New rule
+              </Button>
+            ) : undefined
+          }
+        />
+        {editing && (
+          <RuleDialog
+            key={editing === "new" ? "new" : editing.id}
+            name={name}
+            rule={editing === "new" ? null : editing}
+            features={features}
+            open
+            onOpenChange={(o) => !o && setEditing(null)}
+            onSaved={() => void q.refetch()}
+          />
+        )}
         <table className="w-full text-xs" data-testid="alert-rules">
           <tbody className="divide-y divide-border">
             {q.data.rules.map((r) => (
@@ -239,12 +262,16 @@ function AlertsCard({ name }: { name: string }) {
                   <div className="font-medium">{r.name}</div>
                   <div className="text-muted">
                     {r.metric}
-                    {r.feature ? `(${r.feature})` : ""} {r.metric === "traffic_drop" ? "<" : ">"} {r.threshold} over {r.windowMinutes} min · {r.severity}
+                    {r.feature ? `(${r.feature})` : ""} {METRICS[r.metric]?.below ? "<" : ">"} {r.threshold} over {r.windowMinutes} min · {r.severity}
                     {r.startPipeline ? ` · starts ${r.startPipeline}` : ""}
                   </div>
                 </td>
                 <td className="px-3 py-2 text-right">
                   {canManage ? (
+                    <div className="flex items-center justify-end gap-3">
+                    <Button size="sm" variant="ghost" onClick={() => setEditing(r)} aria-label={`Edit rule ${r.name}`}>
+                      Edit
+                    </Button>
                     <label className="flex items-center justify-end gap-1.5">
                       <input
                         type="checkbox"
@@ -255,6 +282,7 @@ function AlertsCard({ name }: { name: string }) {
                       />
                       on
                     </label>
+                    </div>
                   ) : (
                     <Badge tone={r.enabled ? "passing" : "stale"}>{r.enabled ? "on" : "off"}</Badge>
                   )}
@@ -434,7 +462,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
           </p>
         )}
         <ResourcesCard name={name} range={range} />
-        <AlertsCard name={name} />
+        <AlertsCard name={name} features={features.map((f) => f.feature)} />
         <PerformanceCard name={name} />
 
         <Card>

@@ -66,7 +66,9 @@ export const driftResults = pgTable(
 );
 
 
-export const ALERT_METRICS = ["latency_p99", "error_rate", "drift_any", "drift_feature", "traffic_drop"] as const;
+export const ALERT_METRICS = ["latency_p99", "error_rate", "drift_any", "drift_feature", "prediction_drift", "traffic_drop", "accuracy", "f1", "auc", "mae", "rmse"] as const;
+/** Metrics that fire when they fall below the threshold (the rest fire above it). */
+export const ALERT_BELOW: readonly (typeof ALERT_METRICS)[number][] = ["traffic_drop", "accuracy", "f1", "auc"];
 
 /** When to raise an alert for a deployment, and what to do then (ops and admins edit them). */
 export const alertRules = pgTable(
@@ -79,7 +81,7 @@ export const alertRules = pgTable(
     metric: text({ enum: ALERT_METRICS }).notNull(),
     /** For drift_feature: the input feature. */
     feature: text(),
-    /** Fires when the value is above (or, for traffic_drop, below) the threshold over the window. */
+    /** Fires when the value is above (or, for ALERT_BELOW metrics, below) the threshold over the window. */
     threshold: real().notNull(),
     windowMinutes: integer().notNull(),
     severity: text({ enum: ["info", "warning", "critical"] }).notNull(),

@@ -2,10 +2,10 @@ import "server-only";
 import { and, desc, eq, gte, inArray, ne } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Tx } from "~/db/client";
-import { alertIncidents, alertRules, deployments, driftResults, memberships, pipelines, predictionRollups, webhooks, workspaces } from "~/db/schema";
+import { alertIncidents, alertRules, deployments, driftResults, memberships, performanceWindows, pipelines, predictionRollups, webhooks, workspaces } from "~/db/schema";
 import { webhookDeliver } from "~/server/jobs/definitions";
 import { enqueue } from "~/server/jobs/enqueue";
-import { ALERT_METRICS } from "~/db/schema/monitoring";
+import { ALERT_BELOW, ALERT_METRICS } from "~/db/schema/monitoring";
 import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { appendAuditEvents, mutate } from "~/server/audit/mutate";
@@ -29,8 +29,16 @@ const METRIC_LABEL: Record<(typeof ALERT_METRICS)[number], string> = {
   error_rate: "error rate",
   drift_any: "drift (max PSI over features)",
   drift_feature: "drift (PSI)",
+  prediction_drift: "prediction drift (PSI of the model's outputs)",
   traffic_drop: "traffic (requests/s)",
+  accuracy: "accuracy",
+  f1: "F1",
+  auc: "AUC",
+  mae: "MAE",
+  rmse: "RMSE",
 };
+/** Labelled predictions a performance window needs before its metric is judged. */
+const MIN_LABELED = 20;
 
 export const RuleInput = z.object({
   name: z.string().trim().min(1, "name is required.").max(80),
@@ -112,6 +120,27 @@ export async function acknowledge(actor: WorkspaceActor, input: { incidentId: st
 /** The rule's metric over its window, or null when there is not enough to judge. */
 async function valueOf(rule: typeof alertRules.$inferSelect, now: Date): Promise<number | null> {
   const since = new Date(now.getTime() - rule.windowMinutes * 60_000);
+  if (rule.metric === "accuracy" || rule.metric === "f1" || rule.metric === "auc" || rule.metric === "mae" || rule.metric === "rmse") {
+    // Hourly windows that overlap the rule's window, weighted by their labelled predictions.
+    const windows = await getDb()
+      .select()
+      .from(performanceWindows)
+      .where(and(eq(performanceWindows.deploymentId, rule.deploymentId), gte(performanceWindows.windowStart, new Date(since.getTime() - 3600_000))));
+    let sum = 0;
+    let n = 0;
+    for (const w of windows) {
+      const v = (w.metrics)[rule.metric];
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      sum += v * w.labeled;
+      n += w.labeled;
+    }
+    return n >= MIN_LABELED ? sum / n : null;
+  }
+  if (rule.metric === "prediction_drift") {
+    const [last] = await getDb().select().from(driftResults).where(and(eq(driftResults.deploymentId, rule.deploymentId), gte(driftResults.windowEnd, since))).orderBy(desc(driftResults.windowEnd)).limit(1);
+    const p = last?.predictionDrift as { status?: string; psi?: number } | null | undefined;
+    return p?.status === "ok" && typeof p.psi === "number" ? p.psi : null;
+  }
   if (rule.metric === "drift_any" || rule.metric === "drift_feature") {
     const [last] = await getDb().select().from(driftResults).where(and(eq(driftResults.deploymentId, rule.deploymentId), gte(driftResults.windowEnd, since))).orderBy(desc(driftResults.windowEnd)).limit(1);
     if (!last) return null;
@@ -135,7 +164,7 @@ async function hooks(tx: Tx, workspaceId: string, event: string, payload: Record
   for (const w of list) await enqueue(tx, webhookDeliver, { webhookId: w.id, event, payload });
 }
 
-const fmtValue = (metric: string, v: number) => (metric === "error_rate" ? `${(v * 100).toFixed(1)}%` : metric.startsWith("drift") ? v.toFixed(3) : metric === "latency_p99" ? `${v.toFixed(0)} ms` : v.toFixed(2));
+const fmtValue = (metric: string, v: number) => (metric === "error_rate" ? `${(v * 100).toFixed(1)}%` : metric.includes("drift") || ["accuracy", "f1", "auc"].includes(metric) ? v.toFixed(3) : metric === "latency_p99" ? `${v.toFixed(0)} ms` : v.toFixed(2));
 
 /** Evaluates every enabled rule: fires new incidents, resolves cleared ones. Idempotent. */
 export async function evaluateAlerts(now = new Date()) {
@@ -145,11 +174,12 @@ export async function evaluateAlerts(now = new Date()) {
   const resolved: string[] = [];
   for (const { r, d, slug } of rules) {
     const value = await valueOf(r, now);
-    const firing = value !== null && (r.metric === "traffic_drop" ? value < r.threshold : value > r.threshold);
+    const below = ALERT_BELOW.includes(r.metric);
+    const firing = value !== null && (below ? value < r.threshold : value > r.threshold);
     const [open] = await db.select().from(alertIncidents).where(and(eq(alertIncidents.ruleId, r.id), ne(alertIncidents.status, "resolved")));
     const link = `/w/${slug}/monitoring/${d.name}`;
     if (firing && !open) {
-      const message = `${d.name}: ${METRIC_LABEL[r.metric]}${r.feature ? ` of ${r.feature}` : ""} is ${fmtValue(r.metric, value)} (${r.metric === "traffic_drop" ? "below" : "above"} ${fmtValue(r.metric, r.threshold)}) over ${r.windowMinutes} min`;
+      const message = `${d.name}: ${METRIC_LABEL[r.metric]}${r.feature ? ` of ${r.feature}` : ""} is ${fmtValue(r.metric, value)} (${below ? "below" : "above"} ${fmtValue(r.metric, r.threshold)}) over ${r.windowMinutes} min`;
       let rows: { id: string; userId: string }[] = [];
       const incident = await db
         .transaction(async (tx) => {

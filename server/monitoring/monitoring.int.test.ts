@@ -108,6 +108,16 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     const shadow = perf.map((w) => w.metrics.shadow).filter(Boolean);
     expect(shadow.reduce((a, x) => a + x!.compared, 0)).toBe(okIds.filter((i) => i >= 1 && i <= 50).length);
     expect(shadow.every((x) => x!.agreement === 0 && Math.abs(x!.meanAbsDiff - 0.4) < 1e-9)).toBe(true);
+
+    // Rules on performance (fires below) and on the outputs' drift (fires above).
+    await api.saveRule({ ...ref, rule: { name: "Accuracy", metric: "accuracy", threshold: 0.9, windowMinutes: 1440, severity: "critical" } });
+    await api.saveRule({ ...ref, rule: { name: "Prediction drift", metric: "prediction_drift", threshold: 0.2, windowMinutes: 60, severity: "warning" } });
+    await api.saveRule({ ...ref, rule: { name: "RMSE", metric: "rmse", threshold: 0.1, windowMinutes: 60, severity: "info" } });
+    await computeDriftAll(new Date(now.getTime() + 2000), 60, d!.id); // the latest drift again carries the outputs' drift
+    await evaluateAlerts(new Date(now.getTime() + 3000));
+    const open = (await api.alerts(ref)).incidents.filter((i) => i.status === "firing" && ["Accuracy", "Prediction drift", "RMSE"].includes(i.rule));
+    expect(open.map((i) => i.rule).sort()).toEqual(["Accuracy", "Prediction drift"]); // RMSE: a classifier has none, nothing to judge
+    expect(open.find((i) => i.rule === "Accuracy")!.message).toBe(`credit-prod: accuracy is ${weighted.toFixed(3)} (below 0.900) over 1440 min`);
   });
 
   it("measures drift against a window of the deployment's own traffic when told to, and refuses a window that is not one", async () => {
