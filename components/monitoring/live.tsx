@@ -257,7 +257,7 @@ export function ResourcesCard({ name, range }: { name: string; range: "15m" | "1
     <Card>
       <CardHeader title="Resource use" description={`Inference replicas that served this deployment, per ${q.data.stepMinutes}-minute step, beside its batch sizes`} />
       {replicaData.length === 0 && batchData.length === 0 ? (
-        <p className="px-5 py-4 text-sm text-muted">No replica has served this deployment in this range.</p>
+        <p className="px-5 py-4 text-sm text-muted">No replica has served this deployment in this range yet. Replicas write their figures once a minute; the live card above shows them as they happen.</p>
       ) : (
         <div className="grid gap-4 px-2 py-3 md:grid-cols-2 xl:grid-cols-4" data-testid="resource-charts">
           {charts.map((c) => (

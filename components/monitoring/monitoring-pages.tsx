@@ -237,7 +237,7 @@ function AlertsCard({ name, features }: { name: string; features: string[] }) {
           description="Evaluated every minute; notifications go to ops, admins and owners"
           actions={
             canManage ? (
-              <Button size="sm" variant="secondary" onClick={() => setEditing("new")}>
+              <Button size="sm" variant="secondary" className="whitespace-nowrap" onClick={() => setEditing("new")}>
                 <Plus className="size-3.5" aria-hidden /> New rule
               </Button>
             ) : undefined
