@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import net from "node:net";
-import postgres from "postgres";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import { getDb } from "~/db/client";
 import { env } from "~/env";
 import { predictionLogs, type PredictionLogRow } from "~/db/schema";
@@ -18,29 +18,18 @@ const BATCH = 500;
 const PARALLEL = 4;
 
 /*
- * The log's own small pool, on sockets with Nagle's algorithm off: postgres.js sends a
- * COPY's data and its end as two TCP segments, and with Nagle on each COPY then waits for
- * a delayed ACK (~40 ms). Requests never touch this pool.
+ * The log's own small pool (node-postgres with pg-copy-streams; sockets with Nagle's
+ * algorithm off), so requests never wait behind a COPY. Not postgres.js here: its COPY
+ * stream never settles when the server refuses the data (a jsonb value it cannot hold),
+ * which would stall the log; pg-copy-streams fails the stream with the server's error.
  */
-let pool: ReturnType<typeof postgres> | null = null;
-function logSql() {
-  if (pool) return pool;
-  const options: postgres.Options<Record<string, never>> = { max: PARALLEL, onnotice: () => undefined, connection: { application_name: "steward-prediction-log" } };
-  // `socket` is a documented postgres.js option its types do not declare.
-  Object.assign(options, {
-    socket: (o: { host: string[]; port: number[]; path?: string }) =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const s = o.path ? net.connect(o.path) : net.connect({ host: o.host[0], port: o.port[0] ?? 5432, noDelay: true });
-        s.setNoDelay(true);
-        s.once("connect", () => resolve(s));
-        s.once("error", reject);
-      }),
-  });
-  pool = postgres(env.DATABASE_URL, options);
+let pool: pg.Pool | null = null;
+function logPool() {
+  pool ??= new pg.Pool({ connectionString: env.DATABASE_URL, max: PARALLEL, application_name: "steward-prediction-log" });
   return pool;
 }
 export async function closeLogPool() {
-  await pool?.end({ timeout: 5 });
+  await pool?.end();
   pool = null;
 }
 
@@ -122,17 +111,35 @@ export class PredictionLog {
   }
 }
 
-const csv = (v: string) => `"${v.replaceAll('"', '""')}"`;
-const json = (v: unknown) => (v === null || v === undefined ? "" : csv(JSON.stringify(v)));
+/*
+ * COPY's text format: only backslash, newline, carriage return and tab need escaping, and
+ * JSON.stringify never emits the last three raw — so a JSON value is copied as it is
+ * unless it holds a backslash (CSV would double every one of its many quotes).
+ */
+const text = (v: string) => (/[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : v);
+const json = (v: unknown) => {
+  if (v === null || v === undefined) return "\\N";
+  const s = JSON.stringify(v);
+  return s.includes("\\") ? s.replaceAll("\\", "\\\\") : s;
+};
 
 /** One COPY per batch: the cheapest way into Postgres for both sides (no per-row statement). */
-async function copyRows(rows: PredictionLogRow[]) {
-  let text = "";
+export function encodeRows(rows: PredictionLogRow[]) {
+  let out = "";
   for (const r of rows) {
-    text += `${r.at.toISOString()},${csv(r.requestId)},${r.workspaceId},${r.deploymentId},${r.modelVersionId},${r.role},${r.status},${r.latencyMs},${r.rows},${json(r.inputs)},${json(r.outputs)},${r.error == null ? "" : csv(r.error)}\n`;
+    out += `${r.at.toISOString()}\t${text(r.requestId)}\t${r.workspaceId}\t${r.deploymentId}\t${r.modelVersionId}\t${r.role}\t${r.status}\t${r.latencyMs}\t${r.rows}\t${json(r.inputs)}\t${json(r.outputs)}\t${r.error == null ? "\\N" : text(r.error)}\n`;
   }
-  const sink = await logSql()`copy prediction_logs (at, request_id, workspace_id, deployment_id, model_version_id, role, status, latency_ms, rows, inputs, outputs, error) from stdin with (format csv)`.writable();
-  await pipeline(Readable.from([text]), sink);
+  return out;
+}
+
+async function copyRows(rows: PredictionLogRow[]) {
+  const client = await logPool().connect();
+  try {
+    const sink = client.query(copyFrom("copy prediction_logs (at, request_id, workspace_id, deployment_id, model_version_id, role, status, latency_ms, rows, inputs, outputs, error) from stdin"));
+    await pipeline(Readable.from([encodeRows(rows)]), sink);
+  } finally {
+    client.release();
+  }
 }
 
 /** Drops or hashes (HMAC-SHA256 with the server's key) the inputs marked sensitive. */
