@@ -65,7 +65,15 @@ export function MonitoringOverview() {
                     <span className="text-xs text-muted">{d.model}</span> {d.status === "stopped" && <Badge tone="stale">stopped</Badge>}
                   </td>
                   <td className="px-3 py-2">
-                    {d.firing ? <Badge tone="failing">{d.firing} alert{d.firing > 1 ? "s" : ""} firing</Badge> : d.acknowledged ? <Badge tone="warning">{d.acknowledged} acknowledged</Badge> : <Badge tone="passing">no alerts</Badge>}
+                    <span className="flex flex-wrap gap-1">
+                      {d.firing > 0 && (
+                        <Badge tone="failing">
+                          {d.firing} alert{d.firing > 1 ? "s" : ""} firing
+                        </Badge>
+                      )}
+                      {d.acknowledged > 0 && <Badge tone="warning">{d.acknowledged} acknowledged</Badge>}
+                      {!d.firing && !d.acknowledged && <Badge tone="passing">no alerts</Badge>}
+                    </span>
                   </td>
                   <td className="px-3 py-2 text-right tabular-nums" data-testid={`live-rps-${d.name}`}>
                     {live.has(d.id) ? live.get(d.id)!.rps.toFixed(1) : <span className="text-muted">—</span>}
@@ -316,6 +324,12 @@ function PerformanceCard({ name }: { name: string }) {
   }));
   const regression = q.data.some((w) => w.metrics.task === "regression");
   const hasShadow = rows.some((r) => r.shadow !== undefined);
+  // The shadow over the whole period, weighted by the requests (and labelled requests) each window compared.
+  const sh = q.data.map((w) => w.metrics.shadow).filter((x): x is NonNullable<typeof x> => !!x);
+  const compared = sh.reduce((a, x) => a + x.compared, 0);
+  const labeledBoth = sh.reduce((a, x) => a + (x.primary !== undefined ? x.labeled : 0), 0);
+  const wavg = (k: "primary" | "shadow") => sh.reduce((a, x) => a + (x[k] ?? 0) * (x.primary !== undefined ? x.labeled : 0), 0) / Math.max(1, labeledBoth);
+  const shadowMetric = sh.find((x) => x.metric)?.metric;
   return (
     <Card>
       <CardHeader title="Model performance" description="Per hour, from ground truth posted later by request id; recomputed as late labels arrive" />
@@ -350,6 +364,17 @@ function PerformanceCard({ name }: { name: string }) {
               </BarChart>
             </ResponsiveContainer>
           </div>
+          {compared > 0 && (
+            <p className="px-3 text-sm lg:col-span-2" data-testid="shadow-summary">
+              <strong>Shadow vs primary</strong>: {((sh.reduce((a, x) => a + x.agreement * x.compared, 0) / compared) * 100).toFixed(1)}% agreement on {compared.toLocaleString()} requests
+              {shadowMetric && labeledBoth > 0 && (
+                <>
+                  {" "}
+                  · {shadowMetric === "accuracy" ? "accuracy" : "MAE"} {wavg("primary").toFixed(3)} (primary) vs {wavg("shadow").toFixed(3)} (shadow), Δ {(wavg("shadow") - wavg("primary") >= 0 ? "+" : "") + (wavg("shadow") - wavg("primary")).toFixed(3)} on {labeledBoth.toLocaleString()} labelled requests
+                </>
+              )}
+            </p>
+          )}
         </div>
       )}
     </Card>

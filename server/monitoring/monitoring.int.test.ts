@@ -1,5 +1,7 @@
 import { and, eq } from "drizzle-orm";
+import { SMTPServer } from "smtp-server";
 import { describe, expect, it } from "vitest";
+import { freePort } from "~/bin/lib/embedded-pg";
 import { getDb } from "~/db/client";
 import { alertIncidents, deployments, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
 import { generateCredit } from "~/db/seed/credit-data";
@@ -7,6 +9,7 @@ import { seedCreditDemo } from "~/db/seed/credit-demo";
 import { createWorkspace } from "~/db/seed/factories";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
 import { computeDriftAll } from "~/workers/monitoring/drift-job";
+import { sendEmails } from "~/server/reviews/notifications.service";
 import { evaluateAlerts } from "./alerts.service";
 import { rollUpAll } from "./monitoring.service";
 import { computePerformance } from "./performance.service";
@@ -80,7 +83,31 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     expect(retrain.pipelineRunId).toBeTruthy();
     const [run] = await getDb().select().from(pipelineRuns).where(eq(pipelineRuns.id, retrain.pipelineRunId!));
     expect(run).toMatchObject({ trigger: "alert", triggerRef: retrain.id });
-    expect((await getDb().select().from(notifications).where(and(eq(notifications.userId, owner.id), eq(notifications.kind, "alert")))).length).toBe(2);
+    const alertNotes = await getDb().select().from(notifications).where(and(eq(notifications.userId, owner.id), eq(notifications.kind, "alert")));
+    expect(alertNotes).toHaveLength(2);
+    // …and by e-mail, through a real SMTP server on loopback.
+    const mails: string[] = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS"],
+      onData(stream, _session, done) {
+        let text = "";
+        stream.on("data", (c: Buffer) => (text += c.toString()));
+        // The body is quoted-printable: join soft line breaks, decode =XX bytes as UTF-8.
+        const decoded = (t: string) => Buffer.from(t.replace(/=\r\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("utf8");
+        stream.on("end", () => (mails.push(decoded(text)), done()));
+      },
+    });
+    const smtpPort = await freePort();
+    await new Promise<void>((r) => smtp.listen(smtpPort, "127.0.0.1", r));
+    try {
+      await sendEmails(alertNotes.map((n) => n.id), `smtp://127.0.0.1:${smtpPort}`);
+    } finally {
+      await new Promise<void>((r) => smtp.close(() => r()));
+    }
+    expect(mails).toHaveLength(2);
+    expect(mails.some((m) => m.includes("[warning] Input drift — credit-prod: drift (max PSI over features)"))).toBe(true);
+    expect(mails.every((m) => new RegExp(`/w/${workspace.slug}/monitoring/credit-prod`).test(m))).toBe(true);
     await api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id });
     await expectTrpcError(api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id }), "PRECONDITION_FAILED", /already acknowledged/);
     // The drift clears (a new window without the shift): both incidents resolve by themselves.
@@ -90,9 +117,10 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     expect((await api.alerts(ref)).incidents.every((i) => i.status === "resolved")).toBe(true);
     for (const action of ["alert.fired", "alert.acknowledged", "alert.resolved", "alert.rule_saved"]) await expectAudit(workspace.id, { action });
 
-    // Delayed ground truth for r0…r199 and a shadow that answered r1…r50 differently.
+    // Delayed ground truth for r0…r199 (label i % 2) and a shadow that answered r1…r50 right
+    // every time (0.7 for odd ids, 0.2 for even ones) where the primary says 0.3 throughout.
     await getDb().insert(predictionFeedback).values(Array.from({ length: 200 }, (_, i) => ({ requestId: `r${i}`, workspaceId: workspace.id, deploymentId: d!.id, label: i % 2 })));
-    await getDb().insert(predictionLogs).values(rows.slice(1, 51).map((r) => ({ ...r, role: "shadow" as const, status: "ok" as const, outputs: { probability: [[0.7]] } })));
+    await getDb().insert(predictionLogs).values(rows.slice(1, 51).map((r) => ({ ...r, role: "shadow" as const, status: "ok" as const, outputs: { probability: [[Number(r.requestId.slice(1)) % 2 ? 0.7 : 0.2]] } })));
     await computePerformance(now, 24);
     const perf = await api.performance({ workspaceId: workspace.id, name: "credit-prod" });
     const total = perf.reduce((a, w) => a + w.predictions, 0);
@@ -107,7 +135,19 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     expect(perf.every((w) => w.metrics.task === "classification")).toBe(true);
     const shadow = perf.map((w) => w.metrics.shadow).filter(Boolean);
     expect(shadow.reduce((a, x) => a + x!.compared, 0)).toBe(okIds.filter((i) => i >= 1 && i <= 50).length);
-    expect(shadow.every((x) => x!.agreement === 0 && Math.abs(x!.meanAbsDiff - 0.4) < 1e-9)).toBe(true);
+    const shadowed = okIds.filter((i) => i >= 1 && i <= 50);
+    const agreed = shadow.reduce((a, x) => a + x!.agreement * x!.compared, 0);
+    expect(agreed).toBeCloseTo(shadowed.filter((i) => i % 2 === 0).length, 9); // both say 0 on even ids
+    const absDiff = shadow.reduce((a, x) => a + x!.meanAbsDiff * x!.compared, 0);
+    expect(absDiff).toBeCloseTo(shadowed.reduce((a, i) => a + (i % 2 ? 0.4 : 0.1), 0), 9);
+    // Metric deltas on the labelled requests both answered: the shadow is always right, the primary on even ids only.
+    expect(shadow.reduce((a, x) => a + x!.labeled, 0)).toBe(shadowed.length);
+    for (const x of shadow) {
+      expect(x).toMatchObject({ metric: "accuracy", shadow: 1 });
+      expect(x!.delta).toBeCloseTo(1 - x!.primary!, 12);
+    }
+    const primaryRight = shadow.reduce((a, x) => a + x!.primary! * x!.labeled, 0);
+    expect(primaryRight).toBeCloseTo(shadowed.filter((i) => i % 2 === 0).length, 9);
 
     // Rules on performance (fires below) and on the outputs' drift (fires above).
     await api.saveRule({ ...ref, rule: { name: "Accuracy", metric: "accuracy", threshold: 0.9, windowMinutes: 1440, severity: "critical" } });

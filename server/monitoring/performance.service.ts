@@ -48,7 +48,7 @@ export async function computePerformance(now = new Date(), hours = 24) {
     for (const [t, rs] of byWindow) {
       const primary = rs.filter((r) => r.role !== "shadow");
       const labeled = primary.map((r) => ({ score: scoreOf(r.outputs), label: labelOf(r.label) })).filter((x): x is { score: number; label: number } => x.score !== null && x.label !== null);
-      const metrics: Record<string, unknown> = {};
+      const metrics: PerformanceMetrics = {};
       if (labeled.length) {
         const y = labeled.map((x) => x.label);
         const s = labeled.map((x) => x.score);
@@ -68,6 +68,8 @@ export async function computePerformance(now = new Date(), hours = 24) {
         let compared = 0;
         let agree = 0;
         let diff = 0;
+        // On the labelled requests both answered: each one's metric, and the shadow's delta.
+        const both: { y: number; a: number; b: number }[] = [];
         for (const p of primary) {
           const a = scoreOf(p.outputs);
           const b = shadow.get(p.request_id);
@@ -75,8 +77,20 @@ export async function computePerformance(now = new Date(), hours = 24) {
           compared++;
           diff += Math.abs(a - b);
           if (a >= 0.5 === b >= 0.5) agree++;
+          const y = labelOf(p.label);
+          if (y !== null) both.push({ y, a, b });
         }
-        if (compared) metrics.shadow = { compared, agreement: agree / compared, meanAbsDiff: diff / compared };
+        if (compared) {
+          const out: PerformanceMetrics["shadow"] = { compared, agreement: agree / compared, meanAbsDiff: diff / compared, labeled: both.length };
+          if (both.length && metrics.task === "classification") {
+            const acc = (k: "a" | "b") => both.filter((x) => (x[k] >= 0.5 ? 1 : 0) === x.y).length / both.length;
+            Object.assign(out, { metric: "accuracy", primary: acc("a"), shadow: acc("b"), delta: acc("b") - acc("a") });
+          } else if (both.length && metrics.task === "regression") {
+            const mae = (k: "a" | "b") => both.reduce((s, x) => s + Math.abs(x[k] - x.y), 0) / both.length;
+            Object.assign(out, { metric: "mae", primary: mae("a"), shadow: mae("b"), delta: mae("b") - mae("a") });
+          }
+          metrics.shadow = out;
+        }
       }
       await db
         .insert(performanceWindows)
@@ -89,7 +103,16 @@ export async function computePerformance(now = new Date(), hours = 24) {
   return { windows };
 }
 
-export type PerformanceMetrics = { task?: "classification" | "regression"; accuracy?: number; f1?: number; auc?: number | null; mae?: number; rmse?: number; shadow?: { compared: number; agreement: number; meanAbsDiff: number } };
+export type PerformanceMetrics = {
+  task?: "classification" | "regression";
+  accuracy?: number;
+  f1?: number;
+  auc?: number | null;
+  mae?: number;
+  rmse?: number;
+  /** The shadow against the primary on the same requests; on the labelled ones, each one's accuracy (or MAE) and the shadow's delta. */
+  shadow?: { compared: number; agreement: number; meanAbsDiff: number; labeled: number; metric?: "accuracy" | "mae"; primary?: number; shadow?: number; delta?: number };
+};
 
 export async function performance(actor: WorkspaceActor, name: string, days = 7): Promise<{ windowStart: Date; predictions: number; labeled: number; coverage: number; metrics: PerformanceMetrics }[]> {
   const [d] = await getDb().select().from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
