@@ -32,7 +32,7 @@ export function InboxPage() {
     <>
       <PageHeader
         title="Inbox"
-        description="Mentions, reviews assigned to you, approvals you are needed for, and decisions."
+        description="Mentions, reviews assigned to you, approvals you are needed for, decisions, and monitoring alerts."
         actions={
           <Button size="sm" variant="secondary" disabled={!unread} loading={mark.isPending} onClick={() => mark.mutate({ ids: "all" })}>
             Mark all read
