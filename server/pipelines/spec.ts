@@ -63,6 +63,12 @@ export const StepOptions = z
     tolerance: z.number().min(0).optional(),
     /** command: the model name its ONNX outputs register under (default: the run's model). */
     register_as: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional(),
+    /**
+     * command: open a review request moving the version it registers to this alias, in the
+     * name of the pipeline version's author — the retraining loop's last link (alert →
+     * retrain → validate → review). The new version's validation runs as for any version.
+     */
+    open_review: z.object({ alias: z.string().min(1).max(60), summary: z.string().max(2000).optional() }).strict().optional(),
   })
   .strict();
 export type StepOptions = z.infer<typeof StepOptions>;
@@ -90,6 +96,7 @@ const Step = z
       for (const k of ["run", "env", "workdir"] as const) {
         if (s[k] !== undefined) ctx.addIssue({ code: "custom", message: `\`${k}\` is only for command steps.`, path: [k] });
       }
+      if (s.with?.open_review) ctx.addIssue({ code: "custom", message: "`open_review` is only for command steps (it reviews the version the command registers).", path: ["with", "open_review"] });
     }
   });
 export type StepSpec = z.infer<typeof Step>;

@@ -8,6 +8,11 @@ import { evaluateChecks, worst } from "~/server/pipelines/checks";
 import { ConfigError, resolveStep, type ResolvedStep } from "~/server/pipelines/context";
 import { appendLogs, claimStep, finishStep, LEASE_SECONDS, renewLease, type StepResult } from "~/server/pipelines/runs.service";
 import { uploadModelVersion } from "~/server/registry/models.service";
+import { openReview } from "~/server/reviews/reviews.service";
+import { can } from "~/server/authz/permissions";
+import { and, eq } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { alertIncidents, memberships, pipelineVersions, users } from "~/db/schema";
 import { listFiles, runCommand, runModelStep, type Emit } from "../steps/spawn";
 
 type Payload = z.infer<typeof pipelineStep.schema>;
@@ -62,6 +67,7 @@ async function commandStep(r: ResolvedStep, stepRunId: string, emit: Emit, stop:
         emit("system", "metrics.json is not valid JSON; its figures were ignored.");
       }
     }
+    const registered: { name: string; version: number }[] = [];
     for (const f of files) {
       const stored = await storeFile(path.join(out.outputDir, f));
       let modelVersionId: string | null = null;
@@ -83,6 +89,7 @@ async function commandStep(r: ResolvedStep, stepRunId: string, emit: Emit, stop:
             (await import("node:fs")).createReadStream(path.join(out.outputDir, f)),
           );
           modelVersionId = v.versionId;
+          registered.push({ name, version: v.version });
           emit("system", `Registered ${f} as ${name}@${v.version}${v.created ? "" : " (these bytes were registered already)"}.`);
         } catch (err) {
           emit("system", `Could not register ${f} as a model version: ${err instanceof Error ? err.message : String(err)}`);
@@ -93,10 +100,50 @@ async function commandStep(r: ResolvedStep, stepRunId: string, emit: Emit, stop:
     if (files.length) emit("system", `Kept ${files.length} output file(s) as artifacts.`);
     const exit = { exit_code: out.exitCode ?? -1 };
     const { checks, status } = judged(r, { ...metrics, ...exit }, { exit_code: { fail_above: 0, fail_below: 0 } });
-    return { status: out.reason ? "failed" : status, reason: out.reason, outputs: { exitCode: out.exitCode, files, metrics }, checks, required, artifacts };
+    let reason = out.reason;
+    let review: number | null = null;
+    if (r.options.open_review && out.exitCode === 0 && !out.reason && status !== "failed") {
+      if (!registered.length) reason = `open_review: the command registered no model version (write an .onnx file to $STEWARD_OUTPUT_DIR), so there is nothing to review.`;
+      else {
+        try {
+          review = await openReviewFor(r, registered.at(-1)!, r.options.open_review);
+          emit("system", `Opened review #${review}: ${registered.at(-1)!.name}@${registered.at(-1)!.version} → ${r.options.open_review.alias}.`);
+        } catch (err) {
+          reason = `Registered ${registered.at(-1)!.name}@${registered.at(-1)!.version} but could not open its review: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    }
+    return { status: reason ? "failed" : status, reason, outputs: { exitCode: out.exitCode, files, metrics, ...(review ? { review } : {}) }, checks, required, artifacts };
   } finally {
     await out.cleanup();
   }
+}
+
+/**
+ * The retraining loop's last link: a review request for the version the command
+ * registered, in the name of the person who wrote this pipeline version (an admin or
+ * owner, since it has a command step), who therefore cannot approve it. The summary says
+ * which run — and, for a run an alert started, which alert — produced it.
+ */
+async function openReviewFor(r: ResolvedStep, v: { name: string; version: number }, opts: { alias: string; summary?: string }) {
+  const [author] = await getDb()
+    .select({ id: users.id, email: users.email, role: memberships.role, deactivatedAt: users.deactivatedAt })
+    .from(pipelineVersions)
+    .innerJoin(users, eq(users.id, pipelineVersions.createdBy))
+    .innerJoin(memberships, and(eq(memberships.userId, users.id), eq(memberships.workspaceId, r.run.workspaceId)))
+    .where(eq(pipelineVersions.id, r.run.pipelineVersionId));
+  if (!author || author.deactivatedAt) throw new Error("the pipeline's author is no longer an active member of the workspace to request it.");
+  if (!can(author.role, "review:participate")) throw new Error(`the pipeline's author (${author.email}, ${author.role}) may not open reviews.`);
+  let why = `Produced by pipeline run #${r.run.number} (${r.run.trigger}).`;
+  if (r.run.trigger === "alert" && r.run.triggerRef) {
+    const [incident] = await getDb().select({ message: alertIncidents.message }).from(alertIncidents).where(eq(alertIncidents.id, r.run.triggerRef));
+    if (incident) why = `Retrained by pipeline run #${r.run.number}, started by the alert: ${incident.message}.`;
+  }
+  const opened = await openReview(
+    { type: "user", userId: author.id, email: author.email, workspaceId: r.run.workspaceId, role: author.role },
+    { model: v.name, version: v.version, alias: opts.alias, summary: opts.summary ? `${opts.summary}\n\n${why}` : why },
+  );
+  return opened.number;
 }
 
 async function modelStep(r: ResolvedStep, emit: Emit, stop: AbortSignal): Promise<StepResult> {
