@@ -1,9 +1,8 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb, getSql } from "~/db/client";
-import { batchMinutes, deployments, replicaMinutes } from "~/db/schema";
-import { seedCreditDemo } from "~/db/seed/credit-demo";
-import { createWorkspace } from "~/db/seed/factories";
+import { batchMinutes, replicaMinutes } from "~/db/schema";
+import { servedCredit } from "~/test/monitoring";
 import type { LiveTick } from "~/server/realtime/rooms";
 import { bucketQuantile } from "~/server/shared/latency";
 import { callerFor } from "~/test/helpers";
@@ -32,11 +31,9 @@ async function listenTicks(workspaceId: string) {
 
 describe("live monitoring: per-second ticks and per-minute resource use", () => {
   it("sends each second's counts, latency buckets, batches and replica resources to the workspace room, and writes the minute", async () => {
-    const { workspace, owner } = await createWorkspace();
-    await seedCreditDemo(owner.wsActor);
-    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
-    const dep = { id: d!.id, workspaceId: workspace.id };
-    const replica = `test-${d!.id.slice(0, 8)}`;
+    const { workspace, owner, d } = await servedCredit();
+    const dep = { id: d.id, workspaceId: workspace.id };
+    const replica = `test-${d.id.slice(0, 8)}`;
     const stats = new LiveStats(replica, () => 3);
     const feed = await listenTicks(workspace.id);
     try {
@@ -55,7 +52,7 @@ describe("live monitoring: per-second ticks and per-minute resource use", () => 
       expect(tick).toMatchObject({ workspaceId: workspace.id, t: minute + 1000, replica: { id: replica, inFlight: 1, inFlightRuns: 3 } });
       expect(tick!.replica.rssBytes).toBeGreaterThan(10 * 2 ** 20);
       expect(tick!.replica.cpuPct).toBeGreaterThanOrEqual(0);
-      const mine = tick!.deployments.find((x) => x.id === d!.id)!;
+      const mine = tick!.deployments.find((x) => x.id === d.id)!;
       expect(mine).toMatchObject({ runs: 4, rows: 40, maxRows: 10 });
       const primary = mine.series.find((s) => s.key === "v1 primary")!;
       expect(primary).toMatchObject({ requests: 40, errors: 2 });
@@ -73,7 +70,7 @@ describe("live monitoring: per-second ticks and per-minute resource use", () => 
       const [row] = await getDb().select().from(replicaMinutes).where(eq(replicaMinutes.replica, replica));
       expect(row).toMatchObject({ minute: new Date(minute), requests: 48, inFlightMax: 2 });
       const [b] = await getDb().select().from(batchMinutes).where(eq(batchMinutes.replica, replica));
-      expect(b).toMatchObject({ deploymentId: d!.id, runs: 4, rows: 40, maxRows: 10, requests: 48 });
+      expect(b).toMatchObject({ deploymentId: d.id, runs: 4, rows: 40, maxRows: 10, requests: 48 });
 
       // The dashboard reads them for the range, for the replicas that served this deployment.
       const r = await callerFor(owner).monitoring.resources({ workspaceId: workspace.id, name: "credit-prod", range: "15m" });

@@ -3,11 +3,10 @@ import { SMTPServer } from "smtp-server";
 import { describe, expect, it } from "vitest";
 import { freePort } from "~/bin/lib/embedded-pg";
 import { getDb } from "~/db/client";
-import { alertIncidents, deployments, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
+import { alertIncidents, driftResults, notifications, pipelineRuns, predictionFeedback, predictionLogs } from "~/db/schema";
 import { generateCredit } from "~/db/seed/credit-data";
-import { seedCreditDemo } from "~/db/seed/credit-demo";
-import { createWorkspace } from "~/db/seed/factories";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { servedCredit } from "~/test/monitoring";
 import { computeDriftAll } from "~/workers/monitoring/drift-job";
 import { sendEmails } from "~/server/reviews/notifications.service";
 import { evaluateAlerts } from "./alerts.service";
@@ -16,24 +15,19 @@ import { computePerformance } from "./performance.service";
 
 describe("monitoring: rollups and drift from the prediction log", () => {
   it("rolls closed minutes up idempotently, draws traffic from the rollups, and finds drift in a shifted feature with an explanation", async () => {
-    const { workspace, owner } = await createWorkspace();
-    await seedCreditDemo(owner.wsActor);
-    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const { workspace, owner, d, logRow } = await servedCredit();
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000); // a minute boundary: everything below is closed
     // 300 predictions over the last 30 minutes: incomes 80% higher than in training; 12 errors.
-    const rows = generateCredit(300, 99).map((r, i) => ({
-      at: new Date(now.getTime() - (i % 30) * 60_000 - 1000),
-      requestId: `r${i}`,
-      workspaceId: workspace.id,
-      deploymentId: d!.id,
-      modelVersionId: d!.primaryVersionId,
-      role: "primary" as const,
-      status: i % 25 === 0 ? ("error" as const) : ("ok" as const),
-      latencyMs: 1 + (i % 10),
-      rows: 1,
-      inputs: { instances: [{ age: r.age, income_k: Math.round(r.income_k * 1.8 * 10) / 10, debt_ratio: r.debt_ratio }] },
-      outputs: { probability: [[0.3]] },
-    }));
+    const rows = generateCredit(300, 99).map((r, i) =>
+      logRow({
+        at: new Date(now.getTime() - (i % 30) * 60_000 - 1000),
+        requestId: `r${i}`,
+        status: i % 25 === 0 ? "error" : "ok",
+        latencyMs: 1 + (i % 10),
+        inputs: { instances: [{ age: r.age, income_k: Math.round(r.income_k * 1.8 * 10) / 10, debt_ratio: r.debt_ratio }] },
+        outputs: { probability: [[0.3]] },
+      }),
+    );
     await getDb().insert(predictionLogs).values(rows);
 
     await rollUpAll(now);
@@ -49,7 +43,7 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     // On demand for one deployment: only that one; an unknown name is refused.
     expect((await computeDriftAll(now, 60, "00000000-0000-4000-8000-000000000000")).computed).toBe(0);
     await expectTrpcError(callerFor(owner).monitoring.computeDrift({ workspaceId: workspace.id, name: "nope" }), "NOT_FOUND", /no deployment "nope"/);
-    const r = await computeDriftAll(now, 60, d!.id);
+    const r = await computeDriftAll(now, 60, d.id);
     expect(r.computed).toBe(1);
     const drift = await api.drift({ workspaceId: workspace.id, name: "credit-prod" });
     expect(drift.latest).toMatchObject({ maxSeverity: "major", reference: { dataset: "credit-train", version: 1, role: "train" } });
@@ -111,7 +105,7 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     await api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id });
     await expectTrpcError(api.acknowledge({ workspaceId: workspace.id, incidentId: retrain.id }), "PRECONDITION_FAILED", /already acknowledged/);
     // The drift clears (a new window without the shift): both incidents resolve by themselves.
-    await getDb().insert(driftResults).values({ workspaceId: workspace.id, deploymentId: d!.id, modelVersionId: d!.primaryVersionId, windowStart: now, windowEnd: new Date(now.getTime() + 1000), reference: { dataset: "credit-train", version: 1, role: "train", rows: 2000 }, features: [{ feature: "income_k", status: "ok", psi: 0.01 }], maxSeverity: "none", sampled: 300 });
+    await getDb().insert(driftResults).values({ workspaceId: workspace.id, deploymentId: d.id, modelVersionId: d.primaryVersionId, windowStart: now, windowEnd: new Date(now.getTime() + 1000), reference: { dataset: "credit-train", version: 1, role: "train", rows: 2000 }, features: [{ feature: "income_k", status: "ok", psi: 0.01 }], maxSeverity: "none", sampled: 300 });
     const later = await evaluateAlerts(new Date(now.getTime() + 2000));
     expect(later.resolved).toHaveLength(2);
     expect((await api.alerts(ref)).incidents.every((i) => i.status === "resolved")).toBe(true);
@@ -119,7 +113,7 @@ describe("monitoring: rollups and drift from the prediction log", () => {
 
     // Delayed ground truth for r0…r199 (label i % 2) and a shadow that answered r1…r50 right
     // every time (0.7 for odd ids, 0.2 for even ones) where the primary says 0.3 throughout.
-    await getDb().insert(predictionFeedback).values(Array.from({ length: 200 }, (_, i) => ({ requestId: `r${i}`, workspaceId: workspace.id, deploymentId: d!.id, label: i % 2 })));
+    await getDb().insert(predictionFeedback).values(Array.from({ length: 200 }, (_, i) => ({ requestId: `r${i}`, workspaceId: workspace.id, deploymentId: d.id, label: i % 2 })));
     await getDb().insert(predictionLogs).values(rows.slice(1, 51).map((r) => ({ ...r, role: "shadow" as const, status: "ok" as const, outputs: { probability: [[Number(r.requestId.slice(1)) % 2 ? 0.7 : 0.2]] } })));
     await computePerformance(now, 24);
     const perf = await api.performance({ workspaceId: workspace.id, name: "credit-prod" });
@@ -153,7 +147,7 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     await api.saveRule({ ...ref, rule: { name: "Accuracy", metric: "accuracy", threshold: 0.9, windowMinutes: 1440, severity: "critical" } });
     await api.saveRule({ ...ref, rule: { name: "Prediction drift", metric: "prediction_drift", threshold: 0.2, windowMinutes: 60, severity: "warning" } });
     await api.saveRule({ ...ref, rule: { name: "RMSE", metric: "rmse", threshold: 0.1, windowMinutes: 60, severity: "info" } });
-    await computeDriftAll(new Date(now.getTime() + 2000), 60, d!.id); // the latest drift again carries the outputs' drift
+    await computeDriftAll(new Date(now.getTime() + 2000), 60, d.id); // the latest drift again carries the outputs' drift
     await evaluateAlerts(new Date(now.getTime() + 3000));
     const open = (await api.alerts(ref)).incidents.filter((i) => i.status === "firing" && ["Accuracy", "Prediction drift", "RMSE"].includes(i.rule));
     expect(open.map((i) => i.rule).sort()).toEqual(["Accuracy", "Prediction drift"]); // RMSE: a classifier has none, nothing to judge
@@ -161,26 +155,17 @@ describe("monitoring: rollups and drift from the prediction log", () => {
   });
 
   it("measures drift against a window of the deployment's own traffic when told to, and refuses a window that is not one", async () => {
-    const { workspace, owner } = await createWorkspace();
-    await seedCreditDemo(owner.wsActor);
-    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const { workspace, owner, d, logRow } = await servedCredit();
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     // Two hours of traffic: the first hour as trained, the last hour with incomes 80% higher.
     const rows = generateCredit(400, 5).map((r, i) => {
       const late = i % 2 === 0;
-      return {
+      return logRow({
         at: new Date(now.getTime() - (late ? 1 + (i % 50) : 61 + (i % 50)) * 60_000),
         requestId: `w${i}`,
-        workspaceId: workspace.id,
-        deploymentId: d!.id,
-        modelVersionId: d!.primaryVersionId,
-        role: "primary" as const,
-        status: "ok" as const,
-        latencyMs: 2,
-        rows: 1,
         inputs: { instances: [{ age: r.age, income_k: late ? Math.round(r.income_k * 1.8 * 10) / 10 : r.income_k, debt_ratio: r.debt_ratio }] },
         outputs: { probability: [[late ? 0.6 : 0.3]] },
-      };
+      });
     });
     await getDb().insert(predictionLogs).values(rows);
     const api = callerFor(owner).deployments;
@@ -193,7 +178,7 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     await api.updateSettings({ ...ref, settings: { driftReference: { kind: "window", from, to } } });
     await expectAudit(workspace.id, { action: "deployment.settings_changed" });
 
-    expect((await computeDriftAll(now, 60, d!.id)).computed).toBe(1);
+    expect((await computeDriftAll(now, 60, d.id)).computed).toBe(1);
     const drift = await callerFor(owner).monitoring.drift(ref);
     expect(drift.referenceSetting).toEqual({ kind: "window", from, to });
     expect(drift.latest!.reference).toEqual({ kind: "window", from, to, rows: 200 });
@@ -205,38 +190,32 @@ describe("monitoring: rollups and drift from the prediction log", () => {
 
     // Back to the training data.
     await api.updateSettings({ ...ref, settings: { driftReference: { kind: "lineage" } } });
-    await computeDriftAll(new Date(now.getTime() + 1000), 60, d!.id);
+    await computeDriftAll(new Date(now.getTime() + 1000), 60, d.id);
     expect((await callerFor(owner).monitoring.drift(ref)).latest!.reference).toMatchObject({ kind: "dataset", dataset: "credit-train" });
   });
 
   it("stays quiet on a stable stream: no drift, no alert", async () => {
-    const { workspace, owner } = await createWorkspace();
-    await seedCreditDemo(owner.wsActor);
-    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const { workspace, owner, d, logRow } = await servedCredit();
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     // Traffic from the same population as the training data (another seed), healthy and fast.
-    const rows = generateCredit(600, 2024).map((r, i) => ({
-      at: new Date(now.getTime() - (i % 50) * 60_000 - 500),
-      requestId: `s${i}`,
-      workspaceId: workspace.id,
-      deploymentId: d!.id,
-      modelVersionId: d!.primaryVersionId,
-      role: "primary" as const,
-      status: "ok" as const,
-      latencyMs: 3,
-      rows: 1,
-      inputs: { instances: [{ age: r.age, income_k: r.income_k, debt_ratio: r.debt_ratio }] },
-      outputs: { probability: [[0.3]] },
-    }));
+    const rows = generateCredit(600, 2024).map((r, i) =>
+      logRow({
+        at: new Date(now.getTime() - (i % 50) * 60_000 - 500),
+        requestId: `s${i}`,
+        latencyMs: 3,
+        inputs: { instances: [{ age: r.age, income_k: r.income_k, debt_ratio: r.debt_ratio }] },
+        outputs: { probability: [[0.3]] },
+      }),
+    );
     await getDb().insert(predictionLogs).values(rows);
     await rollUpAll(now);
-    await computeDriftAll(now, 60, d!.id);
+    await computeDriftAll(now, 60, d.id);
     const drift = await callerFor(owner).monitoring.drift({ workspaceId: workspace.id, name: "credit-prod" });
     const features = drift.latest!.features as { feature: string; severity: string; psi: number }[];
     expect(features.every((f) => f.severity === "none" && f.psi < 0.1)).toBe(true);
     expect(drift.latest!.maxSeverity).toBe("none");
     const r = await evaluateAlerts(now);
-    const incidents = await getDb().select().from(alertIncidents).where(eq(alertIncidents.deploymentId, d!.id));
+    const incidents = await getDb().select().from(alertIncidents).where(eq(alertIncidents.deploymentId, d.id));
     expect(incidents).toEqual([]);
     expect(r.fired.filter((id) => incidents.some((i) => i.id === id))).toEqual([]);
   });

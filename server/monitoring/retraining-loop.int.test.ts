@@ -4,21 +4,18 @@ import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { deployments, modelVersions, pipelineRuns, predictionLogs, reviewRequests } from "~/db/schema";
+import { modelVersions, pipelineRuns, predictionLogs, reviewRequests } from "~/db/schema";
 import { generateCredit } from "~/db/seed/credit-data";
-import { seedCreditDemo } from "~/db/seed/credit-demo";
-import { createWorkspace } from "~/db/seed/factories";
 import { savePipeline } from "~/server/pipelines/definitions.service";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { servedCredit } from "~/test/monitoring";
 import { creditModel, drive } from "~/test/pipelines";
 import { computeDriftAll } from "~/workers/monitoring/drift-job";
 import { evaluateAlerts } from "./alerts.service";
 
 describe("the retraining loop", () => {
   it("alert → retrain (a command step) → the new version registered and validated → a review request for production, each link audited", async () => {
-    const { workspace, owner, members } = await createWorkspace({ members: [{ role: "reviewer" }] });
-    await seedCreditDemo(owner.wsActor);
-    const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, workspace.id));
+    const { workspace, owner, members, d, logRow } = await servedCredit({ members: [{ role: "reviewer" }] });
 
     // The retraining pipeline (an owner defines command steps): its ONNX output becomes credit-risk's next version,
     // and a review asks for it in production.
@@ -45,21 +42,16 @@ describe("the retraining loop", () => {
 
     // Traffic whose incomes moved; drift is computed; the alert fires and starts the pipeline.
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
-    const logs = generateCredit(300, 77).map((r, i) => ({
-      at: new Date(now.getTime() - (i % 30) * 60_000 - 1000),
-      requestId: `loop${i}`,
-      workspaceId: workspace.id,
-      deploymentId: d!.id,
-      modelVersionId: d!.primaryVersionId,
-      role: "primary" as const,
-      status: "ok" as const,
-      latencyMs: 2,
-      rows: 1,
-      inputs: { instances: [{ age: r.age, income_k: r.income_k * 2, debt_ratio: r.debt_ratio }] },
-      outputs: { probability: [[0.4]] },
-    }));
+    const logs = generateCredit(300, 77).map((r, i) =>
+      logRow({
+        at: new Date(now.getTime() - (i % 30) * 60_000 - 1000),
+        requestId: `loop${i}`,
+        inputs: { instances: [{ age: r.age, income_k: r.income_k * 2, debt_ratio: r.debt_ratio }] },
+        outputs: { probability: [[0.4]] },
+      }),
+    );
     await getDb().insert(predictionLogs).values(logs);
-    await computeDriftAll(now, 60, d!.id);
+    await computeDriftAll(now, 60, d.id);
     await evaluateAlerts(now);
     const incident = (await callerFor(owner).monitoring.alerts({ workspaceId: workspace.id, name: "credit-prod" })).incidents.find((i) => i.rule === "Retrain on income drift")!;
     expect(incident).toMatchObject({ status: "firing", pipelineRunId: expect.any(String) });
