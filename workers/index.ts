@@ -52,10 +52,10 @@ await boss.work(webhookDeliver.name, { ...webhookDeliver.work }, async (jobs) =>
 await boss.work(monitoringDrift.name, { ...monitoringDrift.work }, async (jobs) => {
   for (const j of jobs) {
     const data = monitoringDrift.schema.parse(j.data);
-    const r = await computeDriftAll(new Date(), data.windowMinutes ?? 60, data.deploymentId);
-    if (r.computed) console.log(`[worker] monitoring.drift: ${r.computed} deployment(s)`);
-    // Performance with the labels that have arrived since (late labels recounted).
-    await computePerformance();
+    const r = await computeDriftAll(data.at ? new Date(data.at) : new Date(), data.windowMinutes ?? 60, data.deploymentId);
+    if (r.computed && !data.at) console.log(`[worker] monitoring.drift: ${r.computed} deployment(s)`);
+    // Performance with the labels that have arrived since (late labels recounted); not for a window of the past.
+    if (!data.at) await computePerformance();
   }
 });
 // Pipeline steps: several consumers (each step runs in its own process), woken by NOTIFY

@@ -103,4 +103,6 @@ export async function seedCreditDemo(actor: WorkspaceActor) {
   await seedAlias(actor, { workspaceId: actor.workspaceId, name: "credit-risk", alias: "production", version: 1 });
   // Served by the inference process from the start; it follows production.
   await createDeployment(actor, { name: "credit-prod", environment: "production", model: "credit-risk" });
+  /** What credit-prod serves: v1's logistic regression (the same weights as its ONNX file). */
+  return { served: { features: f1, weights: m1.weights, bias: m1.bias } };
 }

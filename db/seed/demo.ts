@@ -3,6 +3,7 @@ import { getDb } from "~/db/client";
 import { users } from "~/db/schema";
 import type { Role } from "~/db/schema/identity";
 import { seedCreditDemo } from "./credit-demo";
+import { seedMonitoringHistory } from "./monitoring-history";
 import { openReview } from "~/server/reviews/reviews.service";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
@@ -33,7 +34,9 @@ export async function seedDemoIfEmpty() {
     members: rest.map((p) => ({ role: p.role, user: p.user })),
     defaultPipeline: true,
   });
-  await seedCreditDemo(ada.wsActor);
+  const { served } = await seedCreditDemo(ada.wsActor);
+  // A day of traffic on credit-prod, drifting over the last hours, so Monitoring has a history.
+  await seedMonitoringHistory(workspace.id, served);
   // A review in progress: Grace proposes v2 for production; Alan reviews, Joan signs for compliance.
   const grace = members.find((m) => m.email === "grace@demo.steward.local")!;
   const alan = members.find((m) => m.email === "alan@demo.steward.local")!;

@@ -54,7 +54,14 @@ export const monitoringRollup = defineJob({
 /** Every 10 minutes (and on demand): input drift of every active deployment. */
 export const monitoringDrift = defineJob({
   name: "monitoring.drift",
-  schema: z.object({ windowMinutes: z.number().int().min(5).max(10080).optional(), deploymentId: z.uuid().optional() }).passthrough(),
+  schema: z
+    .object({
+      windowMinutes: z.number().int().min(5).max(10080).optional(),
+      deploymentId: z.uuid().optional(),
+      /** The window's end (default: now) — to fill in the history of a deployment's drift. */
+      at: z.iso.datetime().optional(),
+    })
+    .passthrough(),
   queue: { retryLimit: 1, expireInSeconds: 1800 },
   work: { batchSize: 1, pollingIntervalSeconds: 2 },
 });
