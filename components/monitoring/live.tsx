@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
+import type { Socket } from "socket.io-client";
 import { Area, CartesianGrid, ComposedChart, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useRealtimeStatus, useSocket } from "~/components/realtime/realtime-provider";
 import { useWorkspace } from "~/components/shell/workspace-context";
@@ -25,11 +26,39 @@ const COLORS = ["#6366f1", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7"
 type Second = { requests: number; errors: number; buckets: number[]; runs: number; rows: number; maxRows: number };
 type Replica = LiveTick["replica"] & { seenAt: number; series: { t: number; cpuPct: number; rssMb: number; inFlight: number }[] };
 
+/*
+ * The per-second ticks go only to sockets that ask for them (the workspace's live room), so
+ * tabs on other pages are not sent a message a second. Several components of one tab may
+ * watch at once: counted per socket; asked again after a reconnect (`ready`).
+ */
+const watching = new WeakMap<Socket, Map<string, number>>();
+function useWatchLive(socket: Socket | null, workspaceId: string) {
+  useEffect(() => {
+    if (!socket) return;
+    const counts = watching.get(socket) ?? new Map<string, number>();
+    watching.set(socket, counts);
+    counts.set(workspaceId, (counts.get(workspaceId) ?? 0) + 1);
+    const watch = () => socket.emit("monitoring:watch", { workspaceId });
+    watch();
+    socket.on("ready", watch);
+    return () => {
+      socket.off("ready", watch);
+      const n = (counts.get(workspaceId) ?? 1) - 1;
+      if (n > 0) counts.set(workspaceId, n);
+      else {
+        counts.delete(workspaceId);
+        socket.emit("monitoring:unwatch", { workspaceId });
+      }
+    };
+  }, [socket, workspaceId]);
+}
+
 /** Ticks for one deployment, merged across replicas by second. */
 export function useLiveTicks(deploymentId: string | undefined) {
   const socket = useSocket();
   const { workspace } = useWorkspace();
   const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({ seconds: new Map(), replicas: new Map(), lastAt: null }));
+  useWatchLive(socket, workspace.id);
   useEffect(() => {
     if (!socket || !deploymentId) return;
     const onTick = (tick: LiveTick) => {
@@ -74,6 +103,7 @@ export function useLiveRates() {
   const { workspace } = useWorkspace();
   const [seconds, setSeconds] = useState<Map<string, Map<number, { requests: number; errors: number }>>>(() => new Map());
   const [now, setNow] = useState(() => Date.now());
+  useWatchLive(socket, workspace.id);
   useEffect(() => {
     const id = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(id);

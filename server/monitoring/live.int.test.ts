@@ -17,7 +17,7 @@ async function listenTicks(workspaceId: string) {
     const m = JSON.parse(payload) as { type: number; data: { packet: { data: [string, LiveTick] }; opts: { rooms: string[] } } };
     // Other test files' inference servers tick for their own workspaces on the same channel.
     if (m.type !== 3 || m.data.packet.data[0] !== "monitoring.live" || m.data.packet.data[1].workspaceId !== workspaceId) return;
-    expect(m.data.opts.rooms).toEqual([`workspace:${workspaceId}`]);
+    expect(m.data.opts.rooms).toEqual([`live:${workspaceId}`]);
     ticks.push(m.data.packet.data[1]);
     waiters.splice(0).forEach((w) => w());
   });
@@ -30,7 +30,7 @@ async function listenTicks(workspaceId: string) {
 }
 
 describe("live monitoring: per-second ticks and per-minute resource use", () => {
-  it("sends each second's counts, latency buckets, batches and replica resources to the workspace room, and writes the minute", async () => {
+  it("sends each second's counts, latency buckets, batches and replica resources to the workspace's live room, and writes the minute", async () => {
     const { workspace, owner, d } = await servedCredit();
     const dep = { id: d.id, workspaceId: workspace.id };
     const replica = `test-${d.id.slice(0, 8)}`;

@@ -10,7 +10,7 @@ import { getDb } from "~/db/client";
 import { memberships, reviewRequests, users } from "~/db/schema";
 import { env } from "~/env";
 import { setRealtimeSink } from "./publish";
-import { reviewRoom, userRoom, workspaceRoom } from "./rooms";
+import { liveRoom, reviewRoom, userRoom, workspaceRoom } from "./rooms";
 
 // Hints are validated by the client's refetch, not by the socket: keep the event maps open.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -92,6 +92,17 @@ export function attachRealtime(httpServer: HttpServer) {
       const { requestId, threadId } = (p ?? {}) as { requestId?: string; threadId?: string | null };
       if (!requestId || !socket.rooms.has(reviewRoom(requestId))) return;
       socket.to(reviewRoom(requestId)).emit("review.typing", { requestId, threadId: typeof threadId === "string" ? threadId : null, user: { id: user.id, name: user.name } });
+    });
+    // Live dashboards: only sockets that show one get the per-second ticks, and only for a
+    // workspace the socket is already in (its user is a member).
+    socket.on("monitoring:watch", (p: unknown) => {
+      const workspaceId = (p as { workspaceId?: unknown } | null)?.workspaceId;
+      if (typeof workspaceId !== "string" || !socket.rooms.has(workspaceRoom(workspaceId))) return;
+      void socket.join(liveRoom(workspaceId));
+    });
+    socket.on("monitoring:unwatch", (p: unknown) => {
+      const workspaceId = (p as { workspaceId?: unknown } | null)?.workspaceId;
+      if (typeof workspaceId === "string") void socket.leave(liveRoom(workspaceId));
     });
     socket.on("disconnecting", () => {
       const rooms = [...socket.rooms].filter((r) => r.startsWith("review:")).map((r) => r.slice("review:".length));

@@ -1,5 +1,5 @@
 import "server-only";
-import { userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEvents } from "./rooms";
+import { liveRoom, userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEvents } from "./rooms";
 
 /**
  * What both socket.io's Server (with the Postgres adapter) and the Postgres emitter
@@ -42,6 +42,7 @@ export const publish = {
   },
   revokeWorkspace(userId: string, workspaceId: string) {
     sink()?.in(userRoom(userId)).socketsLeave(workspaceRoom(workspaceId));
+    sink()?.in(userRoom(userId)).socketsLeave(liveRoom(workspaceId));
     this.toUser(userId, "workspace.access_revoked", { workspaceId });
   },
 };

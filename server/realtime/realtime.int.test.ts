@@ -9,7 +9,7 @@ import { mutate } from "~/server/audit/mutate";
 import { removeMember } from "~/server/identity/members.service";
 import { attachRealtime } from "./io";
 import { postgresEmitter } from "./pg-emitter";
-import { workspaceRoom } from "./rooms";
+import { liveRoom, workspaceRoom } from "./rooms";
 
 /**
  * Two socket.io servers on two ports, as two web replicas would run, joined only through
@@ -116,6 +116,47 @@ describe("realtime across replicas", () => {
     // own connection now returns after anything a sent it before.
     await memberSocket.emitWithAck("steward:ping");
     expect(memberSocket.events.filter(([e]) => e === "audit.appended")).toEqual([]);
+  });
+
+  it("sends live ticks only to sockets that watch, and only for a workspace of their own, until they stop or are removed", async () => {
+    const { workspace, owner, members } = await createWorkspace({ members: [{ role: "viewer" }] });
+    const outsider = (await createWorkspace()).owner;
+    const watcher = await client(a.port, owner);
+    const idle = await client(b.port, owner);
+    const member = await client(b.port, members[0]!);
+    const intruder = await client(a.port, outsider);
+    sockets.push(watcher, idle, member, intruder);
+    await Promise.all([watcher, idle, member, intruder].map((s) => next(s, "ready")));
+    for (const s of [watcher, member, intruder]) s.emit("monitoring:watch", { workspaceId: workspace.id });
+    // The watch requests have been handled once a round trip on each connection returns.
+    await Promise.all([watcher, member, intruder].map((s) => s.emitWithAck("steward:ping")));
+
+    const tick = (t: number) => ({ workspaceId: workspace.id, t, replica: { id: "r1", cpuPct: 1, rssBytes: 1, heapBytes: 1, inFlight: 0, inFlightRuns: 0, loopLagMs: 0 }, deployments: [] });
+    const got = Promise.all([next(watcher, "monitoring.live"), next(member, "monitoring.live")]);
+    postgresEmitter.to(liveRoom(workspace.id)).emit("monitoring.live", tick(1000));
+    expect(await got).toEqual([tick(1000), tick(1000)]);
+
+    // Stop watching; the member is removed; the next tick reaches the remaining watcher only.
+    watcher.emit("monitoring:unwatch", { workspaceId: workspace.id });
+    await watcher.emitWithAck("steward:ping");
+    const revoked = next(member, "workspace.access_revoked");
+    await removeMember(owner.wsActor, members[0]!.id);
+    await revoked;
+    // Fresh watchers on both replicas: once each has the next tick, its replica has sent it to everyone.
+    const again = [await client(a.port, owner), await client(b.port, owner)];
+    sockets.push(...again);
+    await Promise.all(again.map((s) => next(s, "ready")));
+    for (const s of again) s.emit("monitoring:watch", { workspaceId: workspace.id });
+    await Promise.all(again.map((s) => s.emitWithAck("steward:ping")));
+    const last = Promise.all(again.map((s) => next(s, "monitoring.live")));
+    postgresEmitter.to(liveRoom(workspace.id)).emit("monitoring.live", tick(2000));
+    await last;
+    await Promise.all([watcher, idle, member, intruder].map((s) => s.emitWithAck("steward:ping")));
+    const ticks = (s: typeof watcher) => s.events.filter(([e]) => e === "monitoring.live").map(([, p]) => (p as { t: number }).t);
+    expect(ticks(watcher)).toEqual([1000]);
+    expect(ticks(member)).toEqual([1000]);
+    expect(ticks(idle)).toEqual([]);
+    expect(ticks(intruder)).toEqual([]);
   });
 
   it("adds a socket to a workspace room when its user accepts an invitation", async () => {

@@ -1,6 +1,8 @@
 export const workspaceRoom = (workspaceId: string) => `workspace:${workspaceId}`;
 export const userRoom = (userId: string) => `user:${userId}`;
 export const reviewRoom = (requestId: string) => `review:${requestId}`;
+/** Sockets of a workspace's members that show a live dashboard now (they ask to join; members only). */
+export const liveRoom = (workspaceId: string) => `live:${workspaceId}`;
 
 /**
  * One second of one inference replica, for the live edge of the dashboards: aggregate
@@ -34,7 +36,7 @@ export type RealtimeEvents = {
   "notification.created": { userId: string };
   /** New rollups or drift for a deployment: refetch its dashboards. */
   "monitoring.updated": { workspaceId: string; deploymentId: string };
-  /** The last second of an inference replica (see LiveTick). */
+  /** The last second of an inference replica (see LiveTick), to the workspace's live room. */
   "monitoring.live": LiveTick;
   /** This account's sessions were ended (deactivated, or "sign out everywhere"). */
   "session.ended": { userId: string };

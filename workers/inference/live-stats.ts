@@ -3,11 +3,12 @@ import { getDb } from "~/db/client";
 import { batchMinutes, replicaMinutes } from "~/db/schema/monitoring";
 import { bucketOf, emptyBuckets } from "~/server/shared/latency";
 import { postgresEmitter } from "~/server/realtime/pg-emitter";
-import { workspaceRoom, type LiveTick } from "~/server/realtime/rooms";
+import { liveRoom, type LiveTick } from "~/server/realtime/rooms";
 
 /*
  * What dashboards show "live": every second this replica sends, per workspace, one
- * `monitoring.live` event with the last second of each deployment it served (requests,
+ * `monitoring.live` event (to the workspace's live room: the sockets that show a live
+ * dashboard) with the last second of each deployment it served (requests,
  * errors and latency buckets per version and role, batch sizes) and its own resource use
  * (CPU, memory, requests in flight). It goes through the socket.io Postgres adapter's
  * NOTIFY channel, so it reaches every browser on every web replica about a second after
@@ -138,7 +139,7 @@ export class LiveStats {
       // NOTIFY carries at most 8000 bytes: a workspace with very many busy deployments is sent in parts.
       for (let i = 0; i < Math.max(1, list.length); i += 20) {
         const tick: LiveTick = { workspaceId, t, replica: { id: this.replica, ...replica }, deployments: list.slice(i, i + 20) };
-        postgresEmitter.to(workspaceRoom(workspaceId)).emit("monitoring.live", tick);
+        postgresEmitter.to(liveRoom(workspaceId)).emit("monitoring.live", tick);
       }
     }
     const minute = Math.floor(now / 60_000);
