@@ -29,7 +29,7 @@ const MAX_REFERENCE_PREDICTIONS = 20_000;
  * read from the artifact store once per worker, not at every run for every deployment.
  */
 const references = new Map<string, Promise<Table>>();
-function reference_(sha256: string, format: "csv" | "parquet", columns: ColumnSchema[]) {
+function referenceTable(sha256: string, format: "csv" | "parquet", columns: ColumnSchema[]) {
   const key = `${sha256}:${columns.map((c) => c.name).join(",")}`;
   let t = references.get(key);
   if (!t) {
@@ -187,7 +187,7 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
     } else {
       const columns = ref!.schema.filter((c) => wanted.includes(c.name) && (c.logical === "numeric" || c.logical === "boolean" || c.logical === "categorical"));
       if (!columns.length) continue;
-      const table = await reference_(ref!.sha256, ref!.format, columns);
+      const table = await referenceTable(ref!.sha256, ref!.format, columns);
       features = columns.map((c) => {
         const col = table.columns.get(c.name)!;
         if (col.kind === "num") {
