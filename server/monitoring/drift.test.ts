@@ -78,6 +78,12 @@ describe("drift of a feature, explained", () => {
     expect(b.severity).toBe("none");
   });
 
+  it("reports not enough data when the reference is too small, rather than calling every value unseen", () => {
+    const current = Array.from({ length: 300 }, (_, i) => i % 50);
+    expect(numericDrift("age", [30, 40], current)).toMatchObject({ status: "not_enough_data", explanation: "age: not enough data in the reference (2 of at least 100 values)." });
+    expect(categoricalDrift("region", [], current.map(String))).toMatchObject({ status: "not_enough_data", explanation: "region: not enough data in the reference (0 of at least 100 values)." });
+  });
+
   it("reports not enough data below the minimum sample size, never a number", () => {
     const d = numericDrift("age", ref, shifted.slice(0, 99));
     expect(d).toMatchObject({ status: "not_enough_data", n: 99, minSample: 100, explanation: "age: not enough data (99 of at least 100 values in this window)." });

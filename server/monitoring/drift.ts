@@ -285,9 +285,21 @@ export type FeatureDrift =
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const fmt = (x: number) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toLocaleString("en", { maximumFractionDigits: 0 }) : x.toPrecision(3));
 
+/**
+ * Either side below the minimum sample size is "not enough data", never a number: a thin
+ * current window says nothing yet, and a thin reference (an empty reference window, a
+ * column mostly missing) would make every value look unseen.
+ */
+function tooFew(feature: string, kind: "numeric" | "categorical", reference: number, current: number, minSample: number): FeatureDrift | null {
+  if (current < minSample) return { feature, kind, status: "not_enough_data", n: current, minSample, explanation: `${feature}: not enough data (${current} of at least ${minSample} values in this window).` };
+  if (reference < minSample) return { feature, kind, status: "not_enough_data", n: current, minSample, explanation: `${feature}: not enough data in the reference (${reference} of at least ${minSample} values).` };
+  return null;
+}
+
 export function numericDrift(feature: string, reference: ArrayLike<number>, current: ArrayLike<number>, opts: { bins?: number; minSample?: number } = {}): FeatureDrift {
   const minSample = opts.minSample ?? MIN_SAMPLE;
-  if (current.length < minSample) return { feature, kind: "numeric", status: "not_enough_data", n: current.length, minSample, explanation: `${feature}: not enough data (${current.length} of at least ${minSample} values in this window).` };
+  const thin = tooFew(feature, "numeric", reference.length, current.length, minSample);
+  if (thin) return thin;
   const edges = numericEdges(reference, opts.bins ?? 10);
   const r = histogram(reference, edges);
   const c = histogram(current, edges);
@@ -318,7 +330,8 @@ export function numericDrift(feature: string, reference: ArrayLike<number>, curr
 
 export function categoricalDrift(feature: string, reference: ArrayLike<string>, current: ArrayLike<string>, opts: { minSample?: number } = {}): FeatureDrift {
   const minSample = opts.minSample ?? MIN_SAMPLE;
-  if (current.length < minSample) return { feature, kind: "categorical", status: "not_enough_data", n: current.length, minSample, explanation: `${feature}: not enough data (${current.length} of at least ${minSample} values in this window).` };
+  const thin = tooFew(feature, "categorical", reference.length, current.length, minSample);
+  if (thin) return thin;
   const bins = categoricalBins(reference);
   const r = categoricalCounts(reference, bins);
   const c = categoricalCounts(current, bins);

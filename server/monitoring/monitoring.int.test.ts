@@ -203,7 +203,8 @@ describe("monitoring: rollups and drift from the prediction log", () => {
         at: new Date(now.getTime() - (i % 50) * 60_000 - 500),
         requestId: `s${i}`,
         latencyMs: 3,
-        inputs: { instances: [{ age: r.age, income_k: r.income_k, debt_ratio: r.debt_ratio }] },
+        // Every tenth applicant left debt_ratio out (null): missing, not zero.
+        inputs: { instances: [{ age: r.age, income_k: r.income_k, debt_ratio: i % 10 === 0 ? null : r.debt_ratio }] },
         outputs: { probability: [[0.3]] },
       }),
     );
@@ -211,8 +212,9 @@ describe("monitoring: rollups and drift from the prediction log", () => {
     await rollUpAll(now);
     await computeDriftAll(now, 60, d.id);
     const drift = await callerFor(owner).monitoring.drift({ workspaceId: workspace.id, name: "credit-prod" });
-    const features = drift.latest!.features as { feature: string; severity: string; psi: number }[];
+    const features = drift.latest!.features as { feature: string; severity: string; psi: number; n: number }[];
     expect(features.every((f) => f.severity === "none" && f.psi < 0.1)).toBe(true);
+    expect(features.find((f) => f.feature === "debt_ratio")!.n).toBe(540);
     expect(drift.latest!.maxSeverity).toBe("none");
     const r = await evaluateAlerts(now);
     const incidents = await getDb().select().from(alertIncidents).where(eq(alertIncidents.deploymentId, d.id));

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { datasets, datasetVersions, deployments, driftResults, modelVersionDatasets, modelVersions, predictionLogs } from "~/db/schema";
 import { materialize } from "~/server/artifacts/store";
@@ -116,6 +116,10 @@ function predictionDrift(reference: Score[], current: Score[]): FeatureDrift | n
   return categoricalDrift("predicted class", reference.map((x) => String(x.value)), current.map((x) => String(x.value)));
 }
 
+/** A feature's present values in records (missing and null left out: not zero, not "null"). */
+const present = (records: Record<string, unknown>[], name: string) => records.map((r) => r[name]).filter((x) => x !== null && x !== undefined);
+const numbers = (values: unknown[]) => values.map(Number).filter((x) => Number.isFinite(x));
+
 /** Instance records from logged inputs; tensor bodies carry no column names to compare. */
 function recordsOf(logs: { inputs: unknown }[]) {
   const records: Record<string, unknown>[] = [];
@@ -135,15 +139,17 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
   let computed = 0;
   for (const d of list) {
     const [v] = await db.select({ id: modelVersions.id, sha256: modelVersions.sha256, signature: modelVersions.signature }).from(modelVersions).where(eq(modelVersions.id, d.primaryVersionId));
-    const lineage = await db
-      .select({ role: modelVersionDatasets.role, name: datasets.name, version: datasetVersions.version, sha256: datasetVersions.sha256, format: datasetVersions.format, schema: datasetVersions.schema })
-      .from(modelVersionDatasets)
-      .innerJoin(datasetVersions, eq(datasetVersions.id, modelVersionDatasets.datasetVersionId))
-      .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
-      .where(and(eq(modelVersionDatasets.modelVersionId, d.primaryVersionId), inArray(modelVersionDatasets.role, ["train", "eval"])));
-    const ref = lineage.find((l) => l.role === "train") ?? lineage.find((l) => l.role === "eval");
     if (!v) continue;
     const windowRef = d.settings.driftReference?.kind === "window" ? d.settings.driftReference : null;
+    const lineage = windowRef
+      ? []
+      : await db
+          .select({ role: modelVersionDatasets.role, name: datasets.name, version: datasetVersions.version, sha256: datasetVersions.sha256, format: datasetVersions.format, schema: datasetVersions.schema })
+          .from(modelVersionDatasets)
+          .innerJoin(datasetVersions, eq(datasetVersions.id, modelVersionDatasets.datasetVersionId))
+          .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+          .where(and(eq(modelVersionDatasets.modelVersionId, d.primaryVersionId), inArray(modelVersionDatasets.role, ["train", "eval"])));
+    const ref = lineage.find((l) => l.role === "train") ?? lineage.find((l) => l.role === "eval");
     if (!ref && !windowRef) continue;
     const wanted = featureNames(v.signature) ?? v.signature.inputs.map((i) => i.name);
     const windowStart = new Date(now.getTime() - windowMinutes * 60_000);
@@ -151,7 +157,7 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
     const logs = await db
       .select({ inputs: predictionLogs.inputs, outputs: predictionLogs.outputs })
       .from(predictionLogs)
-      .where(and(served, gte(predictionLogs.at, windowStart), sql`${predictionLogs.at} < ${now.toISOString()}::timestamptz`))
+      .where(and(served, gte(predictionLogs.at, windowStart), lt(predictionLogs.at, now)))
       .orderBy(desc(predictionLogs.at))
       .limit(MAX_CURRENT);
     const records = recordsOf(logs);
@@ -175,12 +181,9 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
         .limit(MAX_REFERENCE);
       const refRecords = recordsOf(refLogs);
       features = wanted.map((name) => {
-        const values = refRecords.map((r) => r[name]).filter((x) => x !== null && x !== undefined);
-        if (values.length && values.every((x) => typeof x === "number" || typeof x === "boolean")) {
-          const cur = records.map((r) => Number(r[name])).filter((x) => Number.isFinite(x));
-          return numericDrift(name, values.map(Number), cur);
-        }
-        return categoricalDrift(name, values.map(String), records.map((r) => r[name]).filter((x) => x !== null && x !== undefined).map(String));
+        const values = present(refRecords, name);
+        if (values.length && values.every((x) => typeof x === "number" || typeof x === "boolean")) return numericDrift(name, numbers(values), numbers(present(records, name)));
+        return categoricalDrift(name, values.map(String), present(records, name).map(String));
       });
       if (outPlan) prediction = predictionDrift(refLogs.flatMap((l) => scoresOf(l.outputs as Record<string, unknown> | null, outPlan)), current);
       reference = { kind: "window", from: windowRef.from, to: windowRef.to, rows: refRecords.length };
@@ -190,14 +193,8 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
       const table = await referenceTable(ref!.sha256, ref!.format, columns);
       features = columns.map((c) => {
         const col = table.columns.get(c.name)!;
-        if (col.kind === "num") {
-          const refValues = Array.from(col.values).filter((x) => Number.isFinite(x));
-          const cur = records.map((r) => Number(r[c.name])).filter((x) => Number.isFinite(x));
-          return numericDrift(c.name, refValues, cur);
-        }
-        const refValues = col.values.filter((x): x is string => x !== null);
-        const cur = records.map((r) => r[c.name]).filter((x) => x !== null && x !== undefined).map(String);
-        return categoricalDrift(c.name, refValues, cur);
+        if (col.kind === "num") return numericDrift(c.name, Array.from(col.values).filter((x) => Number.isFinite(x)), numbers(present(records, c.name)));
+        return categoricalDrift(c.name, col.values.filter((x): x is string => x !== null), present(records, c.name).map(String));
       });
       if (outPlan) {
         const refScores = await predictReference(v, table, ref!.sha256).catch((err: unknown) => {
