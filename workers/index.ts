@@ -7,7 +7,7 @@ import { env } from "~/env";
 import { ALL_JOBS, auditCheckpoint, JOBS_CHANNEL, monitoringDrift, monitoringRollup, pipelineStep, predictionRetention, systemHeartbeat, webhookDeliver } from "~/server/jobs/definitions";
 import { deliverWebhook } from "~/server/monitoring/webhooks.service";
 import { evaluateAlerts } from "~/server/monitoring/alerts.service";
-import { pruneResourceMinutes, rollUpAll } from "~/server/monitoring/monitoring.service";
+import { rollUpAll } from "~/server/monitoring/monitoring.service";
 import { computePerformance } from "~/server/monitoring/performance.service";
 import { sweepExpiredLeases } from "~/server/pipelines/runs.service";
 import { tickSchedules } from "~/server/pipelines/scheduler";
@@ -39,7 +39,6 @@ await boss.work(auditCheckpoint.name, { ...auditCheckpoint.work }, handleAuditCh
 await boss.work(predictionRetention.name, { ...predictionRetention.work }, handlePredictionRetention);
 async function rollupAndAlerts() {
   await rollUpAll();
-  await pruneResourceMinutes();
   // Alerts read the rollups just written.
   const a = await evaluateAlerts();
   if (a.fired.length || a.resolved.length) console.log(`[worker] alerts: ${a.fired.length} fired, ${a.resolved.length} resolved`);

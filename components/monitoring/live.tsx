@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useEffectEvent, useMemo, useState } from "react";
 import type { Socket } from "socket.io-client";
 import { Area, CartesianGrid, ComposedChart, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useRealtimeStatus, useSocket } from "~/components/realtime/realtime-provider";
@@ -11,6 +11,7 @@ import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
 import { ErrorState, Skeleton } from "~/components/ui/states";
 import type { LiveTick } from "~/server/realtime/rooms";
+import type { Range } from "~/server/monitoring/monitoring.schema";
 import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
 
 /*
@@ -24,7 +25,7 @@ const WINDOW_S = 180;
 const COLORS = ["#6366f1", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7"];
 
 type Second = { requests: number; errors: number; buckets: number[]; runs: number; rows: number; maxRows: number };
-type Replica = LiveTick["replica"] & { seenAt: number; series: { t: number; cpuPct: number; rssMb: number; inFlight: number }[] };
+type Replica = LiveTick["replica"] & { seenAt: number };
 
 /*
  * The per-second ticks go only to sockets that ask for them (the workspace's live room), so
@@ -53,86 +54,90 @@ function useWatchLive(socket: Socket | null, workspaceId: string) {
   }, [socket, workspaceId]);
 }
 
-/** Ticks for one deployment, merged across replicas by second. */
-export function useLiveTicks(deploymentId: string | undefined) {
+/** Every tick of the workspace, to `onTick` (the latest one given), while the component is mounted. */
+function useTicks(onTick: (tick: LiveTick) => void) {
   const socket = useSocket();
   const { workspace } = useWorkspace();
-  const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({ seconds: new Map(), replicas: new Map(), lastAt: null }));
   useWatchLive(socket, workspace.id);
+  const handle = useEffectEvent((tick: LiveTick) => {
+    if (tick.workspaceId === workspace.id) onTick(tick);
+  });
   useEffect(() => {
-    if (!socket || !deploymentId) return;
-    const onTick = (tick: LiveTick) => {
-      if (tick.workspaceId !== workspace.id) return;
-      const mine = tick.deployments.find((d) => d.id === deploymentId);
-      setState((prev) => {
-        const seconds = new Map(prev.seconds);
-        const replicas = new Map(prev.replicas);
-        const cutoff = tick.t - WINDOW_S * 1000;
-        for (const t of seconds.keys()) if (t < cutoff) seconds.delete(t);
-        const s: Second = seconds.get(tick.t) ?? { requests: 0, errors: 0, buckets: emptyBuckets(), runs: 0, rows: 0, maxRows: 0 };
-        const next = { ...s, buckets: [...s.buckets] };
-        for (const series of mine?.series ?? []) {
-          if (series.key.endsWith("shadow")) continue; // the shadow's copies are not traffic
-          next.requests += series.requests;
-          next.errors += series.errors;
-          series.buckets.forEach((c, i) => (next.buckets[i]! += c));
-        }
-        if (mine) {
-          next.runs += mine.runs;
-          next.rows += mine.rows;
-          next.maxRows = Math.max(next.maxRows, mine.maxRows);
-        }
-        seconds.set(tick.t, next);
-        const before = replicas.get(tick.replica.id);
-        const point = { t: tick.t, cpuPct: tick.replica.cpuPct, rssMb: tick.replica.rssBytes / 2 ** 20, inFlight: tick.replica.inFlight };
-        replicas.set(tick.replica.id, { ...tick.replica, seenAt: Date.now(), series: [...(before?.series ?? []).filter((p) => p.t >= cutoff), point] });
-        return { seconds, replicas, lastAt: Date.now() };
-      });
-    };
-    socket.on("monitoring.live", onTick);
+    if (!socket) return;
+    const listener = (tick: LiveTick) => handle(tick);
+    socket.on("monitoring.live", listener);
     return () => {
-      socket.off("monitoring.live", onTick);
+      socket.off("monitoring.live", listener);
     };
-  }, [socket, deploymentId, workspace.id]);
+  }, [socket]);
+}
+
+/** The time, once a second: live figures age even when no tick arrives. */
+function useNow() {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, []);
+  return now;
+}
+
+/** A deployment's traffic in a tick: primary and canary (the shadow's copies are not traffic). */
+function trafficOf(d: LiveTick["deployments"][number] | undefined) {
+  const out = { requests: 0, errors: 0, buckets: emptyBuckets() };
+  for (const s of d?.series ?? []) {
+    if (s.key.endsWith("shadow")) continue;
+    out.requests += s.requests;
+    out.errors += s.errors;
+    s.buckets.forEach((c, i) => (out.buckets[i]! += c));
+  }
+  return out;
+}
+
+/** Ticks for one deployment, merged across replicas by second. */
+export function useLiveTicks(deploymentId: string | undefined) {
+  const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({ seconds: new Map(), replicas: new Map(), lastAt: null }));
+  useTicks((tick) => {
+    if (!deploymentId) return;
+    const mine = tick.deployments.find((d) => d.id === deploymentId);
+    const t = trafficOf(mine);
+    setState((prev) => {
+      const seconds = new Map(prev.seconds);
+      for (const k of seconds.keys()) if (k < tick.t - WINDOW_S * 1000) seconds.delete(k);
+      const s = seconds.get(tick.t);
+      seconds.set(tick.t, {
+        requests: (s?.requests ?? 0) + t.requests,
+        errors: (s?.errors ?? 0) + t.errors,
+        buckets: t.buckets.map((c, i) => c + (s?.buckets[i] ?? 0)),
+        runs: (s?.runs ?? 0) + (mine?.runs ?? 0),
+        rows: (s?.rows ?? 0) + (mine?.rows ?? 0),
+        maxRows: Math.max(s?.maxRows ?? 0, mine?.maxRows ?? 0),
+      });
+      const replicas = new Map(prev.replicas).set(tick.replica.id, { ...tick.replica, seenAt: Date.now() });
+      return { seconds, replicas, lastAt: Date.now() };
+    });
+  });
   return state;
 }
 
 /** Requests/s and errors of every deployment of the workspace over the last 5 seconds, live. */
 export function useLiveRates() {
-  const socket = useSocket();
-  const { workspace } = useWorkspace();
   const [seconds, setSeconds] = useState<Map<string, Map<number, { requests: number; errors: number }>>>(() => new Map());
-  const [now, setNow] = useState(() => Date.now());
-  useWatchLive(socket, workspace.id);
-  useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(id);
-  }, []);
-  useEffect(() => {
-    if (!socket) return;
-    const onTick = (tick: LiveTick) => {
-      if (tick.workspaceId !== workspace.id) return;
-      setSeconds((prev) => {
-        const next = new Map(prev);
-        for (const d of tick.deployments) {
-          const byT = new Map(next.get(d.id) ?? []);
-          for (const t of byT.keys()) if (t < tick.t - 10_000) byT.delete(t);
-          const s = { ...(byT.get(tick.t) ?? { requests: 0, errors: 0 }) };
-          for (const x of d.series.filter((x) => !x.key.endsWith("shadow"))) {
-            s.requests += x.requests;
-            s.errors += x.errors;
-          }
-          byT.set(tick.t, s);
-          next.set(d.id, byT);
-        }
-        return next;
-      });
-    };
-    socket.on("monitoring.live", onTick);
-    return () => {
-      socket.off("monitoring.live", onTick);
-    };
-  }, [socket, workspace.id]);
+  const now = useNow();
+  useTicks((tick) =>
+    setSeconds((prev) => {
+      const next = new Map(prev);
+      for (const d of tick.deployments) {
+        const byT = new Map(next.get(d.id) ?? []);
+        for (const t of byT.keys()) if (t < tick.t - 10_000) byT.delete(t);
+        const s = byT.get(tick.t);
+        const t = trafficOf(d);
+        byT.set(tick.t, { requests: (s?.requests ?? 0) + t.requests, errors: (s?.errors ?? 0) + t.errors });
+        next.set(d.id, byT);
+      }
+      return next;
+    }),
+  );
   const rates = new Map<string, { rps: number; errorRate: number }>();
   for (const [id, byT] of seconds) {
     // The five complete seconds before now.
@@ -164,11 +169,7 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
 export function LiveCard({ deploymentId }: { deploymentId: string | undefined }) {
   const status = useRealtimeStatus();
   const { seconds, replicas, lastAt } = useLiveTicks(deploymentId);
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(id);
-  }, []);
+  const now = useNow();
   const sorted = useMemo(() => [...seconds.entries()].sort((a, b) => a[0] - b[0]), [seconds]);
   const data = sorted.map(([t, s]) => ({ t, label: fmtTime(t), "req/s": s.requests, errors: s.errors, p99: bucketQuantile(s.buckets, 0.99) }));
   // The last 5 complete seconds for the headline figures.
@@ -245,7 +246,10 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
                     </td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{r.cpuPct.toFixed(0)}%</td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{(r.rssBytes / 2 ** 20).toFixed(0)} MB</td>
-                    <td className="px-3 py-1.5 text-right tabular-nums">{r.inFlight}</td>
+                    <td className="px-3 py-1.5 text-right tabular-nums" title={`${r.inFlight} request(s) being answered; ${r.inFlightRuns} onnxruntime run(s) on the inference threads`}>
+                      {r.inFlight}
+                      <span className="text-xs text-muted"> · {r.inFlightRuns} running</span>
+                    </td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{r.loopLagMs.toFixed(1)} ms</td>
                   </tr>
                 ))}
@@ -260,7 +264,7 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
 }
 
 /** CPU, memory and in-flight requests of the replicas that served the deployment, and its batch sizes, over the range. */
-export function ResourcesCard({ name, range }: { name: string; range: "15m" | "1h" | "6h" | "24h" | "7d" | "30d" }) {
+export function ResourcesCard({ name, range }: { name: string; range: Range }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const q = useQuery({ ...trpc.monitoring.resources.queryOptions({ workspaceId: workspace.id, name, range }), refetchInterval: 60_000 });

@@ -15,6 +15,7 @@ import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/st
 import { TimeAgo } from "~/components/ui/time";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 import type { DriftReference } from "~/db/schema/monitoring";
+import { RANGES, type Range } from "~/server/monitoring/monitoring.schema";
 import { LiveCard, ResourcesCard, useLiveRates } from "./live";
 import { METRICS, RuleDialog, type Rule } from "./rule-dialog";
 
@@ -304,7 +305,6 @@ function AlertsCard({ name, features }: { name: string; features: string[] }) {
   );
 }
 
-
 /** Accuracy, F1 and AUC (or MAE/RMSE) per hour as labels arrive, with label coverage and shadow agreement. */
 function PerformanceCard({ name }: { name: string }) {
   const { workspace } = useWorkspace();
@@ -386,7 +386,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const canCompute = useCan("deployment:manage");
-  const [range, setRange] = useState<"15m" | "1h" | "6h" | "24h" | "7d" | "30d">("1h");
+  const [range, setRange] = useState<Range>("1h");
   const [feature, setFeature] = useState<string | null>(null);
   const t = useQuery({ ...trpc.monitoring.traffic.queryOptions({ workspaceId: workspace.id, name, range }), refetchInterval: 30_000 });
   const d = useQuery(trpc.monitoring.drift.queryOptions({ workspaceId: workspace.id, name }));
@@ -428,7 +428,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
         description={t.data?.rolledUpTo ? `Rolled up to ${new Date(t.data.rolledUpTo).toLocaleTimeString()} · ${t.data.stepMinutes}-minute points` : "Waiting for the first rollup"}
         actions={
           <div role="tablist" aria-label="Time range" className="flex gap-1">
-            {(["15m", "1h", "6h", "24h", "7d", "30d"] as const).map((r) => (
+            {RANGES.map((r) => (
               <button key={r} role="tab" aria-selected={range === r} onClick={() => setRange(r)} className={`rounded-md px-2 py-1 text-xs font-medium ${range === r ? "bg-accent text-white" : "text-muted hover:bg-subtle"}`}>
                 {r}
               </button>
@@ -504,7 +504,9 @@ export function DeploymentMonitoring({ name }: { name: string }) {
           />
           {d.isPending ? (
             <Skeleton rows={3} />
-          ) : !d.data?.latest ? (
+          ) : d.isError ? (
+            <ErrorState message={errorMessage(d.error)} onRetry={() => void d.refetch()} />
+          ) : !d.data.latest ? (
             <p className="px-5 py-4 text-sm text-muted">No drift computed yet. It needs a training or evaluation dataset in the served version's lineage and logged records (`instances`).</p>
           ) : (
             <table className="w-full text-sm" data-testid="drift-table">

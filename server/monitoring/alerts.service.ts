@@ -13,6 +13,7 @@ import { AppError } from "~/server/errors";
 import { startSystemRun } from "~/server/pipelines/runs.service";
 import { publish } from "~/server/realtime/publish";
 import { deliver, notifyTx } from "~/server/reviews/notifications.service";
+import { deploymentByName } from "./monitoring.service";
 
 /*
  * Alert rules per deployment, evaluated by the worker every minute from the rollups and
@@ -51,14 +52,8 @@ export const RuleInput = z.object({
   startPipeline: z.string().trim().min(1).max(60).nullable().optional(),
 });
 
-async function deploymentOf(actor: WorkspaceActor, name: string) {
-  const [d] = await getDb().select().from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
-  if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
-  return d;
-}
-
 export async function listAlerts(actor: WorkspaceActor, name: string) {
-  const d = await deploymentOf(actor, name);
+  const d = await deploymentByName(actor, name);
   const rules = await getDb().select({ r: alertRules, pipeline: pipelines.name }).from(alertRules).leftJoin(pipelines, eq(pipelines.id, alertRules.startPipelineId)).where(eq(alertRules.deploymentId, d.id)).orderBy(alertRules.createdAt);
   const incidents = await getDb().select().from(alertIncidents).where(eq(alertIncidents.deploymentId, d.id)).orderBy(desc(alertIncidents.openedAt)).limit(50);
   return { rules: rules.map(({ r, pipeline }) => ({ ...r, startPipeline: pipeline })), incidents: incidents.map((i) => ({ ...i, rule: rules.find((r) => r.r.id === i.ruleId)?.r.name ?? "?" })) };
@@ -66,7 +61,7 @@ export async function listAlerts(actor: WorkspaceActor, name: string) {
 
 /** Creates (no id) or updates a rule; ops, admins and owners. */
 export async function saveRule(actor: WorkspaceActor, input: { name: string; ruleId?: string; rule: unknown }, meta: RequestMeta = {}) {
-  const d = await deploymentOf(actor, input.name);
+  const d = await deploymentByName(actor, input.name);
   const parsed = RuleInput.safeParse(input.rule);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;

@@ -3,7 +3,11 @@ import { and, asc, desc, eq, gte, lt, ne, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { alertIncidents, batchMinutes, deploymentEvents, deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups, replicaMinutes } from "~/db/schema";
 import { bucketQuantile, emptyBuckets, LATENCY_BUCKETS_MS } from "~/server/shared/latency";
-import type { WorkspaceActor } from "~/server/audit/actor";
+import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
+import { mutate } from "~/server/audit/mutate";
+import { monitoringDrift } from "~/server/jobs/definitions";
+import { enqueue } from "~/server/jobs/enqueue";
+import type { Range } from "./monitoring.schema";
 import { AppError } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
 
@@ -15,6 +19,10 @@ import { publish } from "~/server/realtime/publish";
  */
 
 const LATE_MINUTES = 5;
+/** The latency histogram of a group of log rows, in the buckets of LATENCY_BUCKETS_MS. */
+const BUCKETS_SQL = sql.raw(
+  `array[${[...LATENCY_BUCKETS_MS.map((b, i) => `count(*) filter (where latency_ms ${i === 0 ? "" : `> ${LATENCY_BUCKETS_MS[i - 1]} and latency_ms `}<= ${b})`), `count(*) filter (where latency_ms > ${LATENCY_BUCKETS_MS.at(-1)})`].map((x) => `(${x})::int`).join(", ")}]`,
+);
 
 /** Rolls up every deployment's log to the last closed minute. Idempotent. */
 export async function rollUpAll(now = new Date()) {
@@ -25,12 +33,9 @@ export async function rollUpAll(now = new Date()) {
   for (const d of list) {
     const [w] = await db.select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
     const from = new Date((w?.rolledUpTo ?? new Date(upTo.getTime() - 24 * 3600_000)).getTime() - LATE_MINUTES * 60_000);
-    const buckets = sql.raw(
-      `array[${[...LATENCY_BUCKETS_MS.map((b, i) => `count(*) filter (where latency_ms ${i === 0 ? "" : `> ${LATENCY_BUCKETS_MS[i - 1]} and latency_ms `}<= ${b})`), `count(*) filter (where latency_ms > ${LATENCY_BUCKETS_MS.at(-1)})`].map((x) => `(${x})::int`).join(", ")}]`,
-    );
     const r = await db.execute(sql`
       insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets)
-      select deployment_id, workspace_id, model_version_id, role, date_trunc('minute', at), count(*)::int, (count(*) filter (where status = 'error'))::int, sum(rows)::int, sum(latency_ms), ${buckets}
+      select deployment_id, workspace_id, model_version_id, role, date_trunc('minute', at), count(*)::int, (count(*) filter (where status = 'error'))::int, sum(rows)::int, sum(latency_ms), ${BUCKETS_SQL}
       from prediction_logs
       where deployment_id = ${d.id} and at >= ${from.toISOString()}::timestamptz and at < ${upTo.toISOString()}::timestamptz
       group by 1, 2, 3, 4, 5
@@ -46,21 +51,21 @@ export async function rollUpAll(now = new Date()) {
   return { deployments: list.length, rows };
 }
 
-const RANGES = { "15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080, "30d": 43200 } as const;
+const MINUTES: Record<Range, number> = { "15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080, "30d": 43200 };
 /** Minutes per chart point for a range: at most ~180 points. */
 const stepFor = (minutes: number) => (minutes <= 60 ? 1 : minutes <= 360 ? 5 : minutes <= 1440 ? 15 : minutes <= 10080 ? 60 : 240);
-export type Range = keyof typeof RANGES;
 
-async function deploymentByName(actor: WorkspaceActor, name: string) {
-  const [d] = await getDb().select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
+/** The actor's workspace's deployment of that name, or NOT_FOUND naming it. */
+export async function deploymentByName(actor: WorkspaceActor, name: string) {
+  const [d] = await getDb().select().from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
   if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
   return d;
 }
 
 /** Traffic, errors and latency over a range, per version and role, from the rollups. */
 export async function traffic(actor: WorkspaceActor, name: string, range: Range) {
-  const { d } = await deploymentByName(actor, name);
-  const minutes = RANGES[range];
+  const d = await deploymentByName(actor, name);
+  const minutes = MINUTES[range];
   const step = stepFor(minutes);
   const since = new Date(Date.now() - minutes * 60_000);
   const rows = await getDb()
@@ -107,13 +112,27 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
   };
 }
 
+/** Drift now (ops and admins) instead of at the next 10-minute slot: a job for the worker, audited. */
+export async function requestDrift(actor: WorkspaceActor, input: { name: string; windowMinutes: number }, meta: RequestMeta = {}) {
+  const d = await deploymentByName(actor, input.name);
+  await mutate(
+    actor,
+    async (tx, audit) => {
+      await enqueue(tx, monitoringDrift, { windowMinutes: input.windowMinutes, deploymentId: d.id });
+      audit({ action: "monitoring.drift_requested", target: { type: "deployment", id: d.id }, metadata: { name: input.name, windowMinutes: input.windowMinutes } });
+    },
+    meta,
+  );
+  return { queued: true };
+}
+
 /**
  * Resource use beside the traffic: for the replicas that served this deployment in the
  * range, CPU, memory and requests in flight per step; and the deployment's batch sizes.
  */
 export async function resources(actor: WorkspaceActor, name: string, range: Range) {
-  const { d } = await deploymentByName(actor, name);
-  const minutes = RANGES[range];
+  const d = await deploymentByName(actor, name);
+  const minutes = MINUTES[range];
   const step = stepFor(minutes);
   const since = new Date(Date.now() - minutes * 60_000).toISOString();
   const bin = sql.raw(`date_bin(interval '${step} minutes', minute, timestamptz '2000-01-01')`);
@@ -151,7 +170,7 @@ export async function pruneResourceMinutes(now = new Date()) {
 
 /** The latest drift result of a deployment, and the history of its maximum severity per feature. */
 export async function drift(actor: WorkspaceActor, name: string) {
-  const { d } = await deploymentByName(actor, name);
+  const d = await deploymentByName(actor, name);
   const history = await getDb().select().from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(48);
   const latest = history[0] ?? null;
   return {
@@ -165,22 +184,55 @@ export async function drift(actor: WorkspaceActor, name: string) {
   };
 }
 
-/** Every deployment's health at a glance (last 15 minutes, latest drift). */
+/** Every deployment's health at a glance (last 15 minutes, latest drift, open alerts): a handful of queries, however many deployments. */
 export async function overview(actor: WorkspaceActor) {
   const db = getDb();
-  const list = await db.select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.workspaceId, actor.workspaceId)).orderBy(deployments.name);
+  const ws = actor.workspaceId;
   const since = new Date(Date.now() - 15 * 60_000);
-  const out = [];
-  for (const { d, model } of list) {
-    const rows = await db.select({ requests: predictionRollups.requests, errors: predictionRollups.errors, buckets: predictionRollups.latencyBuckets }).from(predictionRollups).where(and(eq(predictionRollups.deploymentId, d.id), gte(predictionRollups.minute, since), lt(predictionRollups.minute, new Date())));
+  const [list, rollups, drifts, labels, incidents] = await Promise.all([
+    db.select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.workspaceId, ws)).orderBy(deployments.name),
+    db
+      .select({ deploymentId: predictionRollups.deploymentId, requests: predictionRollups.requests, errors: predictionRollups.errors, buckets: predictionRollups.latencyBuckets })
+      .from(predictionRollups)
+      .where(and(eq(predictionRollups.workspaceId, ws), gte(predictionRollups.minute, since), ne(predictionRollups.role, "shadow"))),
+    db
+      .selectDistinctOn([driftResults.deploymentId], { deploymentId: driftResults.deploymentId, maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd })
+      .from(driftResults)
+      .where(eq(driftResults.workspaceId, ws))
+      .orderBy(driftResults.deploymentId, desc(driftResults.windowEnd)),
+    db
+      .select({ deploymentId: predictionFeedback.deploymentId, n: sql<number>`count(*)::int` })
+      .from(predictionFeedback)
+      .where(and(eq(predictionFeedback.workspaceId, ws), gte(predictionFeedback.at, since)))
+      .groupBy(predictionFeedback.deploymentId),
+    db
+      .select({ deploymentId: alertIncidents.deploymentId, status: alertIncidents.status, n: sql<number>`count(*)::int` })
+      .from(alertIncidents)
+      .where(and(eq(alertIncidents.workspaceId, ws), ne(alertIncidents.status, "resolved")))
+      .groupBy(alertIncidents.deploymentId, alertIncidents.status),
+  ]);
+  return list.map(({ d, model }) => {
+    const rows = rollups.filter((r) => r.deploymentId === d.id);
     const requests = rows.reduce((a, r) => a + r.requests, 0);
     const errors = rows.reduce((a, r) => a + r.errors, 0);
     const buckets = emptyBuckets();
     for (const r of rows) r.buckets.forEach((c, i) => (buckets[i]! += c));
-    const [last] = await db.select({ maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd }).from(driftResults).where(eq(driftResults.deploymentId, d.id)).orderBy(desc(driftResults.windowEnd)).limit(1);
-    const [labels] = await db.select({ n: sql<number>`count(*)::int` }).from(predictionFeedback).where(and(eq(predictionFeedback.deploymentId, d.id), gte(predictionFeedback.at, since)));
-    const incidents = await db.select({ status: alertIncidents.status }).from(alertIncidents).where(and(eq(alertIncidents.deploymentId, d.id), ne(alertIncidents.status, "resolved")));
-    out.push({ id: d.id, name: d.name, model, status: d.status, firing: incidents.filter((i) => i.status === "firing").length, acknowledged: incidents.filter((i) => i.status === "acknowledged").length, requests15m: requests, rps: requests / 900, errorRate: requests ? errors / requests : 0, p95: bucketQuantile(buckets, 0.95), drift: last?.maxSeverity ?? null, driftAt: last?.windowEnd ?? null, labels15m: labels?.n ?? 0 });
-  }
-  return out;
+    const last = drifts.find((x) => x.deploymentId === d.id);
+    const open = (status: string) => incidents.find((i) => i.deploymentId === d.id && i.status === status)?.n ?? 0;
+    return {
+      id: d.id,
+      name: d.name,
+      model,
+      status: d.status,
+      firing: open("firing"),
+      acknowledged: open("acknowledged"),
+      requests15m: requests,
+      rps: requests / 900,
+      errorRate: requests ? errors / requests : 0,
+      p95: bucketQuantile(buckets, 0.95),
+      drift: last?.maxSeverity ?? null,
+      driftAt: last?.windowEnd ?? null,
+      labels15m: labels.find((l) => l.deploymentId === d.id)?.n ?? 0,
+    };
+  });
 }

@@ -3,9 +3,9 @@ import { and, asc, eq, gte, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { deployments, performanceWindows } from "~/db/schema";
 import type { WorkspaceActor } from "~/server/audit/actor";
-import { AppError } from "~/server/errors";
 import { classification, regression, rocAuc } from "~/server/pipelines/metrics";
 import { publish } from "~/server/realtime/publish";
+import { deploymentByName } from "./monitoring.service";
 
 /*
  * Model performance with delayed ground truth: predictions of the last day, by hour,
@@ -115,8 +115,7 @@ export type PerformanceMetrics = {
 };
 
 export async function performance(actor: WorkspaceActor, name: string, days = 7): Promise<{ windowStart: Date; predictions: number; labeled: number; coverage: number; metrics: PerformanceMetrics }[]> {
-  const [d] = await getDb().select().from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
-  if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
+  const d = await deploymentByName(actor, name);
   const rows = await getDb()
     .select()
     .from(performanceWindows)
