@@ -25,8 +25,12 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=3000 WORKER_HEALTH_PORT=9464 ARTIFACT_DIR=/data/artifacts
 WORKDIR /app
+# bubblewrap: the sandbox every pipeline command step runs in (setpriv and prlimit come with
+# util-linux). As the non-root steward user, bwrap needs unprivileged user namespaces: run the
+# worker container with a seccomp profile that allows them, or command steps refuse to run.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system steward && useradd --system --gid steward --home /app steward \
-  && mkdir -p /data/artifacts && chown -R steward:steward /data
+  && mkdir -p /data/artifacts && chown -R steward:steward /data && chmod 700 /data /data/artifacts
 COPY --from=prod-deps --chown=steward:steward /app/node_modules ./node_modules
 COPY --from=build --chown=steward:steward /app/.next ./.next
 COPY --chown=steward:steward package.json tsconfig.json next.config.ts env.ts server.ts proxy.ts ./

@@ -15,6 +15,12 @@ function load(vars: Record<string, string | undefined>) {
 const good = { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/steward", AUTH_SECRET: "x".repeat(32) };
 
 describe("configuration", () => {
+  it("takes the session secret from an AUTH_SECRETS ring alone (its first key signs)", () => {
+    const r = load({ DATABASE_URL: good.DATABASE_URL, AUTH_SECRETS: `k2:${"b".repeat(32)},k1:${"a".repeat(32)}` });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("config ok");
+  });
+
   it("accepts a complete configuration", () => {
     const r = load(good);
     expect(r.stderr).toBe("");
@@ -27,6 +33,8 @@ describe("configuration", () => {
     [{ ...good, AUTH_SECRET: "short" }, /AUTH_SECRET: must be at least 32 characters/],
     [{ ...good, PORT: "99999" }, /PORT:/],
     [{ ...good, OIDC_ISSUER: "not a url" }, /OIDC_ISSUER: must be the issuer URL/],
+    [{ ...good, AUTH_SECRETS: `k2:short,k1:${"a".repeat(32)}` }, /AUTH_SECRETS: the secret of key "k2" must be at least 32 characters/],
+    [{ ...good, INTERNAL_SECRETS: "no-key-id" }, /INTERNAL_SECRETS: each entry must be kid:secret/],
   ])("stops start-up naming the bad variable (%#)", (vars, message) => {
     const r = load(vars);
     expect(r.status).not.toBe(0);

@@ -8,10 +8,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import next from "next";
 import { sql } from "drizzle-orm";
-import { closeDb, getDb } from "~/db/client";
+import { closeDb, configureDb, getDb } from "~/db/client";
 import { env } from "~/env";
-import { CLIENT_IP_HEADER } from "~/server/auth/constants";
-import { attachRealtime } from "~/server/realtime/io";
+import { CLIENT_IP_HEADER } from "~/server/web/auth/constants";
+import { attachRealtime } from "~/server/web/realtime/io";
+import { restoreContentLength } from "~/server/web/rest/content-length";
+
+// Before anything opens the pool: the web process's statements answer people (DB_STATEMENT_TIMEOUT_SECONDS).
+configureDb({ statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_SECONDS * 1000 });
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const dev = process.env.STEWARD_DEV === "1";
@@ -22,7 +26,11 @@ await app.prepare();
 let draining = false;
 const server = createServer((req, res) => {
   // The client IP used for rate limits: from the socket unless a trusted proxy is in front.
-  const forwarded = env.TRUST_PROXY ? String(req.headers["x-forwarded-for"] ?? "").split(",")[0]?.trim() : "";
+  const forwarded = env.TRUST_PROXY
+    ? String(req.headers["x-forwarded-for"] ?? "")
+        .split(",")[0]
+        ?.trim()
+    : "";
   req.headers[CLIENT_IP_HEADER] = forwarded || req.socket.remoteAddress || "unknown";
   if (!req.headers["x-request-id"]) req.headers["x-request-id"] = randomUUID();
 
@@ -38,8 +46,13 @@ const server = createServer((req, res) => {
     return;
   }
   if (draining) res.setHeader("connection", "close");
+  if (req.url?.startsWith("/api/v1/")) restoreContentLength(res);
   void handle(req, res);
 });
+
+// Node's default gives a request 5 minutes to arrive in full: too short for a 2 GiB upload over
+// an ordinary link. Headers still must arrive within headersTimeout (60 s).
+server.requestTimeout = 60 * 60_000;
 
 const realtime = attachRealtime(server);
 

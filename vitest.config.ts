@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["**/*.test.ts", "**/*.test.tsx"],
-          exclude: ["**/*.int.test.ts", "node_modules/**", "playwright/**", ".steward/**"],
+          exclude: ["**/*.int.test.ts", "**/*.fault.test.ts", "node_modules/**", "playwright/**", ".steward/**"],
           environment: "node",
         },
       },
@@ -33,6 +33,22 @@ export default defineConfig({
           testTimeout: 30_000,
           hookTimeout: 60_000,
           pool: "forks",
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          // npm run test:faults: Postgres stopped and started under load, on a cluster of the
+          // suite's own (test/faults/setup.ts), one file at a time.
+          name: "faults",
+          include: ["**/*.fault.test.ts"],
+          exclude: ["node_modules/**", "playwright/**", ".steward/**"],
+          environment: "node",
+          setupFiles: ["test/faults/setup.ts"],
+          testTimeout: 150_000,
+          hookTimeout: 120_000,
+          pool: "forks",
+          fileParallelism: false,
         },
       },
     ],

@@ -1,5 +1,5 @@
 import { redirect } from "next/navigation";
-import { getSessionUser } from "~/server/auth/session";
+import { getSessionUser } from "~/server/web/auth/session";
 import { listWorkspacesFor } from "~/server/identity/workspaces.service";
 
 export default async function Index() {

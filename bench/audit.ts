@@ -36,6 +36,7 @@ const { auditEvents } = await import("../db/schema");
 const { createWorkspace } = await import("../db/seed/factories");
 const { mutate } = await import("../server/audit/mutate");
 const { hashEvent, GENESIS_HASH } = await import("../server/audit/chain");
+const { signEventHash } = await import("../server/audit/signing");
 const { verifyChain, listAuditEvents } = await import("../server/audit/audit.service");
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
@@ -73,13 +74,14 @@ console.log(`  ratio chained/plain: ${(chainedRate / plainRate).toFixed(2)}`);
 const bulk = await createWorkspace({ name: "Bench chain" });
 const ws = bulk.workspace.id;
 const existing = (await db.execute<{ n: number }>(sql`select count(*)::int as n from audit_events where workspace_id = ${ws}`))[0]!.n;
-let prev = (await db.execute<{ hash: string }>(sql`select hash from audit_events where workspace_id = ${ws} order by seq desc limit 1`))[0]?.hash ?? GENESIS_HASH;
+let prev =
+  (await db.execute<{ hash: string }>(sql`select hash from audit_events where workspace_id = ${ws} order by seq desc limit 1`))[0]?.hash ?? GENESIS_HASH;
 const actions = ["workspace.renamed", "member.invited", "member.role_changed", "dataset.version_created", "model.version_registered"];
 const t0 = performance.now();
 let written = 0;
-for (let start = existing + 1; start <= existing + N; start += 4000) {
+for (let start = existing + 1; start <= existing + N; start += 3000) {
   const rows: (typeof auditEvents.$inferInsert)[] = [];
-  for (let seq = start; seq < Math.min(start + 4000, existing + N + 1); seq++) {
+  for (let seq = start; seq < Math.min(start + 3000, existing + N + 1); seq++) {
     const f = {
       workspaceId: ws,
       seq,
@@ -96,7 +98,8 @@ for (let start = existing + 1; start <= existing + N; start += 4000) {
       requestId: null,
     };
     const hash = hashEvent(f);
-    rows.push({ id: randomUUID(), ...f, hash });
+    // Signed as mutate() signs them: verification checks every event's signature.
+    rows.push({ id: randomUUID(), ...f, hash, ...signEventHash(hash) });
     prev = hash;
   }
   await db.insert(auditEvents).values(rows);

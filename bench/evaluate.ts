@@ -15,7 +15,7 @@ import { FEATURES, generateCredit, toCsv, trainLogistic } from "../db/seed/credi
 import { logisticRegressionOnnx } from "../db/seed/onnx-builder";
 import { classification, rocAuc, prCurve, logLoss } from "../server/pipelines/metrics";
 import { planInputs, planOutputs } from "../server/shared/tabular";
-import { loadTable, openSession, positiveScore, predict, predictedClass } from "../workers/steps/runtime";
+import { loadTable, openSession, positiveScore, predict, predictedClass } from "~/workers/worker/steps/runtime";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, batch: { type: "string", default: "8192" } } });
 const N = Number(values.rows);
@@ -40,14 +40,29 @@ try {
   fs.closeSync(out);
   console.log(`  generated ${(fs.statSync(csvFile).size / 1e6).toFixed(0)} MB of CSV in ${secs(t).toFixed(1)} s`);
 
-  const schema = [...FEATURES.map((name) => ({ name, type: "DOUBLE", logical: "numeric" as const })), { name: "region", type: "VARCHAR", logical: "categorical" as const }, { name: "gender", type: "VARCHAR", logical: "categorical" as const }, { name: "default", type: "BIGINT", logical: "numeric" as const }];
+  const schema = [
+    ...FEATURES.map((name) => ({ name, type: "DOUBLE", logical: "numeric" as const })),
+    { name: "region", type: "VARCHAR", logical: "categorical" as const },
+    { name: "gender", type: "VARCHAR", logical: "categorical" as const },
+    { name: "default", type: "BIGINT", logical: "numeric" as const },
+  ];
   t = process.hrtime.bigint();
   const table = await loadTable(csvFile, "csv", schema);
   const readS = secs(t);
   console.log(`  DuckDB read:             ${rate(table.rows, readS)} (${readS.toFixed(2)} s)`);
 
-  const signature = { inputs: [{ name: "features", elemType: "float", shape: ["batch", FEATURES.length] }], outputs: [{ name: "probability", elemType: "float", shape: ["batch", 1] }, { name: "label", elemType: "int64", shape: ["batch", 1] }], metadata: { feature_names: FEATURES.join(",") } };
-  const plan = planInputs(signature, schema.map((c) => c.name));
+  const signature = {
+    inputs: [{ name: "features", elemType: "float", shape: ["batch", FEATURES.length] }],
+    outputs: [
+      { name: "probability", elemType: "float", shape: ["batch", 1] },
+      { name: "label", elemType: "int64", shape: ["batch", 1] },
+    ],
+    metadata: { feature_names: FEATURES.join(",") },
+  };
+  const plan = planInputs(
+    signature,
+    schema.map((c) => c.name),
+  );
   const outPlan = planOutputs(signature);
   const session = await openSession(modelFile);
   await predict(session, plan, outPlan, { rows: Math.min(BATCH, table.rows), columns: table.columns }, BATCH); // warm-up

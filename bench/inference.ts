@@ -25,7 +25,9 @@ import { freePort } from "../bin/lib/embedded-pg";
 import { benchEnv } from "./lib/env";
 import { mlpOnnx } from "../db/seed/onnx-builder";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, "no-http": { type: "boolean", default: false }, "http-only": { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { rounds: { type: "string", default: "5" }, "no-http": { type: "boolean", default: false }, "http-only": { type: "boolean", default: false } },
+});
 const ROUNDS = Number(values.rounds);
 // The in-process part touches no database; the HTTP part needs one.
 const bench = await benchEnv("inference", { database: !values["no-http"] });
@@ -45,7 +47,9 @@ const file = path.join(dir, "mlp.onnx");
 fs.writeFileSync(file, mlpOnnx(SIZES));
 const params = SIZES.slice(1).reduce((a, b, i) => a + SIZES[i]! * b + b, 0);
 const cpus = os.cpus();
-console.log(`bench/inference: MLP ${SIZES.join("→")} (${f(params)} parameters) · ${cpus.length} × ${cpus[0]?.model ?? "cpu"} · Node ${process.version} · ${ROUNDS} rounds`);
+console.log(
+  `bench/inference: MLP ${SIZES.join("→")} (${f(params)} parameters) · ${cpus.length} × ${cpus[0]?.model ?? "cpu"} · Node ${process.version} · ${ROUNDS} rounds`,
+);
 
 /** Pre-built inputs (the clients' own work is not what is measured). */
 const ROWS = Array.from({ length: 64 }, (_, r) => Float32Array.from({ length: WIDTH }, (_, i) => Math.sin(i + r)));
@@ -65,7 +69,12 @@ const rawRows: Record<number, number> = {};
 if (!values["http-only"]) {
   const pool1 = new InferencePool(1, 0);
   await pool1.load("mlp", file, 1);
-  const raw = await InferenceSession.create(fs.readFileSync(file), { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: "all" });
+  const raw = await InferenceSession.create(fs.readFileSync(file), {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
   const rawRate = async (batch: number, n: number) => {
     const t = performance.now();
     for (let i = 0; i < n; i++) await raw.run({ x: new Tensor("float32", rowsOf(batch, i), [batch, WIDTH]) });
@@ -108,7 +117,9 @@ if (!values["http-only"]) {
     }
     const ratio = median(p) / median(r);
     rawRows[batch] = median(r);
-    console.log(`   batch ${String(batch).padStart(2)}: rows/s  wrapper ${f(median(p)).padStart(7)}   raw ${f(median(r)).padStart(7)}   ratio ${ratio.toFixed(2)} (aim ≥ 0.9: ${verdict(ratio >= 0.9)})`);
+    console.log(
+      `   batch ${String(batch).padStart(2)}: rows/s  wrapper ${f(median(p)).padStart(7)}   raw ${f(median(r)).padStart(7)}   ratio ${ratio.toFixed(2)} (aim ≥ 0.9: ${verdict(ratio >= 0.9)})`,
+    );
     summary.push(`wrapper vs raw session.run, batch ${batch}, rows/s|${f(median(p))} vs ${f(median(r))} (${ratio.toFixed(2)})|≥ 0.9`);
   }
   const lp: number[] = [];
@@ -117,7 +128,9 @@ if (!values["http-only"]) {
     lr.push(await seqLatency(true, 500));
     lp.push(await seqLatency(false, 500));
   }
-  console.log(`   one request at a time, batch 1: median ${f(median(lp) * 1000)} µs via the wrapper vs ${f(median(lr) * 1000)} µs raw (the thread hop adds ${f((median(lp) - median(lr)) * 1000)} µs)`);
+  console.log(
+    `   one request at a time, batch 1: median ${f(median(lp) * 1000)} µs via the wrapper vs ${f(median(lr) * 1000)} µs raw (the thread hop adds ${f((median(lp) - median(lr)) * 1000)} µs)`,
+  );
   summary.push(`sequential batch-1 latency, wrapper vs raw|${f(median(lp) * 1000)} µs vs ${f(median(lr) * 1000)} µs|(reported)`);
   await pool1.close();
   await raw.release();
@@ -160,11 +173,17 @@ if (!values["http-only"]) {
   const ratio = m(on, "rate") / m(off, "rate");
   const added = m(on, "p99") - m(off, "p99");
   console.log(`\n2. Dynamic batching (max 32 rows, 2 ms), ${CONC} concurrent single-row clients, ${cpus.length} inference threads`);
-  console.log(`   rows/s      on ${f(m(on, "rate")).padStart(7)}   off ${f(m(off, "rate")).padStart(7)}   ratio ${ratio.toFixed(1)}× (aim ≥ 5×: ${verdict(ratio >= 5)})`);
-  console.log(`   p99 ms      on ${f(m(on, "p99"), 2).padStart(7)}   off ${f(m(off, "p99"), 2).padStart(7)}   added ${f(added, 2)} ms (aim ≤ 1.5: ${verdict(added <= 1.5)})`);
+  console.log(
+    `   rows/s      on ${f(m(on, "rate")).padStart(7)}   off ${f(m(off, "rate")).padStart(7)}   ratio ${ratio.toFixed(1)}× (aim ≥ 5×: ${verdict(ratio >= 5)})`,
+  );
+  console.log(
+    `   p99 ms      on ${f(m(on, "p99"), 2).padStart(7)}   off ${f(m(off, "p99"), 2).padStart(7)}   added ${f(added, 2)} ms (aim ≤ 1.5: ${verdict(added <= 1.5)})`,
+  );
   if (rawRows[1] && rawRows[32]) {
     const ceiling = rawRows[32] / rawRows[1];
-    console.log(`   ceiling: raw session.run does ${f(rawRows[32])} rows/s at batch 32 vs ${f(rawRows[1])} at batch 1 on one thread (${ceiling.toFixed(1)}×): the most batching can gain on this model and CPU`);
+    console.log(
+      `   ceiling: raw session.run does ${f(rawRows[32])} rows/s at batch 32 vs ${f(rawRows[1])} at batch 1 on one thread (${ceiling.toFixed(1)}×): the most batching can gain on this model and CPU`,
+    );
     summary.push(`raw session.run rows/s, batch 32 vs batch 1 (the ceiling for batching)|${f(rawRows[32])} vs ${f(rawRows[1])} (${ceiling.toFixed(1)}×)|—`);
   }
   summary.push(`batching on vs off, ${CONC} clients, rows/s|${f(m(on, "rate"))} vs ${f(m(off, "rate"))} (${ratio.toFixed(1)}×)|≥ 5×`);
@@ -194,8 +213,12 @@ if (!values["http-only"]) {
   const flat = Math.abs(slope) < 0.1;
   console.log(`\n3. Load + run + unload of the version on every thread (after 20 warm-up cycles)`);
   console.log(`   20 cycles: resident memory ${f(before)} MB → ${f(after)} MB (${grew >= 0 ? "+" : ""}${f(grew, 1)} MB)`);
-  console.log(`   100 more: ${f(Math.min(...ys))}–${f(Math.max(...ys))} MB, trend ${slope >= 0 ? "+" : ""}${f(slope * 1000, 0)} KB per cycle (aim flat, |trend| < 100 KB/cycle: ${verdict(flat)})`);
-  summary.push(`resident memory, load+unload ×20 after warm-up; trend over 100 more|${f(before)} → ${f(after)} MB; ${slope >= 0 ? "+" : ""}${f(slope * 1000, 0)} KB/cycle|flat`);
+  console.log(
+    `   100 more: ${f(Math.min(...ys))}–${f(Math.max(...ys))} MB, trend ${slope >= 0 ? "+" : ""}${f(slope * 1000, 0)} KB per cycle (aim flat, |trend| < 100 KB/cycle: ${verdict(flat)})`,
+  );
+  summary.push(
+    `resident memory, load+unload ×20 after warm-up; trend over 100 more|${f(before)} → ${f(after)} MB; ${slope >= 0 ? "+" : ""}${f(slope * 1000, 0)} KB/cycle|flat`,
+  );
   await pool.close();
 }
 
@@ -214,17 +237,40 @@ if (!values["no-http"]) {
   const rowsCredit = generateCredit(2000, 7);
   const m = trainLogistic(rowsCredit, FEATURES, 30, 0.1);
   const { logisticRegressionOnnx } = await import("../db/seed/onnx-builder");
-  await uploadModelVersion(ws.owner.wsActor, { name: "credit-risk", filename: "credit-risk.onnx" }, Readable.from([Buffer.from(logisticRegressionOnnx({ ...m, featureNames: [...FEATURES] }))]));
-  await createDeployment(ws.owner.wsActor, { name: "credit-bench", environment: "bench", model: "credit-risk", version: 1 });
+  await uploadModelVersion(
+    ws.owner.wsActor,
+    { name: "credit-risk", filename: "credit-risk.onnx" },
+    Readable.from([Buffer.from(logisticRegressionOnnx({ ...m, featureNames: [...FEATURES] }))]),
+  );
+  await createDeployment(ws.owner.wsActor, { name: "credit-bench", environment: "bench", model: "credit-risk", alias: "bench", version: 1 });
   const { key } = await createKey(ws.owner.wsActor, { name: "credit-bench", keyName: "bench" });
   const instance = Object.fromEntries(FEATURES.map((k) => [k, rowsCredit[0]![k]]));
   await closeDb();
 
   const port = await freePort();
-  const server: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_SERVER_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "--import", "./bin/hooks/register.js", "workers/inference/index.ts"], {
-    env: { ...process.env, INFERENCE_PORT: String(port), NODE_ENV: "production", PREDICTION_LOG_BUFFER: process.env.PREDICTION_LOG_BUFFER ?? "200000" },
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
+  // /metrics on the inference port needs its token (it names every tenant's deployments).
+  const metricsToken = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  const server: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_ARGS?.split(" ").filter(Boolean) ?? []),
+      "--import",
+      "tsx",
+      "--import",
+      "./bin/hooks/register.js",
+      "workers/inference/index.ts",
+    ],
+    {
+      env: {
+        ...process.env,
+        INFERENCE_PORT: String(port),
+        INFERENCE_METRICS_TOKEN: metricsToken,
+        NODE_ENV: "production",
+        PREDICTION_LOG_BUFFER: process.env.PREDICTION_LOG_BUFFER ?? "200000",
+      },
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.stdout!.on("data", (d: Buffer) => d.toString().includes("ready:") && resolve());
@@ -243,10 +289,20 @@ if (!values["no-http"]) {
     const call = (p: string) =>
       new Promise<number>((resolve, reject) => {
         const t = performance.now();
-        const req = http.request({ host: "127.0.0.1", port, path: p, method: "POST", agent, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${p} answered ${res.statusCode}`))));
-        });
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port,
+            path: p,
+            method: "POST",
+            agent,
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${p} answered ${res.statusCode}`))));
+          },
+        );
         req.on("error", reject);
         req.end(body);
       });
@@ -263,12 +319,14 @@ if (!values["no-http"]) {
       return { rps: lat.length / ((performance.now() - t) / 1000), p50: percentile(s, 0.5), p99: percentile(s, 0.99) };
     };
     const lag = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
       return Number(/^steward_inference_event_loop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
     };
     await drive("/v1/deployments/credit-bench/predict", 16, 1500);
     await drive("/v1/noop", 16, 1500);
-    console.log(`\n4. HTTP on loopback, the demo's credit-risk model, one record per request (${f(Buffer.byteLength(body))}-byte body, keep-alive, prediction logging on):`);
+    console.log(
+      `\n4. HTTP on loopback, the demo's credit-risk model, one record per request (${f(Buffer.byteLength(body))}-byte body, keep-alive, prediction logging on):`,
+    );
     console.log("   predict vs the no-op endpoint of the same server (same body); the load generator shares the machine");
     console.log("   clients   predict req/s  p50 ms  p99 ms │  no-op req/s  p50 ms  p99 ms │ ratio");
     const lags: number[] = [];
@@ -286,11 +344,15 @@ if (!values["no-http"]) {
       console.log(
         `   ${String(conc).padStart(7)}   ${f(m(pr, "rps")).padStart(13)}  ${f(m(pr, "p50"), 2).padStart(6)}  ${f(m(pr, "p99"), 2).padStart(6)} │ ${f(m(nr, "rps")).padStart(12)}  ${f(m(nr, "p50"), 2).padStart(6)}  ${f(m(nr, "p99"), 2).padStart(6)} │ ${ratio.toFixed(2)}`,
       );
-      summary.push(`HTTP predict vs no-op, ${conc} client${conc > 1 ? "s" : ""}, req/s (p50 / p99 ms)|${f(m(pr, "rps"))} (${f(m(pr, "p50"), 2)} / ${f(m(pr, "p99"), 2)}) vs ${f(m(nr, "rps"))} (${f(m(nr, "p50"), 2)} / ${f(m(nr, "p99"), 2)}) — ${ratio.toFixed(2)}|≥ 0.6`);
+      summary.push(
+        `HTTP predict vs no-op, ${conc} client${conc > 1 ? "s" : ""}, req/s (p50 / p99 ms)|${f(m(pr, "rps"))} (${f(m(pr, "p50"), 2)} / ${f(m(pr, "p99"), 2)}) vs ${f(m(nr, "rps"))} (${f(m(nr, "p50"), 2)} / ${f(m(nr, "p99"), 2)}) — ${ratio.toFixed(2)}|≥ 0.6`,
+      );
     }
     console.log("   (aim ≥ 0.6 at every level)");
     const lagP99 = median(lags);
-    console.log(`\n5. Event-loop lag p99 of the server's HTTP thread while 64 clients keep every inference thread busy: ${f(lagP99, 2)} ms (aim ≤ 5: ${verdict(lagP99 <= 5)})`);
+    console.log(
+      `\n5. Event-loop lag p99 of the server's HTTP thread while 64 clients keep every inference thread busy: ${f(lagP99, 2)} ms (aim ≤ 5: ${verdict(lagP99 <= 5)})`,
+    );
     summary.push(`event-loop lag p99 of the HTTP thread, 64 clients predicting|${f(lagP99, 2)} ms|≤ 5 ms`);
     agent.destroy();
   } finally {

@@ -24,7 +24,7 @@ const { closeEnqueuer } = await import("../server/jobs/enqueue");
 const { percentile } = await import("../server/pipelines/metrics");
 
 async function worker(listen: boolean) {
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", "workers/index.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", "workers/worker/index.ts"], {
     env: { ...process.env, JOBS_LISTEN: String(listen), NODE_ENV: "production" },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });

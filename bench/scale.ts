@@ -8,9 +8,8 @@
  *    maxUnavailable 0): failed requests, lost prediction logs, runs done exactly once.
  * Uses DATABASE_URL (local only) or a throwaway embedded PostgreSQL; builds the web app if needed.
  * ------------------------------------------------------------------------- */
-import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -18,14 +17,13 @@ import { parseArgs } from "node:util";
 import { encode } from "next-auth/jwt";
 import { io as ioClient, type Socket } from "socket.io-client";
 import { buildIsStale, buildWebApp } from "../bin/lib/build";
-import { freePort } from "../bin/lib/embedded-pg";
 import { benchEnv } from "./lib/env";
+import { startProcess, stopProcess, type Proc } from "./lib/processes";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "4" } } });
 const SECONDS = Number(values.seconds);
 const root = path.resolve(import.meta.dirname, "..");
 const bench = await benchEnv("scale");
-const dir = bench.dir;
 if (buildIsStale(root)) {
   console.log("bench/scale: building the web app first…");
   if ((await buildWebApp(root, "ignore")) !== 0) throw new Error("next build failed");
@@ -41,6 +39,7 @@ const { uploadModelVersion } = await import("../server/registry/models.service")
 const { createDeployment, createKey } = await import("../server/serving/deployments.service");
 const { savePipeline } = await import("../server/pipelines/definitions.service");
 const { startManualRun } = await import("../server/pipelines/runs.service");
+const { startSession } = await import("../server/auth/sessions");
 const { createToken } = await import("../server/tokens/tokens.service");
 const { postgresEmitter } = await import("../server/realtime/pg-emitter");
 const { percentile } = await import("../server/pipelines/metrics");
@@ -54,46 +53,51 @@ console.log(`bench/scale: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}
 const { workspace, owner } = await createWorkspace();
 const rows = generateCredit(500, 3);
 const m = trainLogistic(rows, FEATURES, 20, 0.1);
-await uploadModelVersion(owner.wsActor, { name: "credit", filename: "credit.onnx" }, Readable.from([Buffer.from(logisticRegressionOnnx({ ...m, featureNames: [...FEATURES] }))]));
-const deployment = await createDeployment(owner.wsActor, { name: "credit-prod", environment: "prod", model: "credit", version: 1 });
+await uploadModelVersion(
+  owner.wsActor,
+  { name: "credit", filename: "credit.onnx" },
+  Readable.from([Buffer.from(logisticRegressionOnnx({ ...m, featureNames: [...FEATURES] }))]),
+);
+const deployment = await createDeployment(owner.wsActor, { name: "credit-prod", environment: "prod", model: "credit", alias: "bench", version: 1 });
 const { key } = await createKey(owner.wsActor, { name: "credit-prod", keyName: "bench" });
 const { token } = await createToken(owner.wsActor, { workspaceId: workspace.id, name: "bench", role: "owner" });
-const effects = path.join(dir, "effects.txt");
-fs.writeFileSync(effects, "");
-await savePipeline(owner.wsActor, { name: "effect", yaml: `steps:\n  touch:\n    type: command\n    run: 'echo "$STEWARD_OUTPUT_DIR" >> ${effects}'\n` });
+// Command steps run sandboxed (no worker files): each execution reports itself over TCP
+// to this process, so the workers get the network for steps that declare it.
+const effectLines: string[] = [];
+const effects = net.createServer((sock) => {
+  let buf = "";
+  sock.on("data", (d: Buffer) => (buf += d.toString()));
+  sock.on("end", () => effectLines.push(...buf.split("\n").filter(Boolean)));
+});
+await new Promise<void>((resolve) => effects.listen(0, "127.0.0.1", resolve));
+const effectsPort = (effects.address() as net.AddressInfo).port;
+await savePipeline(owner.wsActor, {
+  name: "effect",
+  yaml: `steps:\n  touch:\n    type: command\n    network: true\n    run: bash -c 'echo "$STEWARD_RUN_ID" > /dev/tcp/127.0.0.1/${effectsPort}'\n`,
+});
 const body = JSON.stringify({ instances: [Object.fromEntries(FEATURES.map((k) => [k, rows[0]![k]]))] });
 
 // ---- processes ---------------------------------------------------------------
-type Proc = { kind: string; port: number; child: ChildProcess; out: string };
-const entry: Record<string, string> = { web: "server.ts", worker: "workers/index.ts", inference: "workers/inference/index.ts" };
-const readyLine: Record<string, RegExp> = { web: /\[web\] ready/, worker: /\[worker\] .* ready/, inference: /\[inference\] .* ready/ };
-async function start(kind: "web" | "worker" | "inference"): Promise<Proc> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production" as const, PORT: String(port), INFERENCE_PORT: String(port), INFERENCE_THREADS: "1", WORKER_HEALTH_PORT: String(port), NEXTAUTH_URL: `http://localhost:${port}`, PIPELINE_CONCURRENCY: "2" };
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", entry[kind]!], { cwd: root, env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
-  const p: Proc = { kind, port, child, out: "" };
-  child.stdout!.on("data", (d: Buffer) => (p.out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (p.out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", () => readyLine[kind]!.test(p.out) && resolve());
-    child.on("exit", (c) => reject(new Error(`${kind} exited (${c}):\n${p.out.slice(-2000)}`)));
-  });
-  return p;
-}
-const stop = (p: Proc) =>
-  new Promise<number | null>((resolve) => {
-    if (p.child.exitCode !== null) return resolve(p.child.exitCode);
-    p.child.once("exit", (c) => resolve(c));
-    p.child.kill("SIGTERM");
-  });
+const start = (kind: "web" | "worker" | "inference") => startProcess(kind, { PIPELINE_CONCURRENCY: "2", COMMAND_STEPS_NETWORK: "allow" });
+const stop = stopProcess;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 function post(port: number, p: string, auth: string, data: string) {
   return new Promise<number>((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: p, method: "POST", agent, headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: p,
+        method: "POST",
+        agent,
+        headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     req.end(data);
   });
@@ -146,18 +150,27 @@ try {
     await forSeconds(SECONDS);
     const s = await l.done();
     if (s.failed.length) throw new Error(`predict failed: ${s.failed.slice(0, 3).join("; ")}`);
-    return { rps: s.ok / SECONDS, p99: percentile([...s.lat].sort((a, b) => a - b), 0.99) };
+    return {
+      rps: s.ok / SECONDS,
+      p99: percentile(
+        [...s.lat].sort((a, b) => a - b),
+        0.99,
+      ),
+    };
   };
   await rate(2);
   const one = await rate(1);
   const two = await rate(2);
-  console.log(`\n1. predict through inference replicas, 32 clients: 1 replica ${f(one.rps)} req/s (p99 ${f(one.p99, 1)} ms) · 2 replicas ${f(two.rps)} req/s (p99 ${f(two.p99, 1)} ms) · ×${(two.rps / one.rps).toFixed(2)}`);
+  console.log(
+    `\n1. predict through inference replicas, 32 clients: 1 replica ${f(one.rps)} req/s (p99 ${f(one.p99, 1)} ms) · 2 replicas ${f(two.rps)} req/s (p99 ${f(two.p99, 1)} ms) · ×${(two.rps / one.rps).toFixed(2)}`,
+  );
   summary.push(`predict, 1 vs 2 inference replicas (32 clients)|${f(one.rps)} vs ${f(two.rps)} req/s (×${(two.rps / one.rps).toFixed(2)})`);
 
   // 2. Events across web replicas.
   const webs = [await start("web"), await start("web")];
   procs.push(...webs);
-  const cookie = `next-auth.session-token=${await encode({ token: { sub: owner.id, email: owner.email, sv: 0 }, secret: process.env.AUTH_SECRET! })}`;
+  // A session token is only good with its recorded session (server/auth/sessions.ts).
+  const cookie = `next-auth.session-token=${await encode({ token: { sub: owner.id, email: owner.email, sv: 0, sid: await startSession(owner.id) }, secret: process.env.AUTH_SECRET! })}`;
   type Client = { socket: Socket; got: Map<number, number> };
   const clients: Client[] = [];
   /** A browser tab on one web replica (the ingress picks the replica; here we do). */
@@ -182,7 +195,9 @@ try {
   await until(() => clients.every((c) => c.got.size >= EVENTS) || Date.now() > deadline);
   const delivered = clients.reduce((a, c) => a + c.got.size, 0);
   const lags = clients.flatMap((c) => [...c.got].map(([seq, t]) => t - sentAt.get(seq)!)).sort((a, b) => a - b);
-  console.log(`2. ${EVENTS} events published once (from outside any web process) → ${clients.length} browsers on 2 web replicas: ${f(delivered)} of ${f(EVENTS * clients.length)} delivered; every client got every event: ${clients.every((c) => c.got.size === EVENTS) ? "yes" : "NO"}; publish→receive p50 ${f(percentile(lags, 0.5), 1)} ms, p99 ${f(percentile(lags, 0.99), 1)} ms`);
+  console.log(
+    `2. ${EVENTS} events published once (from outside any web process) → ${clients.length} browsers on 2 web replicas: ${f(delivered)} of ${f(EVENTS * clients.length)} delivered; every client got every event: ${clients.every((c) => c.got.size === EVENTS) ? "yes" : "NO"}; publish→receive p50 ${f(percentile(lags, 0.5), 1)} ms, p99 ${f(percentile(lags, 0.99), 1)} ms`,
+  );
   summary.push(`events to 20 browsers on 2 web replicas|${f(delivered)} / ${f(EVENTS * clients.length)} delivered, p99 ${f(percentile(lags, 0.99), 1)} ms`);
 
   // 3. Jobs through 2 workers, exactly once.
@@ -192,15 +207,23 @@ try {
   const runIds: string[] = [];
   const t3 = performance.now();
   for (let i = 0; i < RUNS; i++) runIds.push((await startManualRun(owner.wsActor, { pipeline: "effect" })).id);
-  const countRuns = async (ids: string[], statuses: string[]) => (await getDb().select({ id: pipelineRuns.id }).from(pipelineRuns).where(and(inArray(pipelineRuns.id, ids), inArray(pipelineRuns.status, statuses as never[])))).length;
+  const countRuns = async (ids: string[], statuses: string[]) =>
+    (
+      await getDb()
+        .select({ id: pipelineRuns.id })
+        .from(pipelineRuns)
+        .where(and(inArray(pipelineRuns.id, ids), inArray(pipelineRuns.status, statuses as never[])))
+    ).length;
   const DONE = ["passed", "warned", "failed", "cancelled"];
   const terminal = () => countRuns(runIds, DONE);
   for (;;) {
     if ((await terminal()) === RUNS) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const lines = fs.readFileSync(effects, "utf8").trim().split("\n").filter(Boolean);
-  console.log(`3. ${RUNS} pipeline runs through 2 workers in ${f((performance.now() - t3) / 1000, 1)} s: ${lines.length} effects (${new Set(lines).size} distinct) — exactly once: ${lines.length === RUNS && new Set(lines).size === RUNS ? "yes" : "NO"}`);
+  const lines = [...effectLines];
+  console.log(
+    `3. ${RUNS} pipeline runs through 2 workers in ${f((performance.now() - t3) / 1000, 1)} s: ${lines.length} effects (${new Set(lines).size} distinct) — exactly once: ${lines.length === RUNS && new Set(lines).size === RUNS ? "yes" : "NO"}`,
+  );
   summary.push(`pipeline runs through 2 workers|${lines.length} effects for ${RUNS} runs (${lines.length === RUNS ? "exactly once" : "NOT once"})`);
 
   // 4. Rolling restarts under load.
@@ -221,11 +244,17 @@ try {
   const s4 = await l4.done();
   const before = Date.now();
   for (const p of infEndpoints) await stop(p);
-  const [{ n: logged }] = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from prediction_logs where deployment_id = ${deployment.id}`)) as unknown as [{ n: number }];
+  const [{ n: logged }] = (await getDb().execute<{ n: number }>(
+    sql`select count(*)::int as n from prediction_logs where deployment_id = ${deployment.id}`,
+  )) as unknown as [{ n: number }];
   const loggedByServers = procs.filter((p) => p.kind === "inference").reduce((a, p) => a + Number(/stopped \((\d+) prediction/.exec(p.out)?.[1] ?? 0), 0);
   const dropped = procs.filter((p) => p.kind === "inference").reduce((a, p) => a + Number(/logged, (\d+) dropped/.exec(p.out)?.[1] ?? 0), 0);
-  console.log(`   inference: ${f(s4.ok)} predictions during the restart, ${s4.failed.length} failed; prediction_logs rows ${f(logged)} = rows the replicas reported writing ${f(loggedByServers)}, ${dropped} dropped (stopped in ${Date.now() - before} ms)`);
-  summary.push(`rolling restart, inference (16 clients)|${f(s4.ok)} answered, ${s4.failed.length} failed, ${logged === loggedByServers ? "no" : "SOME"} prediction logs lost, ${dropped} dropped`);
+  console.log(
+    `   inference: ${f(s4.ok)} predictions during the restart, ${s4.failed.length} failed; prediction_logs rows ${f(logged)} = rows the replicas reported writing ${f(loggedByServers)}, ${dropped} dropped (stopped in ${Date.now() - before} ms)`,
+  );
+  summary.push(
+    `rolling restart, inference (16 clients)|${f(s4.ok)} answered, ${s4.failed.length} failed, ${logged === loggedByServers ? "no" : "SOME"} prediction logs lost, ${dropped} dropped`,
+  );
 
   // Web.
   const webEndpoints = [...webs];
@@ -253,11 +282,15 @@ try {
   const deadline5 = Date.now() + 10_000;
   await until(() => clients.every((c) => c.got.has(EVENTS + 1)) || Date.now() > deadline5);
   const heard = clients.filter((c) => c.got.has(EVENTS + 1)).length;
-  console.log(`   web: ${f(s5.ok)} REST requests during the restart, ${s5.failed.length} failed${s5.failed.length ? ` (${s5.failed.slice(0, 2).join("; ")})` : ""}; ${moved} browsers reconnected to the new replicas; ${heard} of ${clients.length} heard the next event`);
-  summary.push(`rolling restart, web (8 clients, REST; 20 browsers)|${f(s5.ok)} answered, ${s5.failed.length} failed; ${moved} browsers moved, ${heard}/${clients.length} heard the next event`);
+  console.log(
+    `   web: ${f(s5.ok)} REST requests during the restart, ${s5.failed.length} failed${s5.failed.length ? ` (${s5.failed.slice(0, 2).join("; ")})` : ""}; ${moved} browsers reconnected to the new replicas; ${heard} of ${clients.length} heard the next event`,
+  );
+  summary.push(
+    `rolling restart, web (8 clients, REST; 20 browsers)|${f(s5.ok)} answered, ${s5.failed.length} failed; ${moved} browsers moved, ${heard}/${clients.length} heard the next event`,
+  );
 
   // Worker.
-  fs.writeFileSync(effects, "");
+  effectLines.length = 0;
   const runIds2: string[] = [];
   for (let i = 0; i < RUNS; i++) runIds2.push((await startManualRun(owner.wsActor, { pipeline: "effect" })).id);
   const wEndpoints = [...workers];
@@ -273,13 +306,14 @@ try {
     if ((await terminal2()) === RUNS) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const lines2 = fs.readFileSync(effects, "utf8").trim().split("\n").filter(Boolean);
+  const lines2 = [...effectLines];
   console.log(`   worker: ${RUNS} runs queued across the restart, ${await passed2()} passed; ${lines2.length} effects (${new Set(lines2).size} distinct)`);
   summary.push(`rolling restart, worker (${RUNS} runs)|${await passed2()} passed, ${lines2.length} effects`);
   for (const c of clients) c.socket.close();
 } finally {
   for (const p of procs) await stop(p);
   agent.destroy();
+  effects.close();
   await closeEnqueuer().catch(() => undefined);
   await closeDb().catch(() => undefined);
   await bench.done();

@@ -8,7 +8,18 @@
 import fs from "node:fs";
 
 const OS = ["darwin", "linux", "win32", "freebsd", "android", "openbsd", "netbsd", "sunos", "aix"];
-const CPU = { arm64: "arm64", x64: "x64", ia32: "ia32", arm: "arm", gnueabihf: "arm", wasm32: "wasm32", ppc64: "ppc64", s390x: "s390x", riscv64: "riscv64", loong64: "loong64" };
+const CPU = {
+  arm64: "arm64",
+  x64: "x64",
+  ia32: "ia32",
+  arm: "arm",
+  gnueabihf: "arm",
+  wasm32: "wasm32",
+  ppc64: "ppc64",
+  s390x: "s390x",
+  riscv64: "riscv64",
+  loong64: "loong64",
+};
 
 const file = new URL("../package-lock.json", import.meta.url);
 const lock = JSON.parse(fs.readFileSync(file, "utf8"));

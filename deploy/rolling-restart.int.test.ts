@@ -39,14 +39,19 @@ async function startReplica(): Promise<Replica> {
   expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
   return r;
 }
-const stopped = (r: Replica) => new Promise<number | null>((resolve) => (r.child.exitCode !== null ? resolve(r.child.exitCode) : r.child.once("exit", (c) => resolve(c))));
+const stopped = (r: Replica) =>
+  new Promise<number | null>((resolve) => (r.child.exitCode !== null ? resolve(r.child.exitCode) : r.child.once("exit", (c) => resolve(c))));
 
 describe("rolling restart of the inference replicas", () => {
   it("answers every request and logs every answered prediction while each replica is replaced", async () => {
     const ws = await createWorkspace();
     const features = ["a", "b"];
-    await uploadModelVersion(ws.owner.wsActor, { name: "m", filename: "m.onnx" }, Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [0.5, -0.25], bias: 0.1, featureNames: features }))]));
-    const d = await createDeployment(ws.owner.wsActor, { name: "m-prod", environment: "prod", model: "m", version: 1 });
+    await uploadModelVersion(
+      ws.owner.wsActor,
+      { name: "m", filename: "m.onnx" },
+      Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [0.5, -0.25], bias: 0.1, featureNames: features }))]),
+    );
+    const d = await createDeployment(ws.owner.wsActor, { name: "m-prod", environment: "prod", model: "m", alias: "dev", version: 1 });
     const { key } = await createKey(ws.owner.wsActor, { name: "m-prod", keyName: "load" });
 
     const endpoints: Replica[] = [await startReplica(), await startReplica()];
@@ -99,7 +104,9 @@ describe("rolling restart of the inference replicas", () => {
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(300);
     // Every answered prediction was written before its replica exited.
-    const [{ n }] = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from ${predictionLogs} where ${predictionLogs.deploymentId} = ${d.id}`)) as unknown as [{ n: number }];
+    const [{ n }] = (await getDb().execute<{ n: number }>(
+      sql`select count(*)::int as n from ${predictionLogs} where ${predictionLogs.deploymentId} = ${d.id}`,
+    )) as unknown as [{ n: number }];
     expect(n).toBe(ok);
     const logged = all.map((r) => Number(/stopped \((\d+) prediction/.exec(r.out)?.[1] ?? -1));
     expect(logged.reduce((a, b) => a + b, 0)).toBe(ok);

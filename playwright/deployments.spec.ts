@@ -27,7 +27,10 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
     if (v === "v1") await page.getByRole("button", { name: "Register a model" }).click();
     else await page.getByRole("button", { name: "New version" }).click();
     if (v === "v1") await page.getByLabel("Model name").fill("risk");
-    await page.getByRole("dialog").getByTestId("file-input").setInputFiles(path.join(dir, `${v}.onnx`));
+    await page
+      .getByRole("dialog")
+      .getByTestId("file-input")
+      .setInputFiles(path.join(dir, `${v}.onnx`));
     await page.getByRole("button", { name: "Register" }).click();
     if (v === "v1") {
       await expect(page.getByTestId("models-table")).toContainText("risk");
@@ -40,11 +43,19 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
   await page.getByRole("button", { name: "Deploy a model" }).click();
   await page.getByLabel("Deployment name").fill("risk-prod");
   await page.getByLabel("Model", { exact: true }).selectOption("risk");
+  // production is protected: an unapproved v1 cannot be deployed there, and the dialog says why.
   await page.getByLabel("Serve").selectOption("1");
+  await page.getByRole("button", { name: "Deploy", exact: true }).click();
+  await expect(page.getByRole("dialog").getByRole("alert")).toContainText('v1 is not approved for "production"');
+  // Bound to an unprotected alias, any loadable version may serve.
+  await page.getByLabel("Bound to alias").fill("dev");
   await page.getByRole("button", { name: "Deploy", exact: true }).click();
   await expect(page).toHaveURL(/\/deployments\/risk-prod$/);
   await expect(page.getByTestId("deployment-versions")).toContainText("v1");
-  await expect(page.getByTestId("deployment-history")).toContainText("Deployed risk v1 to production (pinned).");
+  await expect(page.getByTestId("deployment-history")).toContainText("Deployed risk v1 to production (pinned, bound to dev).");
+  // The inference replica reports serving it: the rollout is a fact.
+  await expect(page.getByTestId("rollout-status")).toContainText("rollout of v1 is live", { timeout: 20_000 });
+  await expect(page.getByTestId("replicas")).toContainText("v1");
 
   // Try it: the form is prefilled with a record for the model's features.
   await expect(page.getByLabel("Request", { exact: true })).toHaveValue(/"debt_ratio": 0/);
@@ -66,10 +77,25 @@ test("deploy a model from the UI, send a prediction with try it, see it in the l
   await page.getByLabel("Canary share (%)").fill("50");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(page.getByTestId("deployment-versions")).toContainText("50%");
+  // Guard rail: the dialog says what will happen; in production the name is typed, then Enter confirms.
   await page.getByRole("button", { name: "Promote canary" }).click();
+  const promote = page.getByRole("dialog");
+  await expect(promote.getByTestId("confirm-consequence")).toContainText("v2 will serve 100% of risk-prod");
+  await expect(promote.getByRole("button", { name: "Promote" })).toBeDisabled();
+  await page.keyboard.press("Escape");
+  await expect(promote).toHaveCount(0);
+  await page.getByRole("button", { name: "Promote canary" }).click();
+  await promote.getByLabel("Type risk-prod to confirm").fill("risk-prod");
+  await page.keyboard.press("Enter");
   await expect(page.getByTestId("deployment-history")).toContainText("Promoted canary v2 to primary");
-  await page.getByRole("button", { name: /Roll back to v1/ }).click();
-  await expect(page.getByTestId("deployment-history")).toContainText("Rolled back to v1 (from v2)");
+  await page.getByRole("button", { name: "Roll back…" }).click();
+  const rb = page.getByRole("dialog");
+  await expect(rb.getByLabel("Roll back to")).toHaveValue("1");
+  await rb.getByLabel("Reason").fill("v2 scores look off");
+  await rb.getByLabel("Type risk-prod to confirm").fill("risk-prod");
+  await rb.getByRole("button", { name: "Roll back" }).click();
+  await expect(page.getByTestId("deployment-history")).toContainText("Emergency rollback to v1 (from v2); pinned. Reason: v2 scores look off");
+  await expect(page.getByTestId("rollout-status")).toContainText("rollout of v1 is live", { timeout: 20_000 });
   await shot(page, "31-deployment-history");
 
   // Settings: mark a column sensitive and change batching; the change is in the history.

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -54,7 +54,10 @@ export default async function globalSetup() {
   await runMigrations(url);
 
   const [portA, portB, portOidc, portInference] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const oidc = await startOidcIssuer(portOidc, [portA, portB].map((p) => `http://localhost:${p}/api/auth/callback/oidc`));
+  const oidc = await startOidcIssuer(
+    portOidc,
+    [portA, portB].map((p) => `http://localhost:${p}/api/auth/callback/oidc`),
+  );
   const common = {
     DATABASE_URL: url,
     AUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-0123456",
@@ -67,11 +70,23 @@ export default async function globalSetup() {
     INFERENCE_URL: `http://127.0.0.1:${portInference}`,
     // Rollups and alert evaluation every few seconds, so an alert fires within a test.
     MONITORING_INTERVAL_SECONDS: "3",
+    // The journeys sign up fresh accounts on an instance that already has an administrator.
+    SIGNUP: "open",
   };
+  // The first account of a fresh instance is its administrator: make that a known one.
+  const seeded = execFileSync(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", path.join("playwright", "seed-admin.ts")], {
+    cwd: root,
+    env: { ...process.env, ...common, NODE_ENV: "production" },
+    encoding: "utf8",
+  });
+  const admin = JSON.parse(seeded.trim().split("\n").pop()!) as { email: string; password: string; slug: string };
+  process.env.E2E_ADMIN_EMAIL = admin.email;
+  process.env.E2E_ADMIN_PASSWORD = admin.password;
+  process.env.E2E_ADMIN_SLUG = admin.slug;
   const children = await Promise.all([
     startProcess("web-a", "server.ts", { ...common, PORT: String(portA), NEXTAUTH_URL: `http://localhost:${portA}` }, /\[web\] ready/),
     startProcess("web-b", "server.ts", { ...common, PORT: String(portB), NEXTAUTH_URL: `http://localhost:${portB}` }, /\[web\] ready/),
-    startProcess("worker", path.join("workers", "index.ts"), common, /\[worker\] .* ready/),
+    startProcess("worker", path.join("workers", "worker", "index.ts"), common, /\[worker\] .* ready/),
     startProcess("inference", path.join("workers", "inference", "index.ts"), common, /\[inference\] .* ready/),
   ]);
   process.env.E2E_BASE_URL_A = `http://localhost:${portA}`;

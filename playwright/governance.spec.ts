@@ -21,7 +21,10 @@ test("filter the audit trail, sign a checkpoint, export and verify offline, down
   // Some history: a dataset and a model registered through the REST API with this session.
   const api = `${A()}/api/v1/workspaces/${slug}`;
   const headers = { "x-steward-client": "e2e" };
-  const ds = await page.request.post(`${api}/datasets/loans/versions`, { headers, multipart: { file: { name: "loans.csv", mimeType: "text/csv", buffer: Buffer.from("a,b,y\n1,2,0\n3,4,1\n5,6,0\n") } } });
+  const ds = await page.request.post(`${api}/datasets/loans/versions`, {
+    headers,
+    multipart: { file: { name: "loans.csv", mimeType: "text/csv", buffer: Buffer.from("a,b,y\n1,2,0\n3,4,1\n5,6,0\n") } },
+  });
   expect(ds.status()).toBe(201);
   const model = await page.request.post(`${api}/models/risk/versions`, {
     headers,
@@ -56,7 +59,9 @@ test("filter the audit trail, sign a checkpoint, export and verify offline, down
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-ndjson").click()]);
   const exportFile = path.join(dir, "export.ndjson");
   await download.saveAs(exportFile);
-  const verify = spawnSync(process.execPath, ["bin/steward.mjs", "audit", "verify", exportFile, "--public-key", path.join(dir, "key.pem")], { encoding: "utf8" });
+  const verify = spawnSync(process.execPath, ["bin/steward.mjs", "audit", "verify", exportFile, "--public-key", path.join(dir, "key.pem")], {
+    encoding: "utf8",
+  });
   expect(verify.status, verify.stderr).toBe(0);
   expect(verify.stdout).toMatch(/^Intact: .*complete from #1\), 1 signed checkpoint\(s\) verified/);
 
@@ -71,7 +76,7 @@ test("filter the audit trail, sign a checkpoint, export and verify offline, down
   const pdfFile = path.join(dir, "report.pdf");
   await pdf.saveAs(pdfFile);
   const text = execFileSync("pdftotext", ["-layout", pdfFile, "-"], { encoding: "utf8" });
-  expect(text).toContain("Model report: risk version 1");
+  expect(text).toContain("Compliance report: risk version 1");
   expect(text).toContain("Loan default risk.");
   const hash = (await page.getByTestId("manifest-hash").textContent())!.replace("sha256 ", "").trim();
   expect(text).toContain(`manifest sha256 ${hash}`);

@@ -5,7 +5,12 @@ import { A, person, shot, signUp, waitLive } from "./fixtures";
 
 const root = path.resolve(import.meta.dirname, "..");
 const tsNode = (script: string, args: string[]) => [process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", script, ...args]] as const;
-const helperEnv = () => ({ ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, AUTH_SECRET: process.env.E2E_AUTH_SECRET!, NODE_ENV: "production" as const });
+const helperEnv = () => ({
+  ...process.env,
+  DATABASE_URL: process.env.E2E_DATABASE_URL!,
+  AUTH_SECRET: process.env.E2E_AUTH_SECRET!,
+  NODE_ENV: "production" as const,
+});
 
 let simulator: ChildProcess | null = null;
 test.afterEach(() => {
@@ -24,7 +29,22 @@ test("the simulator drives a deployment: the dashboard moves live, drift is foun
   execFileSync(node, args, { cwd: root, env: helperEnv(), stdio: "pipe" });
 
   // Traffic from the demo's data with income and debt ratio shifted from the start, labels a second later.
-  const [simNode, simArgs] = tsNode("bin/simulate.ts", ["--deployment", "credit-prod", "--workspace", slug, "--rps", "25", "--drift-after", "0s", "--label-delay", "1s", "--duration", "140s", "--url", process.env.E2E_INFERENCE_URL!]);
+  const [simNode, simArgs] = tsNode("bin/simulate.ts", [
+    "--deployment",
+    "credit-prod",
+    "--workspace",
+    slug,
+    "--rps",
+    "25",
+    "--drift-after",
+    "0s",
+    "--label-delay",
+    "1s",
+    "--duration",
+    "140s",
+    "--url",
+    process.env.E2E_INFERENCE_URL!,
+  ]);
   simulator = spawn(simNode, simArgs, { cwd: root, env: helperEnv(), stdio: "ignore" });
 
   await page.goto(`${A()}/w/${slug}/monitoring`);

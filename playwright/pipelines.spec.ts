@@ -47,7 +47,10 @@ test("edit the validate pipeline with inline errors, register a version, watch i
   // The workspace came with the default validate pipeline; no runs yet.
   await page.getByRole("link", { name: "Pipelines" }).click();
   await expect(page.getByText("No runs yet")).toBeVisible();
-  await page.getByTestId("pipelines-list").getByRole("link", { name: /validate/ }).click();
+  await page
+    .getByTestId("pipelines-list")
+    .getByRole("link", { name: /validate/ })
+    .click();
   await expect(page.getByTestId("yaml-status")).toContainText("Valid · 7 steps");
 
   // A typo is underlined and listed with its line; saving is disabled until it is fixed.

@@ -86,10 +86,10 @@ test("upload a dataset and two model versions in the browser, then read the mode
   // ⌘K finds the model from anywhere.
   await page.getByRole("link", { name: "Home" }).click();
   await page.keyboard.press("Control+k");
-  await page.getByPlaceholder("Find a model, version, dataset or page…").fill("risk@2");
-  await expect(page.getByRole("option", { name: /risk@2 — report/ })).toBeVisible();
+  await page.getByTestId("palette-input").fill("risk@2");
+  await expect(page.getByRole("option", { name: /risk@2.*Model version/ })).toBeVisible();
   await page.keyboard.press("Enter");
-  await expect(page).toHaveURL(/\/models\/risk\/versions\/2\/report$/);
+  await expect(page).toHaveURL(/\/models\/risk\?v=2$/);
 
   // Tokens and the API reference.
   await page.getByRole("link", { name: "Settings" }).click();

@@ -37,6 +37,7 @@ test("requester, reviewer and compliance officer review a model together and app
   const owner = person("Olive");
   const rev = person("Rita");
   const comp = person("Carl");
+  const adm = person("Ada");
 
   // The requester: a workspace, two colleagues, a model with two versions.
   const ctx = await browser.newContext({ baseURL: A() });
@@ -52,15 +53,20 @@ test("requester, reviewer and compliance officer review a model together and app
   await me.getByRole("link", { name: "Settings" }).click();
   const revLink = await invite(me, rev.email, "reviewer");
   const compLink = await invite(me, comp.email, "compliance_officer");
+  const admLink = await invite(me, adm.email, "admin");
   const reviewer = await join(browser, B(), rev, revLink, slug); // on the other web replica
   const officer = await join(browser, A(), comp, compLink, slug);
+  const admin = await join(browser, A(), adm, admLink, slug);
 
   await me.getByRole("link", { name: "Models" }).click();
   for (const v of ["v1", "v2"]) {
     if (v === "v1") await me.getByRole("button", { name: "Register a model" }).click();
     else await me.getByRole("button", { name: "New version" }).click();
     if (v === "v1") await me.getByLabel("Model name").fill("risk");
-    await me.getByRole("dialog").getByTestId("file-input").setInputFiles(path.join(dir, `${v}.onnx`));
+    await me
+      .getByRole("dialog")
+      .getByTestId("file-input")
+      .setInputFiles(path.join(dir, `${v}.onnx`));
     await me.getByRole("button", { name: "Register" }).click();
     if (v === "v1") {
       await expect(me.getByTestId("models-table")).toContainText("risk");
@@ -71,12 +77,23 @@ test("requester, reviewer and compliance officer review a model together and app
   await me.getByLabel("Alias", { exact: true }).fill("production");
   await expect(me.getByRole("link", { name: "Request review…" })).toBeVisible();
 
-  // These versions have no evaluation data, so the owner's policy for production waives checks.
+  // These versions have no evaluation data, so the owner proposes a production policy that
+  // waives checks; it applies only when a second admin (Ada) approves it.
   await me.goto(`${A()}/w/${slug}/settings/policies`);
   const prodPolicy = me.getByTestId("policy-production");
   await prodPolicy.getByLabel("Checks that must pass").fill("");
-  await prodPolicy.getByRole("button", { name: "Save policy" }).click();
-  await expect(me.getByText("Version 1, saved by Olive Tester")).toBeVisible();
+  await prodPolicy.getByLabel("Why this change (shown to the admin who approves it)").fill("These versions have no evaluation data yet.");
+  await prodPolicy.getByRole("button", { name: "Propose change" }).click();
+  await expect(me.getByTestId("pending-change-production")).toContainText("Checks that must pass");
+  await expect(me.getByTestId("waiting-for-admin")).toBeVisible();
+  await expect(me.getByText("Default policy (not saved yet)").first()).toBeVisible();
+  await shot(me, "40-approval-policy-proposed");
+  await admin.goto(`${A()}/w/${slug}/settings/policies`);
+  const pending = admin.getByTestId("pending-change-production");
+  await expect(pending).toContainText("weakens");
+  await pending.getByRole("button", { name: "Approve change" }).click();
+  await expect(admin.getByText("Version 1, proposed by Olive Tester, approved by Ada Tester")).toBeVisible();
+  await expect(me.getByText("Version 1, proposed by Olive Tester, approved by Ada Tester")).toBeVisible(); // live, through the audit hint
   await shot(me, "40-approval-policies");
 
   // Open the review, assigning Rita.

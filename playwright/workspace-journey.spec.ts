@@ -5,9 +5,7 @@ import { A, B, person, shot, signUp, waitLive } from "./fixtures";
  * The foundation journey across two web processes: Ada works on replica A, Bob on
  * replica B. Everything Bob does reaches Ada's open pages live, through Postgres.
  */
-test("sign up, create a workspace, invite a colleague who joins from another server, see it live, verify the chain", async ({
-  browser,
-}) => {
+test("sign up, create a workspace, invite a colleague who joins from another server, see it live, verify the chain", async ({ browser }) => {
   const ada = person("Ada");
   const bob = person("Bob");
   const ctxA = await browser.newContext({ baseURL: A() });
@@ -97,10 +95,28 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await expect(bobPage).toHaveURL(/\/workspaces$/);
   await expect(bobPage.getByText("You are not in any workspace yet")).toBeVisible();
 
-  // Settings › System shows the worker alive.
-  await adaPage.getByRole("link", { name: "System" }).click();
-  await expect(adaPage.getByTestId("workers-table")).toContainText("alive");
-  await shot(adaPage, "08-system");
+  // Settings › System is the instance's, not the workspace's: its owner does not see it...
+  const adaTabs = adaPage.getByRole("navigation", { name: "Settings" });
+  await expect(adaTabs.getByRole("link", { name: "Members" })).toBeVisible();
+  await expect(adaTabs.getByRole("link", { name: "System" })).toHaveCount(0);
+  await expect(adaTabs.getByRole("link", { name: "Instance" })).toHaveCount(0);
+  // ...the instance administrator (the first account, made by global-setup) sees the worker alive.
+  const ctxAdmin = await browser.newContext({ baseURL: A() });
+  const adminPage = await ctxAdmin.newPage();
+  const adminMembers = `/w/${process.env.E2E_ADMIN_SLUG}/settings/members`;
+  await adminPage.goto(`${A()}/signin?callbackUrl=${encodeURIComponent(adminMembers)}`);
+  await adminPage.waitForLoadState("networkidle");
+  await adminPage.getByLabel("E-mail").fill(process.env.E2E_ADMIN_EMAIL!);
+  await adminPage.getByLabel("Password").fill(process.env.E2E_ADMIN_PASSWORD!);
+  await adminPage.getByRole("button", { name: "Sign in" }).click();
+  await expect(adminPage).toHaveURL(new RegExp(`${adminMembers}$`));
+  await adminPage.getByRole("link", { name: "System" }).click();
+  await expect(adminPage.getByTestId("workers-table")).toContainText("alive");
+  await shot(adminPage, "08-system");
+  await adminPage.getByRole("link", { name: "Instance" }).click();
+  await expect(adminPage.getByTestId("instance-settings")).toContainText("locked by SIGNUP=open");
+  await shot(adminPage, "08b-instance");
+  await ctxAdmin.close();
 
   // Monitoring, with nothing deployed yet, says what to do.
   await adaPage.getByRole("link", { name: /Monitoring/ }).click();

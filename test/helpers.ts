@@ -1,11 +1,11 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { TRPCError } from "@trpc/server";
 import { expect } from "vitest";
 import { getDb } from "~/db/client";
-import { auditEvents } from "~/db/schema";
+import { auditEvents, modelVersions } from "~/db/schema";
 import type { CreatedUser } from "~/db/seed/factories";
-import { contextFor } from "~/server/trpc/context";
-import { createCaller } from "~/server/trpc/root";
+import { contextFor } from "~/server/web/trpc/context";
+import { createCaller } from "~/server/web/trpc/root";
 
 export function callerFor(user: Pick<CreatedUser, "id" | "email"> | null, extra: { ip?: string } = {}) {
   return createCaller(contextFor(user ? { id: user.id, email: user.email } : null, extra));
@@ -36,4 +36,15 @@ export async function expectAudit(workspaceId: string, match: { action: string; 
   const found = rows.find((r) => !match.targetId || r.targetId === match.targetId);
   expect(found, `expected an audit event ${match.action} in workspace ${workspaceId}`).toBeTruthy();
   return found!;
+}
+
+/**
+ * Marks a version as one onnxruntime could not load. Uploads of such models are refused
+ * now; versions registered before that still exist, and serving must keep refusing them.
+ */
+export async function markUnloadable(versionId: string, error = "No Op registered for NoSuchOperator with domain_version of 17") {
+  await getDb()
+    .update(modelVersions)
+    .set({ signature: sql`jsonb_set(${modelVersions.signature}, '{runtime}', ${JSON.stringify({ loadable: false, error })}::jsonb)` })
+    .where(eq(modelVersions.id, versionId));
 }

@@ -12,7 +12,9 @@ export async function servedCredit(opts: Parameters<typeof createWorkspace>[0] =
   const [d] = await getDb().select().from(deployments).where(eq(deployments.workspaceId, ws.workspace.id));
   if (!d) throw new Error("the credit demo deploys credit-prod");
   /** A logged prediction of the primary: one record, answered in 2 ms unless said otherwise. */
-  const logRow = (fields: Pick<PredictionLogRow, "at" | "requestId" | "inputs" | "outputs"> & Partial<Pick<PredictionLogRow, "status" | "latencyMs" | "role" | "error">>): PredictionLogRow => ({
+  const logRow = (
+    fields: Pick<PredictionLogRow, "at" | "requestId" | "inputs" | "outputs"> & Partial<Pick<PredictionLogRow, "status" | "latencyMs" | "role" | "error">>,
+  ): PredictionLogRow => ({
     workspaceId: ws.workspace.id,
     deploymentId: d.id,
     modelVersionId: d.primaryVersionId,

@@ -7,7 +7,7 @@ import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import type { WorkspaceActor } from "~/server/audit/actor";
 import { uploadDatasetVersion } from "~/server/registry/datasets.service";
 import { uploadModelVersion } from "~/server/registry/models.service";
-import { runStepJob } from "~/workers/handlers/pipeline-step.handler";
+import { runStepJob } from "~/workers/worker/handlers/pipeline-step.handler";
 
 /** Test helpers for pipelines: credit data and models, and a driver that plays the worker in-process. */
 
@@ -27,7 +27,17 @@ export function creditModel(train: ReturnType<typeof generateCredit>, features: 
 export async function pushModel(actor: WorkspaceActor, name: string, bytes: Uint8Array, meta: Record<string, unknown> = {}) {
   return uploadModelVersion(
     actor,
-    { name, filename: `${name}.onnx`, meta: { datasets: [{ ref: "credit-train@1", role: "train" }, { ref: "credit-eval@1", role: "eval" }], ...meta } },
+    {
+      name,
+      filename: `${name}.onnx`,
+      meta: {
+        datasets: [
+          { ref: "credit-train@1", role: "train" },
+          { ref: "credit-eval@1", role: "eval" },
+        ],
+        ...meta,
+      },
+    },
     Readable.from([Buffer.from(bytes)]),
   );
 }
@@ -41,7 +51,10 @@ export async function drive(runId: string, workerId = "test-worker") {
   for (let round = 0; round < 50; round++) {
     const [run] = await db.select().from(pipelineRuns).where(eq(pipelineRuns.id, runId));
     if (!run || !["queued", "running"].includes(run.status)) return run!;
-    const queued = await db.select().from(stepRuns).where(and(eq(stepRuns.runId, runId), inArray(stepRuns.status, ["queued"])));
+    const queued = await db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.runId, runId), inArray(stepRuns.status, ["queued"])));
     if (!queued.length) throw new Error(`run ${runId} is ${run.status} with nothing queued`);
     await Promise.all(queued.map((s) => runStepJob({ workspaceId: s.workspaceId, stepRunId: s.id, attempt: s.attempt }, workerId)));
   }

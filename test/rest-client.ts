@@ -1,6 +1,6 @@
-import { REST_ROUTES } from "~/server/rest/routes";
-import { handleRest } from "~/server/rest/rest";
-import type { SessionUser } from "~/server/trpc/context";
+import { REST_ROUTES } from "~/server/web/rest/routes";
+import { handleRest } from "~/server/web/rest/rest";
+import type { SessionUser } from "~/server/web/trpc/context";
 
 /** Calls the REST layer as the HTTP route does, without a server: real services, real Postgres. */
 export async function rest(

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { WorkspacesPage } from "~/components/workspaces/workspaces-page";
-import { getSessionUser } from "~/server/auth/session";
+import { getSessionUser } from "~/server/web/auth/session";
 
 export const metadata: Metadata = { title: "Workspaces" };
 

@@ -1,58 +1,27 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
-import { handleRest } from "~/server/rest/rest";
-import { REST_ROUTES } from "~/server/rest/routes";
 import { createToken } from "~/server/tokens/tokens.service";
+import { restServer, runCli } from "~/test/cli";
 
 /** The REST API on a real HTTP port (without the web UI), and the CLI as a child process. */
-let server: Server;
+let server: Awaited<ReturnType<typeof restServer>>;
 let url: string;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-cli-"));
-
-function run(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.resolve("bin/steward.mjs"), ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH, HOME: dir, STEWARD_CONFIG: path.join(dir, "config.json"), NODE_ENV: "production", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(dir, args, env);
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks = req.method === "GET" || req.method === "HEAD" ? undefined : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
-    const request = new Request(`http://localhost${req.url}`, {
-      method: req.method,
-      headers: req.headers as Record<string, string>,
-      body: chunks,
-      duplex: "half",
-    } as RequestInit);
-    void handleRest(request, REST_ROUTES, new URL(request.url).pathname, async () => null).then(async (r) => {
-      res.writeHead(r.status, Object.fromEntries(r.headers));
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await restServer();
+  url = server.url;
   fs.writeFileSync(path.join(dir, "train.csv"), "x,y\n1,0\n2,1\n3,0\n");
   fs.writeFileSync(path.join(dir, "model.onnx"), logisticRegressionOnnx({ weights: [0.5], bias: 0 }));
   fs.writeFileSync(path.join(dir, "broken.onnx"), "definitely not onnx");
 });
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -74,7 +43,21 @@ describe("steward CLI", () => {
     expect(ds.code, ds.stderr).toBe(0);
     expect(JSON.parse(ds.stdout)).toMatchObject({ name: "train", version: 1, created: true, rows: 3 });
 
-    const m = await run(["models", "push", "model.onnx", "--name", "risk", "--metric", "auc=0.91", "--param", "lr=0.01", "--dataset", "train@1", "--commit", "abcdef1"]);
+    const m = await run([
+      "models",
+      "push",
+      "model.onnx",
+      "--name",
+      "risk",
+      "--metric",
+      "auc=0.91",
+      "--param",
+      "lr=0.01",
+      "--dataset",
+      "train@1",
+      "--commit",
+      "abcdef1",
+    ]);
     expect(m.code, m.stderr).toBe(0);
     expect(m.stdout).toMatch(/Registered risk@1 .*loads in onnxruntime/);
     expect(m.stderr).toMatch(/uploading model.onnx/);

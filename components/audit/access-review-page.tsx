@@ -9,8 +9,8 @@ import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { ROLE_LABELS } from "~/server/authz/permissions";
-import { csvRow } from "~/server/shared/format";
+import { ROLE_LABELS } from "~/server/shared/permissions";
+import { accessReviewCsv } from "~/server/shared/access-review.csv";
 
 export function AccessReviewPage() {
   const { workspace } = useWorkspace();
@@ -20,11 +20,7 @@ export function AccessReviewPage() {
 
   function download() {
     if (!review.data) return;
-    const header = csvRow(["name", "email", "role", "member_since", "last_sign_in", "last_activity", "active_tokens"]);
-    const lines = review.data.map((p) =>
-      csvRow([p.name, p.email, p.role, p.memberSince, p.lastSignInAt, p.lastActivityAt, p.tokens.map((t) => `${t.name} (${t.role})`).join("; ")]),
-    );
-    const blob = new Blob([header, ...lines], { type: "text/csv" });
+    const blob = new Blob([accessReviewCsv(review.data)], { type: "text/csv" });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = `access-review-${workspace.slug}-${new Date().toISOString().slice(0, 10)}.csv`;
@@ -77,11 +73,17 @@ export function AccessReviewPage() {
                     <div className="font-medium">{p.name}</div>
                     <div className="text-xs text-muted">{p.email}</div>
                   </td>
-                  <td className="px-5 py-2.5"><Badge tone={p.role === "owner" || p.role === "admin" ? "serving" : "neutral"}>{ROLE_LABELS[p.role]}</Badge></td>
-                  <td className="px-5 py-2.5 text-muted"><TimeAgo date={p.memberSince} /></td>
+                  <td className="px-5 py-2.5">
+                    <Badge tone={p.role === "owner" || p.role === "admin" ? "serving" : "neutral"}>{ROLE_LABELS[p.role]}</Badge>
+                  </td>
+                  <td className="px-5 py-2.5 text-muted">
+                    <TimeAgo date={p.memberSince} />
+                  </td>
                   <td className="px-5 py-2.5 text-muted">{p.lastSignInAt ? <TimeAgo date={p.lastSignInAt} /> : "never"}</td>
                   <td className="px-5 py-2.5 text-muted">{p.lastActivityAt ? <TimeAgo date={new Date(p.lastActivityAt)} /> : "none"}</td>
-                  <td className="px-5 py-2.5 text-xs">{p.tokens.length ? p.tokens.map((t) => `${t.name} (${ROLE_LABELS[t.role]})`).join(", ") : <span className="text-muted">none</span>}</td>
+                  <td className="px-5 py-2.5 text-xs">
+                    {p.tokens.length ? p.tokens.map((t) => `${t.name} (${ROLE_LABELS[t.role]})`).join(", ") : <span className="text-muted">none</span>}
+                  </td>
                 </tr>
               ))}
             </tbody>

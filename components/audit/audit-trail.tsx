@@ -3,7 +3,7 @@
 import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ChevronDown, ChevronRight, Download, ShieldAlert, ShieldCheck } from "lucide-react";
-import { useSearchParams } from "next/navigation";
+import { usePathname, useSearchParams } from "next/navigation";
 import { Fragment, useEffect, useRef, useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
@@ -12,7 +12,7 @@ import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
-import { AUDIT_ACTIONS, type AuditAction } from "~/server/audit/actions";
+import { AUDIT_ACTIONS, type AuditAction } from "~/server/shared/audit-actions";
 import { describeEvent } from "./describe";
 
 type Filters = { actor: string; action: "" | AuditAction; targetType: string; targetId: string; q: string; from: string; to: string };
@@ -34,9 +34,36 @@ export function AuditTrail() {
   const trpc = useTRPC();
   const canExport = useCan("audit:export");
   const sp = useSearchParams();
-  const [filters, setFilters] = useState<Filters>({ ...EMPTY, targetType: sp.get("targetType") ?? "", targetId: sp.get("targetId") ?? "", q: sp.get("q") ?? "" });
+  const pathname = usePathname();
+  // Every filter and the expanded event live in the URL, so a filtered view can be shared.
+  const [filters, setFilters] = useState<Filters>(() => {
+    const action = sp.get("action") ?? "";
+    return {
+      actor: sp.get("actor") ?? "",
+      action: (AUDIT_ACTIONS as readonly string[]).includes(action) ? (action as AuditAction) : "",
+      targetType: sp.get("targetType") ?? "",
+      targetId: sp.get("targetId") ?? "",
+      q: sp.get("q") ?? "",
+      from: sp.get("from") ?? "",
+      to: sp.get("to") ?? "",
+    };
+  });
   const debounced = useDebounced(filters, 250);
-  const [expanded, setExpanded] = useState<string | null>(null);
+  const [expanded, setExpanded] = useState<number | null>(() => {
+    const n = Number(sp.get("event"));
+    return Number.isInteger(n) && n > 0 ? n : null;
+  });
+  useEffect(() => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(debounced)) if (v.trim()) q.set(k, v.trim());
+    if (expanded !== null) q.set("event", String(expanded));
+    const next = q.toString();
+    // The browser's own replaceState (Next.js keeps useSearchParams in step with it): a router
+    // navigation here would cancel one the user has just started (a link clicked within the
+    // debounce), and once another page is showing, its URL is not ours to rewrite.
+    if (window.location.pathname !== pathname) return;
+    if (next !== window.location.search.replace(/^\?/, "")) window.history.replaceState(null, "", next ? `${pathname}?${next}` : pathname);
+  }, [debounced, expanded, pathname]);
   const input = {
     workspaceId: workspace.id,
     actor: debounced.actor.trim() || undefined,
@@ -48,13 +75,31 @@ export function AuditTrail() {
     to: debounced.to ? new Date(debounced.to) : undefined,
     limit: 100,
   };
-  const events = useInfiniteQuery(trpc.audit.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined, initialCursor: undefined }));
+  const events = useInfiniteQuery(
+    trpc.audit.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined, initialCursor: undefined }),
+  );
   const verify = useMutation(trpc.audit.verify.mutationOptions());
   const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
   const filtered = Object.values(filters).some(Boolean);
 
   const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => 44, overscan: 12 });
+  // Sizes are remembered per event, not per position: a live event shifts every row down one
+  // index, and an expanded row's height must move with it (it overlapped its neighbours).
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 44,
+    overscan: 12,
+    getItemKey: (i) => rows[i]?.id ?? i,
+  });
+  // A shared link to one event opens with it in view.
+  const scrolledTo = useRef(false);
+  useEffect(() => {
+    if (scrolledTo.current || rows.length === 0) return;
+    scrolledTo.current = true;
+    const i = expanded === null ? -1 : rows.findIndex((e) => e.seq === expanded);
+    if (i >= 0) virtualizer.scrollToIndex(i, { align: "start" });
+  }, [rows, expanded, virtualizer]);
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
   useEffect(() => {
@@ -63,7 +108,16 @@ export function AuditTrail() {
 
   const exportUrl = (format: "ndjson" | "csv") => {
     const q = new URLSearchParams({ format });
-    for (const [k, v] of Object.entries({ actor: input.actor, action: input.action, targetType: input.targetType, targetId: input.targetId, q: input.q, from: input.from?.toISOString(), to: input.to?.toISOString() })) if (v) q.set(k, v);
+    for (const [k, v] of Object.entries({
+      actor: input.actor,
+      action: input.action,
+      targetType: input.targetType,
+      targetId: input.targetId,
+      q: input.q,
+      from: input.from?.toISOString(),
+      to: input.to?.toISOString(),
+    }))
+      if (v) q.set(k, v);
     return `/api/v1/workspaces/${workspace.slug}/audit/export?${q}`;
   };
 
@@ -76,7 +130,11 @@ export function AuditTrail() {
           <div className="flex gap-2">
             {canExport && (
               <>
-                <a className="inline-flex h-9 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm hover:bg-subtle" href={exportUrl("ndjson")} data-testid="export-ndjson">
+                <a
+                  className="inline-flex h-9 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm hover:bg-subtle"
+                  href={exportUrl("ndjson")}
+                  data-testid="export-ndjson"
+                >
                   <Download className="size-4" aria-hidden /> NDJSON
                 </a>
                 <a className="inline-flex h-9 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm hover:bg-subtle" href={exportUrl("csv")}>
@@ -103,7 +161,8 @@ export function AuditTrail() {
           {verify.data.intact ? (
             <>
               <ShieldCheck className="size-4 text-emerald-600" aria-hidden />
-              Chain intact: {verify.data.checked} events checked, head #{verify.data.headSeq} ({verify.data.headHash.slice(0, 12)}…), {verify.data.checkpoints} signed checkpoint
+              Chain intact: {verify.data.checked} events checked, head #{verify.data.headSeq} ({verify.data.headHash.slice(0, 12)}…), {verify.data.checkpoints}{" "}
+              signed checkpoint
               {verify.data.checkpoints === 1 ? "" : "s"} matched.
             </>
           ) : (
@@ -131,7 +190,11 @@ export function AuditTrail() {
           </label>
           <label className="flex flex-col text-xs text-muted">
             Action
-            <Select className="mt-1 block w-48" value={filters.action} onChange={(e) => setFilters({ ...filters, action: e.target.value as Filters["action"] })}>
+            <Select
+              className="mt-1 block w-48"
+              value={filters.action}
+              onChange={(e) => setFilters({ ...filters, action: e.target.value as Filters["action"] })}
+            >
               <option value="">All actions</option>
               {AUDIT_ACTIONS.map((a) => (
                 <option key={a} value={a}>
@@ -142,7 +205,12 @@ export function AuditTrail() {
           </label>
           <label className="flex flex-col text-xs text-muted">
             Resource type
-            <Input className="mt-1 w-32" placeholder="model, user…" value={filters.targetType} onChange={(e) => setFilters({ ...filters, targetType: e.target.value })} />
+            <Input
+              className="mt-1 w-32"
+              placeholder="model, user…"
+              value={filters.targetType}
+              onChange={(e) => setFilters({ ...filters, targetType: e.target.value })}
+            />
           </label>
           <label className="flex flex-col text-xs text-muted">
             Resource id
@@ -157,7 +225,7 @@ export function AuditTrail() {
             <Input className="mt-1 w-48" type="datetime-local" value={filters.to} onChange={(e) => setFilters({ ...filters, to: e.target.value })} />
           </label>
           {filtered && (
-            <Button type="button" variant="ghost" size="sm" onClick={() => setFilters(EMPTY)}>
+            <Button type="button" variant="ghost" size="sm" onClick={() => (setFilters(EMPTY), setExpanded(null))}>
               Clear filters
             </Button>
           )}
@@ -200,32 +268,49 @@ export function AuditTrail() {
                           <button
                             type="button"
                             className="rounded p-0.5 text-muted hover:bg-subtle"
-                            aria-expanded={expanded === e.id}
+                            aria-expanded={expanded === e.seq}
                             aria-label={`Details of event ${e.seq}`}
-                            onClick={() => setExpanded(expanded === e.id ? null : e.id)}
+                            onClick={() => setExpanded(expanded === e.seq ? null : e.seq)}
                           >
-                            {expanded === e.id ? <ChevronDown className="size-4" /> : <ChevronRight className="size-4" />}
+                            {expanded === e.seq ? <ChevronDown className="size-4" /> : <ChevronRight className="size-4" />}
                           </button>
                         </span>
-                        <span role="cell" className="font-mono text-xs text-muted">{e.seq}</span>
-                        <span role="cell" className="font-mono text-xs whitespace-nowrap">{e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}</span>
-                        <span role="cell" className="truncate" title={e.actorLabel ?? e.actorType}>{e.actorLabel ?? e.actorType}</span>
+                        <span role="cell" className="font-mono text-xs text-muted">
+                          {e.seq}
+                        </span>
+                        <span role="cell" className="font-mono text-xs whitespace-nowrap">
+                          {e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}
+                        </span>
+                        <span role="cell" className="truncate" title={e.actorLabel ?? e.actorType}>
+                          {e.actorLabel ?? e.actorType}
+                        </span>
                         <span role="cell">
-                          <Badge tone={e.action.includes("failed") || e.action.includes("removed") ? "failing" : e.action.startsWith("audit.") ? "passing" : "neutral"}>{e.action}</Badge>
+                          <Badge
+                            tone={
+                              e.action.includes("failed") || e.action.includes("removed") ? "failing" : e.action.startsWith("audit.") ? "passing" : "neutral"
+                            }
+                          >
+                            {e.action}
+                          </Badge>
                         </span>
                         <span role="cell">{describeEvent(e)}</span>
-                        <span role="cell" className="font-mono text-xs text-muted" title={e.hash}>{e.hash.slice(0, 10)}</span>
+                        <span role="cell" className="font-mono text-xs text-muted" title={e.hash}>
+                          {e.hash.slice(0, 10)}
+                        </span>
                       </div>
-                      {expanded === e.id && (
+                      {expanded === e.seq && (
                         <dl className="grid gap-x-6 gap-y-1 bg-subtle/40 px-12 py-3 font-mono text-xs sm:grid-cols-[max-content_1fr]">
                           <dt className="text-muted">target</dt>
-                          <dd>{e.targetType} {e.targetId ?? ""}</dd>
+                          <dd>
+                            {e.targetType} {e.targetId ?? ""}
+                          </dd>
                           {e.changes &&
                             Object.entries(e.changes).map(([k, [before, after]]) => (
                               <Fragment key={k}>
                                 <dt className="text-muted">{k}</dt>
                                 <dd>
-                                  <span className="text-danger line-through">{JSON.stringify(before)}</span> → <span className="text-emerald-600">{JSON.stringify(after)}</span>
+                                  <span className="text-danger line-through">{JSON.stringify(before)}</span> →{" "}
+                                  <span className="text-emerald-600">{JSON.stringify(after)}</span>
                                 </dd>
                               </Fragment>
                             ))}

@@ -46,7 +46,9 @@ export function CheckpointsPage() {
         <div className="space-y-6">
           <Card>
             <CardHeader title="Public key" description={`Ed25519 · key id ${data.data.key.keyId} · also at /api/v1/audit/public-key`} />
-            <pre className="overflow-x-auto p-5 font-mono text-xs" data-testid="public-key">{data.data.key.publicKeyPem}</pre>
+            <pre className="overflow-x-auto p-5 font-mono text-xs" data-testid="public-key">
+              {data.data.key.publicKeyPem}
+            </pre>
           </Card>
           <Card>
             {data.data.checkpoints.length === 0 ? (
@@ -66,10 +68,16 @@ export function CheckpointsPage() {
                   {data.data.checkpoints.map((c) => (
                     <tr key={c.id}>
                       <td className="px-5 py-2.5 font-mono">#{c.seq}</td>
-                      <td className="px-5 py-2.5 font-mono text-xs" title={c.headHash}>{c.headHash.slice(0, 16)}…</td>
-                      <td className="px-5 py-2.5 text-muted"><TimeAgo date={c.signedAt} /></td>
+                      <td className="px-5 py-2.5 font-mono text-xs" title={c.headHash}>
+                        {c.headHash.slice(0, 16)}…
+                      </td>
+                      <td className="px-5 py-2.5 text-muted">
+                        <TimeAgo date={c.signedAt} />
+                      </td>
                       <td className="px-5 py-2.5 font-mono text-xs">{c.keyId}</td>
-                      <td className="px-5 py-2.5 font-mono text-xs text-muted" title={c.signature}>{c.signature.slice(0, 24)}…</td>
+                      <td className="px-5 py-2.5 font-mono text-xs text-muted" title={c.signature}>
+                        {c.signature.slice(0, 24)}…
+                      </td>
                     </tr>
                   ))}
                 </tbody>

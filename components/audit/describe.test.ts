@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AUDIT_ACTIONS } from "~/server/audit/actions";
+import { AUDIT_ACTIONS } from "~/server/shared/audit-actions";
 import { describeEvent } from "./describe";
 
 describe("describeEvent", () => {
@@ -12,7 +12,13 @@ describe("describeEvent", () => {
 
   it("says where an alias moved", () => {
     expect(
-      describeEvent({ action: "model.alias_moved", actorLabel: "ada@x", actorType: "user", changes: { production: [1, 2] }, metadata: { name: "risk", alias: "production" } }),
+      describeEvent({
+        action: "model.alias_moved",
+        actorLabel: "ada@x",
+        actorType: "user",
+        changes: { production: [1, 2] },
+        metadata: { name: "risk", alias: "production" },
+      }),
     ).toBe("ada@x pointed risk:production at v2 (was v1)");
   });
 });

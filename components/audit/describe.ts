@@ -1,4 +1,4 @@
-import { ROLE_LABELS, type Role } from "~/server/authz/permissions";
+import { ROLE_LABELS, type Role } from "~/server/shared/permissions";
 
 type EventLike = {
   action: string;
@@ -47,7 +47,16 @@ export function describeEvent(e: EventLike): string {
     case "audit.verified":
       return m.intact ? `${who} verified the audit chain: intact` : `${who} verified the audit chain: broken at #${str(m.firstBadSeq)}`;
     case "workspace.retention_changed":
-      return `${who} set prediction-log retention from ${str(c.predictionRetentionDays?.[0])} to ${str(c.predictionRetentionDays?.[1])} days`;
+      return `${who} set prediction-log retention from ${str(c.predictionRetentionDays?.[0])} to ${str(c.predictionRetentionDays?.[1])} days${m.reason === "framework_floor" ? ` (the minimum of ${str(m.framework)})` : ""}`;
+    case "workspace.downloads_changed":
+      return c.viewerDownloads?.[1] ? `${who} let viewers download model and dataset files` : `${who} stopped viewers from downloading model and dataset files`;
+    case "workspace.frameworks_changed": {
+      const after = Array.isArray(c.frameworks?.[1]) ? (c.frameworks[1] as unknown[]).map(String) : [];
+      return `${who} set the compliance frameworks to ${after.length ? after.join(", ") : "the defaults (every framework in force)"}`;
+    }
+    case "model.version_downloaded":
+    case "dataset.version_downloaded":
+      return `${who} downloaded ${str(m.name)} v${str(m.version)}${m.range ? ` (bytes ${str(m.range)})` : ""}`;
     case "dataset.created":
       return `${who} created the dataset ${str(m.name)}`;
     case "dataset.version_created":
@@ -75,13 +84,37 @@ export function describeEvent(e: EventLike): string {
     case "deployment.settings_changed":
     case "deployment.stopped":
     case "deployment.started":
+    case "deployment.follow_changed":
+    case "deployment.rollout_reverted":
       return `${who} · ${str(m.name)}: ${str(m.summary)}`;
+    case "deployment.rollout_live":
+      return `${str(m.name)}: the rollout of revision ${str(m.revision)} (v${str(m.primary)}) is live on ${Array.isArray(m.replicas) ? m.replicas.length : "?"} replica(s)`;
+    case "deployment.rollout_failed":
+      return `${str(m.name)}: the rollout of v${str(m.primary)} failed${typeof m.replica === "string" ? ` on ${m.replica}` : ""}: ${str(m.reason)}`;
+    case "deployment.reapproval_due":
+      return `${str(m.name)}: v${str(m.version)} serves "${str(m.alias)}" past its approval's validity; re-approval is due`;
     case "deployment.key_created":
       return `${who} created the key "${str(m.name)}" (${str(m.prefix)}…) for ${str(m.deployment)}`;
     case "deployment.key_revoked":
       return `${who} revoked the deployment key "${str(m.name)}" (${str(m.prefix)}…)`;
     case "policy.saved":
       return `${who} saved the approval policy for "${str(m.alias)}" (version ${str(m.version)})${c.active && c.active[1] === false ? ": switched off" : ""}`;
+    case "policy.change_proposed":
+      return `${who} proposed a change to the approval policy for "${str(m.alias)}"${c.active && c.active[1] === false ? " (switch it off)" : ""}; it waits for another admin or owner`;
+    case "policy.change_approved":
+      return `${who} approved the change to the approval policy for "${str(m.alias)}": version ${str(m.version)} applies`;
+    case "policy.change_rejected":
+      return m.stale
+        ? `${who} could not approve a change to the approval policy for "${str(m.alias)}": it was proposed against version ${str(m.baseVersion)}, now ${str(m.currentVersion)}`
+        : `${who} rejected the change to the approval policy for "${str(m.alias)}"`;
+    case "policy.change_withdrawn":
+      return `${who} withdrew their change to the approval policy for "${str(m.alias)}"`;
+    case "review.superseded":
+      return m.alreadyHolds
+        ? `Review #${str(m.number)}: v${str(m.holder)} already holds ${str(m.alias)}, nothing left to approve`
+        : `Review #${str(m.number)} superseded: v${str(m.holder)} now holds ${str(m.alias)}; its approvals no longer count`;
+    case "review.rebased":
+      return `${who} re-based review #${str(m.number)} on ${m.holder === null ? "the current state" : `v${str(m.holder)}`} (round ${str((c.round?.[1] as number | undefined) !== undefined ? (c.round![1] as number) + 1 : "?")}): signatures are collected again`;
     case "review.opened":
       return `${who} opened review #${str(m.number)}: ${str(m.model)} v${str(m.version)} → ${str(m.alias)}`;
     case "review.card_edited":
@@ -108,24 +141,36 @@ export function describeEvent(e: EventLike): string {
       return `${who} resolved a thread on review #${str(m.number)}`;
     case "review.thread_reopened":
       return `${who} reopened a thread on review #${str(m.number)}`;
+    case "instance.settings_updated":
+      return `${who} changed the instance settings: ${Object.keys(c).join(", ") || "nothing"}`;
     case "user.deactivated":
       return `${who} deactivated the account ${str(m.email)}`;
     case "user.reactivated":
       return `${who} reactivated the account ${str(m.email)}`;
     case "webhook.created":
       return `${who} added the webhook "${str(m.name)}" (${str(m.url)})`;
+    case "webhook.updated":
+      return `${who} changed the webhook "${str(m.name)}"`;
+    case "webhook.deleted":
+      return `${who} deleted the webhook "${str(m.name)}" (${str(m.url)})`;
     case "webhook.enabled":
       return `${who} switched the webhook "${str(m.name)}" on`;
     case "webhook.disabled":
-      return m.automatic ? `The webhook "${str(m.name)}" was switched off after repeated failures: ${str(m.reason)}` : `${who} switched the webhook "${str(m.name)}" off`;
+      return m.automatic
+        ? `The webhook "${str(m.name)}" was switched off after repeated failures: ${str(m.reason)}`
+        : `${who} switched the webhook "${str(m.name)}" off`;
     case "alert.rule_saved":
       return `${who} ${m.created ? "added" : "changed"} the alert rule "${str(m.rule)}" on ${str(m.deployment)}`;
+    case "alert.rule_deleted":
+      return `${who} deleted the alert rule "${str(m.rule)}" on ${str(m.deployment)}`;
     case "alert.fired":
       return `Alert "${str(m.rule)}" fired (${str(m.severity)}): ${str(m.message)}`;
     case "alert.acknowledged":
       return `${who} acknowledged the alert: ${str(m.message)}`;
     case "alert.resolved":
-      return `Alert "${str(m.rule)}" on ${str(m.deployment)} resolved by itself`;
+      return e.actorType === "user"
+        ? `${who} resolved the alert "${str(m.rule)}" on ${str(m.deployment)}: ${str(m.note)}`
+        : `Alert "${str(m.rule)}" on ${str(m.deployment)} resolved by itself`;
     case "monitoring.drift_requested":
       return `${who} asked for drift of ${str(m.name)} over the last ${str(m.windowMinutes)} minutes`;
     case "user.password_set":
@@ -145,12 +190,20 @@ export function describeEvent(e: EventLike): string {
     }
     case "model.alias_removed":
       return `${who} removed the alias ${str(m.alias)} from ${str(m.name)}`;
+    case "model.inventory_updated":
+      return `${who} updated the inventory entry of ${str(m.name)}${c.riskTier ? ` (risk tier ${str(c.riskTier[1])}${c.riskTier[0] ? `, was ${str(c.riskTier[0])}` : ""})` : ""}`;
+    case "model.revalidated":
+      return `${who} recorded a revalidation of ${str(m.name)}: ${str(m.note)}`;
+    case "model.revalidation_due":
+      return `Revalidation of ${str(m.name)} ${m.status === "overdue" ? "is overdue" : "is due"} (due ${str(m.dueAt).slice(0, 10)}); ${m.notified === 1 ? "1 person" : `${str(m.notified)} people`} notified`;
     case "token.created":
       return `${who} created the API token "${str(m.name)}" (${role(m.role)})`;
     case "token.revoked":
       return `${who} revoked the API token "${str(m.name)}"`;
     case "audit.checkpoint_signed":
       return `${who} signed a checkpoint of the chain at #${str(m.seq)}`;
+    case "audit.verification_failed":
+      return `Checkpoint signing refused: the ${m.workspaceId ? "workspace's" : "instance"} audit chain does not verify at event #${str(m.firstBadSeq)} (${str(m.reason)})`;
     case "audit.exported":
       return `${who} exported the audit trail as ${str(m.format).toUpperCase()}`;
     default:

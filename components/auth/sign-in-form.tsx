@@ -6,7 +6,7 @@ import { signIn } from "next-auth/react";
 import { useState } from "react";
 import { Button } from "~/components/ui/button";
 import { Field, Input } from "~/components/ui/field";
-import { SignInInput } from "~/server/identity/identity.schema";
+import { SignInInput } from "~/server/shared/identity.schema";
 
 export function SignInForm({ callbackUrl, initialError, oidc }: { callbackUrl: string; initialError?: string; oidc?: { name: string } }) {
   const router = useRouter();

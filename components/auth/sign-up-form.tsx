@@ -8,7 +8,7 @@ import { useState } from "react";
 import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Field, Input } from "~/components/ui/field";
-import { SignUpInput } from "~/server/identity/identity.schema";
+import { SignUpInput } from "~/server/shared/identity.schema";
 
 export function SignUpForm({ callbackUrl }: { callbackUrl: string }) {
   const trpc = useTRPC();

@@ -1,7 +1,8 @@
 "use client";
 
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { ArrowUpCircle, KeyRound, Play, RotateCcw, Square } from "lucide-react";
+import { ArrowUpCircle, ClipboardCheck, KeyRound, Play, RotateCcw, Square } from "lucide-react";
+import Link from "next/link";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -9,6 +10,8 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
+import { Dialog } from "~/components/ui/dialog";
+import type { RouterOutputs } from "~/components/trpc/client";
 import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
@@ -43,7 +46,13 @@ function TryIt({ name, signature }: { name: string; signature: Sig }) {
           <label htmlFor="try-body" className="text-sm font-medium">
             Request
           </label>
-          <textarea id="try-body" className="h-48 w-full rounded-md border border-border bg-panel p-3 font-mono text-xs" value={body} onChange={(e) => setBody(e.target.value)} spellCheck={false} />
+          <textarea
+            id="try-body"
+            className="h-48 w-full rounded-md border border-border bg-panel p-3 font-mono text-xs"
+            value={body}
+            onChange={(e) => setBody(e.target.value)}
+            spellCheck={false}
+          />
           <Button onClick={() => send.mutate({ workspaceId: workspace.id, name, body })} loading={send.isPending}>
             <Play className="size-4" aria-hidden /> Send
           </Button>
@@ -59,25 +68,227 @@ function TryIt({ name, signature }: { name: string; signature: Sig }) {
   );
 }
 
-function Traffic({ d, versions }: { d: { name: string; primary: number; canary: { version: number; percent: number } | null; shadow: number | null; previous: number | null }; versions: number[] }) {
-  const { workspace } = useWorkspace();
-  const trpc = useTRPC();
-  const [canary, setCanary] = useState<string>(d.canary ? String(d.canary.version) : "");
-  const [percent, setPercent] = useState(d.canary?.percent ?? 10);
-  const [shadow, setShadow] = useState<string>(d.shadow ? String(d.shadow) : "");
-  const opts = { onError: (e: unknown) => toast.error(errorMessage(e)) };
-  const traffic = useMutation(trpc.deployments.setTraffic.mutationOptions({ ...opts, onSuccess: () => toast.success("Traffic updated.") }));
-  const promote = useMutation(trpc.deployments.promoteCanary.mutationOptions({ ...opts, onSuccess: () => toast.success("Canary promoted.") }));
-  const rollback = useMutation(trpc.deployments.rollback.mutationOptions({ ...opts, onSuccess: () => toast.success("Rolled back.") }));
-  const others = versions.filter((v) => v !== d.primary);
+type Outputs = RouterOutputs["deployments"]["get"];
+
+/** What the latest change of this deployment has become: pending, live on every replica, or failed with the reason. */
+function RolloutStatus({ x }: { x: Outputs }) {
+  const r = x.rollout;
+  if (!r) return null;
+  const tone = r.status === "live" ? "passing" : r.status === "failed" ? "failing" : r.status === "pending" ? "pending" : "stale";
+  const live = x.replicas.filter((p) => p.live);
   return (
     <Card>
-      <CardHeader title="Traffic" description="A canary takes a share of requests; a shadow gets a copy whose answers are logged, never returned." />
+      <div
+        className="flex flex-wrap items-start gap-3 px-5 py-3 text-sm"
+        data-testid="rollout-status"
+        role={r.status === "failed" ? "alert" : "status"}
+        aria-live="polite"
+      >
+        <Badge tone={tone}>{r.status === "pending" ? "rolling out" : `rollout ${r.status}`}</Badge>
+        <div className="min-w-0 flex-1">
+          <div className="font-medium first-letter:uppercase">{r.message}</div>
+          <div className="text-xs text-muted">
+            Revision {r.revision} · {r.actor ?? "Steward"} · <TimeAgo date={r.createdAt} />
+            {r.status === "pending" && ` · waiting for ${live.length || "any"} replica${live.length === 1 ? "" : "s"} to report`}
+            {r.status === "failed" && r.from !== null && ` · v${x.primary} keeps serving`}
+            {r.emergencyReason && ` · emergency rollback: ${r.emergencyReason}`}
+          </div>
+        </div>
+      </div>
+      {x.replicas.length > 0 && (
+        <table className="w-full border-t border-border text-xs" data-testid="replicas">
+          <caption className="sr-only">Inference replicas and what each serves</caption>
+          <thead className="bg-subtle text-left text-muted">
+            <tr>
+              <th className="px-5 py-1.5 font-medium">Replica</th>
+              <th className="px-3 py-1.5 font-medium">Serves</th>
+              <th className="px-3 py-1.5 font-medium">Revision</th>
+              <th className="px-3 py-1.5 font-medium">Last failure</th>
+              <th className="px-3 py-1.5 font-medium">Seen</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-border">
+            {x.replicas.map((p) => (
+              <tr key={p.replica}>
+                <td className="px-5 py-1.5 font-mono">
+                  <span className={p.live ? "text-emerald-600" : "text-muted"} aria-label={p.live ? "live" : "not reporting"}>
+                    ●
+                  </span>{" "}
+                  {p.replica}
+                </td>
+                <td className="px-3 py-1.5">
+                  v{p.primary ?? "—"}
+                  {p.canary ? ` + canary v${p.canary}` : ""}
+                  {p.shadow ? ` + shadow v${p.shadow}` : ""}
+                </td>
+                <td className="px-3 py-1.5 tabular-nums">
+                  {p.revision === x.revision ? (
+                    p.revision
+                  ) : (
+                    <span className="text-amber-700 dark:text-amber-300">
+                      {p.revision} (deployment at {x.revision})
+                    </span>
+                  )}
+                </td>
+                <td className="max-w-xs truncate px-3 py-1.5 text-muted" title={p.error ?? ""}>
+                  {p.error ? `r${p.failedRevision}: ${p.error}` : "—"}
+                </td>
+                <td className="px-3 py-1.5 text-muted">
+                  <TimeAgo date={p.lastSeenAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}
+
+const approvalText = (a: Outputs["approvals"]["canary"]) => {
+  if (!a) return null;
+  switch (a.state) {
+    case "unprotected":
+      return "alias not protected";
+    case "approved":
+      return a.source === "review" ? `approved in review #${a.review}` : "holds the alias";
+    case "under_review":
+      return `under review (#${a.review})`;
+    case "expired":
+      return `approval expired (review #${a.review})`;
+    case "not_approved":
+      return "not approved";
+  }
+};
+const isApproved = (a: Outputs["approvals"]["canary"]) => a?.state === "approved" || a?.state === "unprotected";
+
+/**
+ * The guard rail before an action that changes what callers get: names what will happen,
+ * Enter confirms and Esc cancels (focus stays in the dialog). In production the deployment's
+ * name must be typed first.
+ */
+function Confirm({
+  open,
+  onOpenChange,
+  title,
+  description,
+  consequence,
+  typeToConfirm,
+  children,
+  confirm,
+  onConfirm,
+  pending,
+  danger,
+}: {
+  open: boolean;
+  onOpenChange: (o: boolean) => void;
+  title: string;
+  description: string;
+  /** What will happen, in one line ("v3 will serve 100% of credit-prod"). */
+  consequence?: string;
+  /** A name the person must type before confirming (production deployments). */
+  typeToConfirm?: string;
+  children?: React.ReactNode;
+  confirm: string;
+  onConfirm: () => void;
+  pending: boolean;
+  danger?: boolean;
+}) {
+  const [typed, setTyped] = useState("");
+  const ready = !typeToConfirm || typed.trim() === typeToConfirm;
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(o) => {
+        if (!o) setTyped("");
+        onOpenChange(o);
+      }}
+      title={title}
+      description={description}
+    >
+      <form
+        className="space-y-4"
+        data-testid="confirm-dialog"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (ready && !pending) onConfirm();
+        }}
+      >
+        {consequence && (
+          <p className="rounded-md border border-border bg-subtle px-3 py-2 text-sm font-medium" data-testid="confirm-consequence">
+            {consequence}
+          </p>
+        )}
+        {children}
+        {typeToConfirm && (
+          <Field label={`Type ${typeToConfirm} to confirm`} htmlFor="confirm-name" hint="This deployment serves production traffic.">
+            <Input
+              id="confirm-name"
+              value={typed}
+              onChange={(e) => setTyped(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              autoFocus={!children}
+              placeholder={typeToConfirm}
+            />
+          </Field>
+        )}
+        <div className="flex justify-end gap-2">
+          <Button type="button" variant="ghost" onClick={() => onOpenChange(false)}>
+            Cancel
+          </Button>
+          <Button type="submit" variant={danger ? "danger" : "primary"} loading={pending} disabled={!ready} autoFocus={!children && !typeToConfirm}>
+            {confirm}
+          </Button>
+        </div>
+        <p className="text-right text-xs text-muted">Enter confirms · Esc cancels</p>
+      </form>
+    </Dialog>
+  );
+}
+
+function Traffic({ x, versions }: { x: Outputs; versions: number[] }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [canary, setCanary] = useState<string>(x.canary ? String(x.canary.version) : "");
+  const [percent, setPercent] = useState(x.canary?.percent ?? 10);
+  const [shadow, setShadow] = useState<string>(x.shadow ? String(x.shadow) : "");
+  const [error, setError] = useState<string | null>(null);
+  const [dialog, setDialog] = useState<null | "promote" | "rollback">(null);
+  const [reason, setReason] = useState("");
+  const [target, setTarget] = useState<string>(x.previous ? String(x.previous) : "");
+  const done = (msg: string) => () => (toast.success(msg), setDialog(null), setError(null));
+  const opts = { onError: (e: unknown) => setError(errorMessage(e)) };
+  const traffic = useMutation(trpc.deployments.setTraffic.mutationOptions({ ...opts, onSuccess: done("Traffic updated: rolling out.") }));
+  const promote = useMutation(trpc.deployments.promoteCanary.mutationOptions({ ...opts, onSuccess: done("Canary promoted: rolling out.") }));
+  const rollback = useMutation(trpc.deployments.rollback.mutationOptions({ ...opts, onSuccess: done("Rolled back: rolling out.") }));
+  const others = versions.filter((v) => v !== x.primary);
+  const canaryOk = isApproved(x.approvals.canary);
+  const ref = { workspaceId: workspace.id, name: x.name, expectedRevision: x.revision };
+  const underReview = x.approvals.canary?.state === "under_review" ? x.approvals.canary.review : null;
+  const production = x.environment === "production";
+  // Promote becomes a review: the open one for this version, or a new one, prefilled.
+  const reviewLink = !x.canary
+    ? ""
+    : underReview
+      ? `/w/${workspace.slug}/reviews/${underReview}`
+      : `/w/${workspace.slug}/reviews/new?model=${encodeURIComponent(x.model)}&version=${x.canary.version}&alias=${encodeURIComponent(x.alias)}`;
+  return (
+    <Card>
+      <CardHeader
+        title="Traffic"
+        description={`A canary takes a share of requests; a shadow gets a copy whose answers are logged, never returned.${x.protected ? ` The ${x.alias} alias is protected: only versions approved for it reach callers (any version may shadow).` : ""}`}
+      />
       <form
         className="flex flex-wrap items-end gap-3 px-5 py-4"
         onSubmit={(e) => {
           e.preventDefault();
-          traffic.mutate({ workspaceId: workspace.id, name: d.name, canaryVersion: canary ? Number(canary) : null, canaryPercent: canary ? percent : 0, shadowVersion: shadow ? Number(shadow) : null });
+          traffic.mutate({
+            ...ref,
+            canaryVersion: canary ? Number(canary) : null,
+            canaryPercent: canary ? percent : undefined,
+            shadowVersion: shadow ? Number(shadow) : null,
+          });
         }}
       >
         <Field label="Canary" htmlFor="t-canary">
@@ -91,7 +302,16 @@ function Traffic({ d, versions }: { d: { name: string; primary: number; canary: 
           </Select>
         </Field>
         <Field label="Canary share (%)" htmlFor="t-percent">
-          <Input id="t-percent" type="number" min={0} max={100} className="w-24" value={percent} disabled={!canary} onChange={(e) => setPercent(Number(e.target.value))} />
+          <Input
+            id="t-percent"
+            type="number"
+            min={1}
+            max={100}
+            className="w-24"
+            value={percent}
+            disabled={!canary}
+            onChange={(e) => setPercent(Number(e.target.value))}
+          />
         </Field>
         <Field label="Shadow" htmlFor="t-shadow">
           <Select id="t-shadow" value={shadow} onChange={(e) => setShadow(e.target.value)}>
@@ -107,30 +327,212 @@ function Traffic({ d, versions }: { d: { name: string; primary: number; canary: 
           Apply
         </Button>
         <span className="flex-1" />
-        <Button type="button" variant="secondary" disabled={!d.canary} loading={promote.isPending} onClick={() => promote.mutate({ workspaceId: workspace.id, name: d.name })}>
-          <ArrowUpCircle className="size-4" aria-hidden /> Promote canary
-        </Button>
-        <Button type="button" variant="danger" disabled={!d.previous} loading={rollback.isPending} onClick={() => rollback.mutate({ workspaceId: workspace.id, name: d.name })} title={d.previous ? `Back to v${d.previous}` : "No previous version"}>
-          <RotateCcw className="size-4" aria-hidden /> Roll back{d.previous ? ` to v${d.previous}` : ""}
+        {x.canary && !canaryOk ? (
+          <Link
+            href={reviewLink}
+            className="inline-flex h-9 items-center gap-1.5 rounded-md border border-border px-3 text-sm font-medium hover:bg-subtle"
+            data-testid="request-review"
+            title={`v${x.canary.version} is ${approvalText(x.approvals.canary)} for ${x.alias}: it can become the primary once a review approves it.`}
+          >
+            <ClipboardCheck className="size-4" aria-hidden />{" "}
+            {underReview ? `Review #${underReview} for v${x.canary.version}` : `Request review for v${x.canary.version}`}
+          </Link>
+        ) : (
+          <Button type="button" variant="secondary" disabled={!x.canary} onClick={() => setDialog("promote")}>
+            <ArrowUpCircle className="size-4" aria-hidden /> Promote canary
+          </Button>
+        )}
+        <Button type="button" variant="danger" onClick={() => setDialog("rollback")}>
+          <RotateCcw className="size-4" aria-hidden /> Roll back…
         </Button>
       </form>
+      {x.canary && (
+        <p className="px-5 pb-3 text-xs text-muted" data-testid="canary-approval">
+          Canary v{x.canary.version}: {approvalText(x.approvals.canary)}
+          {x.canary && !canaryOk && ` — Promote needs an approved review for ${x.alias}.`}
+        </p>
+      )}
+      {error && (
+        <p role="alert" className="border-t border-border px-5 py-3 text-sm text-danger" data-testid="traffic-error">
+          {error}
+        </p>
+      )}
+      <Confirm
+        open={dialog === "promote"}
+        onOpenChange={(o) => setDialog(o ? "promote" : null)}
+        title={`Promote canary v${x.canary?.version ?? ""}?`}
+        description={
+          x.following
+            ? `${x.alias} moves to v${x.canary?.version ?? ""}: this deployment and every other deployment following ${x.alias} will serve it.`
+            : `v${x.canary?.version ?? ""} becomes this deployment's pinned primary (bound to ${x.alias}).`
+        }
+        consequence={
+          x.canary
+            ? `v${x.canary.version} will serve 100% of ${x.name} (now v${x.primary} ${100 - x.canary.percent}%, v${x.canary.version} ${x.canary.percent}%).`
+            : undefined
+        }
+        typeToConfirm={production ? x.name : undefined}
+        confirm="Promote"
+        pending={promote.isPending}
+        onConfirm={() => promote.mutate(ref)}
+      />
+      <Confirm
+        open={dialog === "rollback"}
+        onOpenChange={(o) => setDialog(o ? "rollback" : null)}
+        title="Emergency rollback"
+        description={`Serves another version at once, without a new review, and pins the deployment. ${x.protected ? `Only a version that held ${x.alias} recently and was not rejected since is accepted.` : ""} The reason goes on the record.`}
+        consequence={
+          target
+            ? `v${target} will serve 100% of ${x.name} at once, replacing v${x.primary}${x.canary ? ` and the canary v${x.canary.version}` : ""}; the deployment stays pinned to v${target}.`
+            : "Choose the version to serve."
+        }
+        typeToConfirm={production ? x.name : undefined}
+        confirm="Roll back"
+        danger
+        pending={rollback.isPending}
+        onConfirm={() => rollback.mutate({ ...ref, version: target ? Number(target) : undefined, reason })}
+      >
+        <Field label="Roll back to" htmlFor="rb-version">
+          <Select id="rb-version" value={target} onChange={(e) => setTarget(e.target.value)} autoFocus>
+            {!x.previous && <option value="">choose a version</option>}
+            {others.map((v) => (
+              <option key={v} value={v}>
+                v{v}
+                {v === x.previous ? " (previous)" : ""}
+              </option>
+            ))}
+          </Select>
+        </Field>
+        <Field label="Reason" htmlFor="rb-reason" hint="Why this is an emergency: shown on the deployment, in the audit trail and in the compliance report.">
+          <Input
+            id="rb-reason"
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+            placeholder="v20 answers 500s for thin files"
+            required
+            minLength={3}
+          />
+        </Field>
+        {error && dialog === "rollback" && (
+          <p role="alert" className="text-sm text-danger">
+            {error}
+          </p>
+        )}
+      </Confirm>
     </Card>
   );
 }
 
-function Keys({ name, keys }: { name: string; keys: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null; createdBy: string | null }[] }) {
+/** Follow the bound alias, or pin a version: its own action, confirmed and audited. */
+function Binding({ x, versions, canManage }: { x: Outputs; versions: number[]; canManage: boolean }) {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const [mode, setMode] = useState<null | "pin" | "follow">(null);
+  const [version, setVersion] = useState(String(x.primary));
+  const [error, setError] = useState<string | null>(null);
+  const follow = useMutation(
+    trpc.deployments.setFollow.mutationOptions({
+      onSuccess: () => (toast.success(mode === "pin" ? "Pinned: rolling out." : `Follows ${x.alias} again: rolling out.`), setMode(null), setError(null)),
+      onError: (e) => setError(errorMessage(e)),
+    }),
+  );
+  const choices = x.following ? versions : versions.filter((v) => v !== x.primary);
+  return (
+    <div className="flex flex-wrap items-center gap-2 text-sm" data-testid="binding">
+      <span>
+        Bound to <span className="font-mono">{x.alias}</span> {x.protected ? <Badge tone="warning">protected</Badge> : <Badge>unprotected</Badge>}
+      </span>
+      <span className="text-muted">·</span>
+      <span>
+        {x.following
+          ? `follows it (holder v${x.holder ?? "—"})`
+          : `pinned to v${x.primary}${x.holder !== null && x.holder !== x.primary ? ` (${x.alias} is v${x.holder})` : ""}`}
+      </span>
+      {canManage && (
+        <>
+          <Button size="sm" variant="ghost" onClick={() => (setVersion(String(choices[0] ?? x.primary)), setMode("pin"))} disabled={!choices.length}>
+            {x.following ? "Pin a version…" : "Pin another version…"}
+          </Button>
+          {!x.following && (
+            <Button size="sm" variant="ghost" onClick={() => setMode("follow")} disabled={x.holder === null}>
+              Follow {x.alias}…
+            </Button>
+          )}
+        </>
+      )}
+      <Confirm
+        open={mode !== null}
+        onOpenChange={(o) => !o && (setMode(null), setError(null))}
+        title={mode === "pin" ? "Pin this deployment" : `Follow ${x.alias} again`}
+        description={
+          mode === "pin"
+            ? `It serves the version you choose${x.following ? ` and stops following ${x.alias}: moving the alias no longer changes what it serves` : ""}.${x.protected ? ` ${x.alias} is protected: the version must be approved for it.` : ""}`
+            : `It serves ${x.alias}'s holder${x.holder !== null ? ` (v${x.holder})` : ""} and moves whenever the alias moves.`
+        }
+        confirm={mode === "pin" ? "Pin" : "Follow"}
+        pending={follow.isPending}
+        onConfirm={() =>
+          follow.mutate({
+            workspaceId: workspace.id,
+            name: x.name,
+            expectedRevision: x.revision,
+            follow: mode === "follow",
+            ...(mode === "pin" ? { version: Number(version) } : {}),
+          })
+        }
+      >
+        {mode === "pin" && (
+          <Field label="Pin to" htmlFor="pin-version">
+            <Select id="pin-version" value={version} onChange={(e) => setVersion(e.target.value)}>
+              {choices.map((v) => (
+                <option key={v} value={v}>
+                  v{v}
+                  {v === x.primary ? " (serving now)" : ""}
+                </option>
+              ))}
+            </Select>
+          </Field>
+        )}
+        {error && (
+          <p role="alert" className="text-sm text-danger">
+            {error}
+          </p>
+        )}
+      </Confirm>
+    </div>
+  );
+}
+
+function Keys({
+  name,
+  keys,
+}: {
+  name: string;
+  keys: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null; createdBy: string | null }[];
+}) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const [keyName, setKeyName] = useState("");
   const [shown, setShown] = useState<string | null>(null);
-  const create = useMutation(trpc.deployments.createKey.mutationOptions({ onSuccess: (r) => (setShown(r.key), setKeyName("")), onError: (e) => toast.error(errorMessage(e)) }));
-  const revoke = useMutation(trpc.deployments.revokeKey.mutationOptions({ onSuccess: () => toast.success("Key revoked."), onError: (e) => toast.error(errorMessage(e)) }));
+  const create = useMutation(
+    trpc.deployments.createKey.mutationOptions({ onSuccess: (r) => (setShown(r.key), setKeyName("")), onError: (e) => toast.error(errorMessage(e)) }),
+  );
+  const [revoking, setRevoking] = useState<(typeof keys)[number] | null>(null);
+  const revoke = useMutation(
+    trpc.deployments.revokeKey.mutationOptions({
+      onSuccess: () => (toast.success("Key revoked."), setRevoking(null)),
+      onError: (e) => toast.error(errorMessage(e)),
+    }),
+  );
   return (
     <Card>
       <CardHeader title="Deployment keys" description="A key calls this deployment's predict and feedback endpoints, nothing else." />
       {shown && (
         <div role="status" className="border-b border-border bg-amber-500/10 px-5 py-3 text-sm">
-          Copy this key now; it is not shown again: <code className="font-mono break-all" data-testid="new-key">{shown}</code>
+          Copy this key now; it is not shown again:{" "}
+          <code className="font-mono break-all" data-testid="new-key">
+            {shown}
+          </code>
         </div>
       )}
       <ul className="divide-y divide-border text-sm">
@@ -150,14 +552,25 @@ function Keys({ name, keys }: { name: string; keys: { id: string; name: string; 
               {k.revokedAt ? (
                 <Badge tone="stale">revoked</Badge>
               ) : (
-                <Button size="sm" variant="ghost" onClick={() => revoke.mutate({ workspaceId: workspace.id, keyId: k.id })}>
-                  Revoke
+                <Button size="sm" variant="ghost" onClick={() => setRevoking(k)}>
+                  Revoke…
                 </Button>
               )}
             </span>
           </li>
         ))}
       </ul>
+      <Confirm
+        open={revoking !== null}
+        onOpenChange={(o) => !o && setRevoking(null)}
+        title={`Revoke the key "${revoking?.name ?? ""}"?`}
+        description="Revoking cannot be undone: a new key has to be created and handed to the callers."
+        consequence={revoking ? `Callers of ${name} using ${revoking.prefix}… get 401 from now on.` : undefined}
+        confirm="Revoke key"
+        danger
+        pending={revoke.isPending}
+        onConfirm={() => revoking && revoke.mutate({ workspaceId: workspace.id, keyId: revoking.id })}
+      />
       <form
         className="flex gap-2 border-t border-border px-5 py-3"
         onSubmit={(e) => {
@@ -208,7 +621,13 @@ function Predictions({ name }: { name: string }) {
                   </td>
                   <td className="px-4 py-1.5 font-mono">{r.requestId.slice(0, 8)}</td>
                   <td className="px-4 py-1.5">v{r.version}</td>
-                  <td className="px-4 py-1.5">{r.status === "ok" ? <Badge tone={r.role === "shadow" ? "stale" : "passing"}>{r.role}</Badge> : <Badge tone="failing">{r.role} error</Badge>}</td>
+                  <td className="px-4 py-1.5">
+                    {r.status === "ok" ? (
+                      <Badge tone={r.role === "shadow" ? "stale" : "passing"}>{r.role}</Badge>
+                    ) : (
+                      <Badge tone="failing">{r.role} error</Badge>
+                    )}
+                  </td>
                   <td className="px-4 py-1.5 text-right tabular-nums">{r.latencyMs.toFixed(1)}</td>
                   <td className="max-w-md truncate px-4 py-1.5 font-mono" title={JSON.stringify(r.outputs ?? r.error)}>
                     {JSON.stringify(r.outputs ?? r.error)}
@@ -222,7 +641,6 @@ function Predictions({ name }: { name: string }) {
     </Card>
   );
 }
-
 
 type Settings = {
   maxBatchSize: number;
@@ -249,7 +667,8 @@ function SettingsCard({ name, settings, signature, editable }: { name: string; s
   const dirty = JSON.stringify(s) !== JSON.stringify(settings);
   const num = (v: string) => (v.trim() === "" ? NaN : Number(v));
   const set = <K extends keyof Settings>(k: K, v: Settings[K]) => setS((x) => ({ ...x, [k]: v }));
-  const setCanary = <K extends keyof Settings["canaryAnalysis"]>(k: K, v: Settings["canaryAnalysis"][K]) => setS((x) => ({ ...x, canaryAnalysis: { ...x.canaryAnalysis, [k]: v } }));
+  const setCanary = <K extends keyof Settings["canaryAnalysis"]>(k: K, v: Settings["canaryAnalysis"][K]) =>
+    setS((x) => ({ ...x, canaryAnalysis: { ...x.canaryAnalysis, [k]: v } }));
   const unused = names.filter((n) => !s.sensitiveInputs.some((x) => x.name === n));
   return (
     <Card>
@@ -266,16 +685,46 @@ function SettingsCard({ name, settings, signature, editable }: { name: string; s
       >
         <fieldset disabled={!editable} className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
           <Field label="Max batch size (rows)" htmlFor="set-batch" hint="Concurrent requests are gathered into one run up to this many rows.">
-            <Input id="set-batch" type="number" min={1} max={4096} value={Number.isNaN(s.maxBatchSize) ? "" : s.maxBatchSize} onChange={(e) => set("maxBatchSize", num(e.target.value))} />
+            <Input
+              id="set-batch"
+              type="number"
+              min={1}
+              max={4096}
+              value={Number.isNaN(s.maxBatchSize) ? "" : s.maxBatchSize}
+              onChange={(e) => set("maxBatchSize", num(e.target.value))}
+            />
           </Field>
           <Field label="Max wait (ms)" htmlFor="set-wait" hint="Longest a request waits to be batched while every thread is busy; 0 turns batching off.">
-            <Input id="set-wait" type="number" min={0} max={100} step={0.5} value={Number.isNaN(s.maxWaitMs) ? "" : s.maxWaitMs} onChange={(e) => set("maxWaitMs", num(e.target.value))} />
+            <Input
+              id="set-wait"
+              type="number"
+              min={0}
+              max={100}
+              step={0.5}
+              value={Number.isNaN(s.maxWaitMs) ? "" : s.maxWaitMs}
+              onChange={(e) => set("maxWaitMs", num(e.target.value))}
+            />
           </Field>
           <Field label="Threads per run" htmlFor="set-threads" hint="onnxruntime intra-op threads for one run.">
-            <Input id="set-threads" type="number" min={1} max={64} value={Number.isNaN(s.intraOpThreads) ? "" : s.intraOpThreads} onChange={(e) => set("intraOpThreads", num(e.target.value))} />
+            <Input
+              id="set-threads"
+              type="number"
+              min={1}
+              max={64}
+              value={Number.isNaN(s.intraOpThreads) ? "" : s.intraOpThreads}
+              onChange={(e) => set("intraOpThreads", num(e.target.value))}
+            />
           </Field>
           <Field label="Input sample rate" htmlFor="set-sample" hint="Share of large requests (over 100 rows) whose inputs are logged; outputs always are.">
-            <Input id="set-sample" type="number" min={0} max={1} step={0.05} value={Number.isNaN(s.inputSampleRate) ? "" : s.inputSampleRate} onChange={(e) => set("inputSampleRate", num(e.target.value))} />
+            <Input
+              id="set-sample"
+              type="number"
+              min={0}
+              max={1}
+              step={0.05}
+              value={Number.isNaN(s.inputSampleRate) ? "" : s.inputSampleRate}
+              onChange={(e) => set("inputSampleRate", num(e.target.value))}
+            />
           </Field>
         </fieldset>
         <fieldset disabled={!editable} className="space-y-2">
@@ -286,11 +735,31 @@ function SettingsCard({ name, settings, signature, editable }: { name: string; s
             {s.sensitiveInputs.map((x, i) => (
               <li key={x.name} className="flex items-center gap-2 text-sm">
                 <span className="w-40 truncate font-mono">{x.name}</span>
-                <Select aria-label={`How ${x.name} is logged`} value={x.mode} onChange={(e) => set("sensitiveInputs", s.sensitiveInputs.map((y, j) => (j === i ? { ...y, mode: e.target.value as "drop" | "hash" } : y)))} className="h-8 w-40">
+                <Select
+                  aria-label={`How ${x.name} is logged`}
+                  value={x.mode}
+                  onChange={(e) =>
+                    set(
+                      "sensitiveInputs",
+                      s.sensitiveInputs.map((y, j) => (j === i ? { ...y, mode: e.target.value as "drop" | "hash" } : y)),
+                    )
+                  }
+                  className="h-8 w-40"
+                >
                   <option value="hash">replaced by a hash</option>
                   <option value="drop">dropped</option>
                 </Select>
-                <Button size="sm" variant="ghost" type="button" onClick={() => set("sensitiveInputs", s.sensitiveInputs.filter((_, j) => j !== i))}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  type="button"
+                  onClick={() =>
+                    set(
+                      "sensitiveInputs",
+                      s.sensitiveInputs.filter((_, j) => j !== i),
+                    )
+                  }
+                >
                   Remove
                 </Button>
               </li>
@@ -315,20 +784,49 @@ function SettingsCard({ name, settings, signature, editable }: { name: string; s
         <fieldset disabled={!editable} className="space-y-3">
           <legend className="text-sm font-medium">Automatic canary analysis</legend>
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" checked={s.canaryAnalysis.enabled} onChange={(e) => setCanary("enabled", e.target.checked)} /> Roll a canary back by itself when it is worse than the primary
+            <input type="checkbox" checked={s.canaryAnalysis.enabled} onChange={(e) => setCanary("enabled", e.target.checked)} /> Roll a canary back by itself
+            when it is worse than the primary
           </label>
           <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Field label="Max error-rate increase (points)" htmlFor="set-err" hint="Canary's error rate minus the primary's, in percentage points.">
-              <Input id="set-err" type="number" min={0} max={100} step={0.5} value={Number.isNaN(s.canaryAnalysis.maxErrorRateDelta) ? "" : +(s.canaryAnalysis.maxErrorRateDelta * 100).toFixed(4)} onChange={(e) => setCanary("maxErrorRateDelta", num(e.target.value) / 100)} />
+              <Input
+                id="set-err"
+                type="number"
+                min={0}
+                max={100}
+                step={0.5}
+                value={Number.isNaN(s.canaryAnalysis.maxErrorRateDelta) ? "" : +(s.canaryAnalysis.maxErrorRateDelta * 100).toFixed(4)}
+                onChange={(e) => setCanary("maxErrorRateDelta", num(e.target.value) / 100)}
+              />
             </Field>
             <Field label="Max p95 latency ratio" htmlFor="set-lat" hint="Canary's p95 latency over the primary's.">
-              <Input id="set-lat" type="number" min={1} step={0.1} value={Number.isNaN(s.canaryAnalysis.maxLatencyRatio) ? "" : s.canaryAnalysis.maxLatencyRatio} onChange={(e) => setCanary("maxLatencyRatio", num(e.target.value))} />
+              <Input
+                id="set-lat"
+                type="number"
+                min={1}
+                step={0.1}
+                value={Number.isNaN(s.canaryAnalysis.maxLatencyRatio) ? "" : s.canaryAnalysis.maxLatencyRatio}
+                onChange={(e) => setCanary("maxLatencyRatio", num(e.target.value))}
+              />
             </Field>
             <Field label="Min requests" htmlFor="set-min" hint="Each side needs this many in the window before judging.">
-              <Input id="set-min" type="number" min={1} value={Number.isNaN(s.canaryAnalysis.minRequests) ? "" : s.canaryAnalysis.minRequests} onChange={(e) => setCanary("minRequests", num(e.target.value))} />
+              <Input
+                id="set-min"
+                type="number"
+                min={1}
+                value={Number.isNaN(s.canaryAnalysis.minRequests) ? "" : s.canaryAnalysis.minRequests}
+                onChange={(e) => setCanary("minRequests", num(e.target.value))}
+              />
             </Field>
             <Field label="Window (minutes)" htmlFor="set-window">
-              <Input id="set-window" type="number" min={1} max={1440} value={Number.isNaN(s.canaryAnalysis.windowMinutes) ? "" : s.canaryAnalysis.windowMinutes} onChange={(e) => setCanary("windowMinutes", num(e.target.value))} />
+              <Input
+                id="set-window"
+                type="number"
+                min={1}
+                max={1440}
+                value={Number.isNaN(s.canaryAnalysis.windowMinutes) ? "" : s.canaryAnalysis.windowMinutes}
+                onChange={(e) => setCanary("windowMinutes", num(e.target.value))}
+              />
             </Field>
           </div>
         </fieldset>
@@ -357,9 +855,14 @@ export function DeploymentPage({ name }: { name: string }) {
   const trpc = useTRPC();
   const canManage = useCan("deployment:manage");
   const canPredict = useCan("deployment:predict");
-  const d = useQuery(trpc.deployments.get.queryOptions({ workspaceId: workspace.id, name }));
+  // While a rollout is pending the page follows it (settling also pushes a live hint).
+  const d = useQuery({
+    ...trpc.deployments.get.queryOptions({ workspaceId: workspace.id, name }),
+    refetchInterval: (q) => (q.state.data?.rollout?.status === "pending" ? 1000 : 15_000),
+  });
   const model = useQuery({ ...trpc.models.byName.queryOptions({ workspaceId: workspace.id, name: d.data?.model ?? "" }), enabled: !!d.data });
-  const status = useMutation(trpc.deployments.setStatus.mutationOptions({ onError: (e) => toast.error(errorMessage(e)) }));
+  const [stopping, setStopping] = useState(false);
+  const status = useMutation(trpc.deployments.setStatus.mutationOptions({ onSuccess: () => setStopping(false), onError: (e) => toast.error(errorMessage(e)) }));
   if (d.isPending) return <Skeleton rows={8} />;
   if (d.isError) return <ErrorState message={errorMessage(d.error)} onRetry={() => void d.refetch()} />;
   const x = d.data;
@@ -368,20 +871,44 @@ export function DeploymentPage({ name }: { name: string }) {
       <Breadcrumb href={`/w/${workspace.slug}/deployments`} label="Deployments" />
       <PageHeader
         title={x.name}
-        description={`${x.model} in ${x.environment} · ${x.followAlias ? `follows ${x.followAlias}` : "pinned"} · revision ${x.revision}`}
+        description={`${x.model} in ${x.environment} · ${x.following ? `follows ${x.alias}` : `pinned (bound to ${x.alias})`} · revision ${x.revision}`}
         actions={
           <div className="flex items-center gap-2" data-testid="deployment-state">
             {x.status === "active" ? <Badge tone="serving">serving</Badge> : <Badge tone="stale">stopped</Badge>}
             {canManage && (
-              <Button size="sm" variant="secondary" loading={status.isPending} onClick={() => status.mutate({ workspaceId: workspace.id, name, status: x.status === "active" ? "stopped" : "active" })}>
-                {x.status === "active" ? <Square className="size-3.5" aria-hidden /> : <Play className="size-3.5" aria-hidden />} {x.status === "active" ? "Stop" : "Start"}
+              <Button
+                size="sm"
+                variant="secondary"
+                loading={status.isPending}
+                onClick={() =>
+                  x.status === "active" ? setStopping(true) : status.mutate({ workspaceId: workspace.id, name, status: "active", expectedRevision: x.revision })
+                }
+              >
+                {x.status === "active" ? <Square className="size-3.5" aria-hidden /> : <Play className="size-3.5" aria-hidden />}{" "}
+                {x.status === "active" ? "Stop" : "Start"}
               </Button>
             )}
           </div>
         }
       />
+      <Confirm
+        open={stopping}
+        onOpenChange={setStopping}
+        title={`Stop ${x.name}?`}
+        description="Every predict request is refused (503) until it is started again. Callers get errors, not another model's answers."
+        consequence={`${x.name} will stop serving v${x.primary}${x.canary ? ` and its canary v${x.canary.version}` : ""}: every caller of ${x.name} gets 503 until someone starts it.`}
+        typeToConfirm={x.environment === "production" ? x.name : undefined}
+        confirm="Stop serving"
+        danger
+        pending={status.isPending}
+        onConfirm={() => status.mutate({ workspaceId: workspace.id, name, status: "stopped", expectedRevision: x.revision })}
+      />
       <div className="space-y-6">
+        <RolloutStatus x={x} />
         <Card>
+          <div className="border-b border-border px-5 py-3">
+            <Binding x={x} versions={model.data?.versions.map((v) => v.version) ?? [x.primary]} canManage={canManage} />
+          </div>
           <div className="grid grid-cols-2 gap-4 px-5 py-4 text-sm md:grid-cols-4" data-testid="deployment-versions">
             <div>
               <div className="text-xs text-muted">Primary</div>
@@ -405,7 +932,7 @@ export function DeploymentPage({ name }: { name: string }) {
             </div>
           </div>
         </Card>
-        {canManage && model.data && <Traffic key={x.revision} d={x} versions={model.data.versions.map((v) => v.version)} />}
+        {canManage && model.data && <Traffic key={x.revision} x={x} versions={model.data.versions.map((v) => v.version)} />}
         {canPredict && x.status === "active" && <TryIt name={x.name} signature={x.signature} />}
         <Predictions name={x.name} />
         <SettingsCard key={`settings-${x.revision}`} name={x.name} settings={x.settings} signature={x.signature} editable={canManage} />

@@ -24,7 +24,8 @@ function NewDeployment() {
   const [name, setName] = useState("");
   const [environment, setEnvironment] = useState("production");
   const [model, setModel] = useState("");
-  const [version, setVersion] = useState<string>("follow:production");
+  const [version, setVersion] = useState<string>("follow");
+  const [alias, setAlias] = useState("production");
   const models = useQuery(trpc.models.list.queryOptions({ workspaceId: workspace.id }));
   const m = useQuery({ ...trpc.models.byName.queryOptions({ workspaceId: workspace.id, name: model }), enabled: !!model });
   const create = useMutation(
@@ -39,61 +40,90 @@ function NewDeployment() {
   const errors = create.error ? fieldErrors(create.error) : {};
   return (
     <>
-    <Button onClick={() => setOpen(true)}>
-      <Plus className="size-4" aria-hidden /> Deploy a model
-    </Button>
-    <Dialog open={open} onOpenChange={setOpen} title="Deploy a model" description="The primary follows an alias (it rolls out when the alias moves) or is pinned to a version.">
-      <form
-        className="space-y-4"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const follow = version.startsWith("follow:") ? version.slice(7) : null;
-          create.mutate({ workspaceId: workspace.id, name, environment, model, ...(follow ? { followAlias: follow } : { version: Number(version) }) });
-        }}
+      <Button onClick={() => setOpen(true)}>
+        <Plus className="size-4" aria-hidden /> Deploy a model
+      </Button>
+      <Dialog
+        open={open}
+        onOpenChange={setOpen}
+        title="Deploy a model"
+        description="A deployment is bound to an alias: its approval policy decides which versions may serve. The primary follows the alias (it rolls out when the alias moves) or is pinned to an approved version."
       >
-        <Field label="Deployment name" htmlFor="d-name" error={errors.name} hint="Part of the predict URL: /v1/deployments/<name>/predict">
-          <Input id="d-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="credit-prod" invalid={!!errors.name} />
-        </Field>
-        <Field label="Environment" htmlFor="d-env" error={errors.environment}>
-          <Input id="d-env" value={environment} onChange={(e) => setEnvironment(e.target.value)} />
-        </Field>
-        <Field label="Model" htmlFor="d-model" error={errors.model}>
-          <Select id="d-model" value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">Choose a model…</option>
-            {models.data?.map((x) => (
-              <option key={x.id} value={x.name}>
-                {x.name}
-              </option>
-            ))}
-          </Select>
-        </Field>
-        <Field label="Serve" htmlFor="d-version" error={errors.version}>
-          <Select id="d-version" value={version} onChange={(e) => setVersion(e.target.value)} disabled={!model}>
-            {m.data?.aliases.map((a) => (
-              <option key={a.alias} value={`follow:${a.alias}`}>
-                follow {a.alias} (now v{a.version})
-              </option>
-            ))}
-            {!m.data?.aliases.some((a) => a.alias === "production") && <option value="follow:production">follow production</option>}
-            {m.data?.versions.map((v) => (
-              <option key={v.version} value={String(v.version)}>
-                pin v{v.version}
-              </option>
-            ))}
-          </Select>
-        </Field>
-        {create.error && !Object.keys(errors).length && (
-          <p role="alert" className="text-sm text-danger">
-            {errorMessage(create.error)}
-          </p>
-        )}
-        <div className="flex justify-end">
-          <Button type="submit" loading={create.isPending} disabled={!name || !model}>
-            Deploy
-          </Button>
-        </div>
-      </form>
-    </Dialog>
+        <form
+          className="space-y-4"
+          onSubmit={(e) => {
+            e.preventDefault();
+            create.mutate({
+              workspaceId: workspace.id,
+              name,
+              environment,
+              model,
+              alias,
+              ...(version === "follow" ? { follow: true } : { follow: false, version: Number(version) }),
+            });
+          }}
+        >
+          <Field label="Deployment name" htmlFor="d-name" error={errors.name} hint="Part of the predict URL: /v1/deployments/<name>/predict">
+            <Input id="d-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="credit-prod" invalid={!!errors.name} />
+          </Field>
+          <Field label="Environment" htmlFor="d-env" error={errors.environment}>
+            <Input id="d-env" value={environment} onChange={(e) => setEnvironment(e.target.value)} />
+          </Field>
+          <Field label="Model" htmlFor="d-model" error={errors.model}>
+            <Select id="d-model" value={model} onChange={(e) => setModel(e.target.value)}>
+              <option value="">Choose a model…</option>
+              {models.data?.map((x) => (
+                <option key={x.id} value={x.name}>
+                  {x.name}
+                </option>
+              ))}
+            </Select>
+          </Field>
+          <Field
+            label="Bound to alias"
+            htmlFor="d-alias"
+            error={errors.alias}
+            hint="Its approval policy decides which versions may serve here (production and staging are protected by default)."
+          >
+            <Input
+              id="d-alias"
+              list="d-alias-options"
+              value={alias}
+              onChange={(e) => setAlias(e.target.value.trim())}
+              disabled={!model}
+              invalid={!!errors.alias}
+            />
+            <datalist id="d-alias-options">
+              {[...new Set(["production", "staging", ...(m.data?.aliases.map((a) => a.alias) ?? [])])].map((a) => (
+                <option key={a} value={a}>
+                  {m.data?.aliases.find((x) => x.alias === a) ? `now v${m.data.aliases.find((x) => x.alias === a)!.version}` : "no holder yet"}
+                </option>
+              ))}
+            </datalist>
+          </Field>
+          <Field label="Serve" htmlFor="d-version" error={errors.version}>
+            <Select id="d-version" value={version} onChange={(e) => setVersion(e.target.value)} disabled={!model}>
+              <option value="follow">follow {alias}</option>
+              {m.data?.versions.map((v) => (
+                <option key={v.version} value={String(v.version)} disabled={!v.loadable}>
+                  pin v{v.version}
+                  {v.loadable ? "" : " (cannot load)"}
+                </option>
+              ))}
+            </Select>
+          </Field>
+          {create.error && !Object.keys(errors).length && (
+            <p role="alert" className="text-sm text-danger">
+              {errorMessage(create.error)}
+            </p>
+          )}
+          <div className="flex justify-end">
+            <Button type="submit" loading={create.isPending} disabled={!name || !model}>
+              Deploy
+            </Button>
+          </div>
+        </form>
+      </Dialog>
     </>
   );
 }
@@ -105,7 +135,11 @@ export function DeploymentsPage() {
   const list = useQuery(trpc.deployments.list.queryOptions({ workspaceId: workspace.id }));
   return (
     <>
-      <PageHeader title="Deployments" description="Models serving in an environment: primary, canary and shadow versions, traffic and history." actions={canManage && <NewDeployment />} />
+      <PageHeader
+        title="Deployments"
+        description="Models serving in an environment: primary, canary and shadow versions, traffic and history."
+        actions={canManage && <NewDeployment />}
+      />
       <Card>
         {list.isPending ? (
           <Skeleton rows={4} />
@@ -138,7 +172,7 @@ export function DeploymentsPage() {
                   </td>
                   <td className="px-4 py-2">{d.status === "active" ? <Badge tone="serving">serving</Badge> : <Badge tone="stale">stopped</Badge>}</td>
                   <td className="px-4 py-2">
-                    {d.model} <span className="text-xs text-muted">{d.followAlias ? `follows ${d.followAlias}` : "pinned"}</span>
+                    {d.model} <span className="text-xs text-muted">{d.following ? `follows ${d.alias}` : `pinned · ${d.alias}`}</span>
                   </td>
                   <td className="px-4 py-2 font-mono text-xs">
                     v{d.primary} {d.canary ? `${100 - d.canary.percent}% · v${d.canary.version} ${d.canary.percent}% (canary)` : "100%"}

@@ -10,8 +10,8 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
 import { ErrorState, Skeleton } from "~/components/ui/states";
-import type { LiveTick } from "~/server/realtime/rooms";
-import type { Range } from "~/server/monitoring/monitoring.schema";
+import type { LiveTick } from "~/server/shared/rooms";
+import type { Range } from "~/server/shared/monitoring.schema";
 import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
 
 /*
@@ -96,7 +96,11 @@ function trafficOf(d: LiveTick["deployments"][number] | undefined) {
 
 /** Ticks for one deployment, merged across replicas by second. */
 export function useLiveTicks(deploymentId: string | undefined) {
-  const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({ seconds: new Map(), replicas: new Map(), lastAt: null }));
+  const [state, setState] = useState<{ seconds: Map<number, Second>; replicas: Map<string, Replica>; lastAt: number | null }>(() => ({
+    seconds: new Map(),
+    replicas: new Map(),
+    lastAt: null,
+  }));
   useTicks((tick) => {
     if (!deploymentId) return;
     const mine = tick.deployments.find((d) => d.id === deploymentId);
@@ -152,7 +156,8 @@ export function useLiveRates() {
 }
 
 const fmtMs = (x: number | null) => (x === null ? "—" : `${x.toFixed(x < 10 ? 1 : 0)} ms`);
-const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
+/** Clock time with hours (hh:mm:ss, 24-hour), so a second never reads as minutes:seconds of a clock. */
+const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
 function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
   return (
@@ -186,7 +191,7 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
     <Card>
       <CardHeader
         title="Live"
-        description={`Per second, pushed by the inference replicas · last ${WINDOW_S / 60} minutes`}
+        description={`Per second, pushed by the inference replicas · last ${WINDOW_S / 60} minutes · clock time (hh:mm:ss)`}
         actions={
           status !== "live" ? (
             <Badge tone="stale">{status === "connecting" ? "connecting…" : "offline"}</Badge>
@@ -208,7 +213,9 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
         <Stat label="replicas" value={String(live.length)} testId="live-replicas" />
       </div>
       {data.length === 0 ? (
-        <p className="px-5 py-6 text-sm text-muted">{status === "live" ? "Waiting for traffic: the replicas push a tick every second while this deployment serves." : "Connecting to the live feed…"}</p>
+        <p className="px-5 py-6 text-sm text-muted">
+          {status === "live" ? "Waiting for traffic: the replicas push a tick every second while this deployment serves." : "Connecting to the live feed…"}
+        </p>
       ) : (
         <div className="grid gap-4 px-2 py-3 lg:grid-cols-2">
           <div className="h-48" data-testid="live-chart" data-points={data.length}>
@@ -235,6 +242,7 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
                   <th className="px-3 py-1.5 text-right font-medium">memory</th>
                   <th className="px-3 py-1.5 text-right font-medium">in flight</th>
                   <th className="px-3 py-1.5 text-right font-medium">loop lag p99</th>
+                  <th className="px-3 py-1.5 text-right font-medium">prediction log</th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-border">
@@ -246,11 +254,27 @@ export function LiveCard({ deploymentId }: { deploymentId: string | undefined })
                     </td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{r.cpuPct.toFixed(0)}%</td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{(r.rssBytes / 2 ** 20).toFixed(0)} MB</td>
-                    <td className="px-3 py-1.5 text-right tabular-nums" title={`${r.inFlight} request(s) being answered; ${r.inFlightRuns} onnxruntime run(s) on the inference threads`}>
+                    <td
+                      className="px-3 py-1.5 text-right tabular-nums"
+                      title={`${r.inFlight} request(s) being answered; ${r.inFlightRuns} onnxruntime run(s) on the inference threads`}
+                    >
                       {r.inFlight}
                       <span className="text-xs text-muted"> · {r.inFlightRuns} running</span>
                     </td>
                     <td className="px-3 py-1.5 text-right tabular-nums">{r.loopLagMs.toFixed(1)} ms</td>
+                    <td
+                      className="px-3 py-1.5 text-right tabular-nums"
+                      title="Records written since the replica started; waiting ones are held while the database is away, dropped ones did not fit the buffer (PREDICTION_LOG_BUFFER)."
+                    >
+                      {r.log ? (
+                        <>
+                          {r.log.buffered.toLocaleString("en")} waiting
+                          <span className={r.log.dropped ? "text-danger" : "text-xs text-muted"}> · {r.log.dropped.toLocaleString("en")} dropped</span>
+                        </>
+                      ) : (
+                        "—"
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -270,7 +294,8 @@ export function ResourcesCard({ name, range }: { name: string; range: Range }) {
   const q = useQuery({ ...trpc.monitoring.resources.queryOptions({ workspaceId: workspace.id, name, range }), refetchInterval: 60_000 });
   if (q.isPending) return <Skeleton rows={3} />;
   if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
-  const label = (t: number) => new Date(t).toLocaleString([], q.data.stepMinutes >= 60 ? { day: "2-digit", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+  const label = (t: number) =>
+    new Date(t).toLocaleString([], q.data.stepMinutes >= 60 ? { day: "2-digit", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
   const rows = new Map<number, Record<string, number | string>>();
   for (const r of q.data.replicas)
     for (const p of r.points) {
@@ -289,9 +314,14 @@ export function ResourcesCard({ name, range }: { name: string; range: Range }) {
   ];
   return (
     <Card>
-      <CardHeader title="Resource use" description={`Inference replicas that served this deployment, per ${q.data.stepMinutes}-minute step, beside its batch sizes`} />
+      <CardHeader
+        title="Resource use"
+        description={`Inference replicas that served this deployment, per ${q.data.stepMinutes}-minute step, beside its batch sizes`}
+      />
       {replicaData.length === 0 && batchData.length === 0 ? (
-        <p className="px-5 py-4 text-sm text-muted">No replica has served this deployment in this range yet. Replicas write their figures once a minute; the live card above shows them as they happen.</p>
+        <p className="px-5 py-4 text-sm text-muted">
+          No replica has served this deployment in this range yet. Replicas write their figures once a minute; the live card above shows them as they happen.
+        </p>
       ) : (
         <div className="grid gap-4 px-2 py-3 md:grid-cols-2 xl:grid-cols-4" data-testid="resource-charts">
           {charts.map((c) => (
@@ -305,7 +335,14 @@ export function ResourcesCard({ name, range }: { name: string; range: Range }) {
                     <YAxis tick={{ fontSize: 9 }} unit={c.unit} width={52} />
                     <Tooltip />
                     {q.data.replicas.map((r, i) => (
-                      <Line key={r.replica} dataKey={`${r.replica} ${c.suffix}`} name={r.replica} stroke={COLORS[i % COLORS.length]} dot={false} isAnimationActive={false} />
+                      <Line
+                        key={r.replica}
+                        dataKey={`${r.replica} ${c.suffix}`}
+                        name={r.replica}
+                        stroke={COLORS[i % COLORS.length]}
+                        dot={false}
+                        isAnimationActive={false}
+                      />
                     ))}
                   </LineChart>
                 </ResponsiveContainer>

@@ -16,7 +16,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { DEFAULT_VALIDATE_YAML, parsePipelineYaml, STEP_TYPE_INFO, STEP_TYPES } from "~/server/pipelines/spec";
+import { DEFAULT_VALIDATE_YAML, parsePipelineYaml, STEP_TYPE_INFO, STEP_TYPES } from "~/server/shared/pipeline-spec";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 const NEW_TEMPLATE = `description: What this pipeline checks.
@@ -95,7 +95,10 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
   const canRun = useCan("pipeline:run");
   const isNew = initialName === null;
   const [viewVersion, setViewVersion] = useState<number | undefined>(undefined);
-  const p = useQuery({ ...trpc.pipelines.get.queryOptions({ workspaceId: workspace.id, name: initialName ?? "x", ...(viewVersion ? { version: viewVersion } : {}) }), enabled: !isNew });
+  const p = useQuery({
+    ...trpc.pipelines.get.queryOptions({ workspaceId: workspace.id, name: initialName ?? "x", ...(viewVersion ? { version: viewVersion } : {}) }),
+    enabled: !isNew,
+  });
   const [draft, setDraft] = useState<string | null>(null);
   const [newName, setNewName] = useState("");
   const text = draft ?? (isNew ? NEW_TEMPLATE : (p.data?.yaml ?? ""));
@@ -105,7 +108,14 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
       linter(
         (view): Diagnostic[] => {
           const r = parsePipelineYaml(view.state.doc.toString());
-          return r.ok ? [] : r.issues.map((i) => ({ from: Math.min(i.from, view.state.doc.length), to: Math.min(i.to, view.state.doc.length), severity: "error", message: i.message }));
+          return r.ok
+            ? []
+            : r.issues.map((i) => ({
+                from: Math.min(i.from, view.state.doc.length),
+                to: Math.min(i.to, view.state.doc.length),
+                severity: "error",
+                message: i.message,
+              }));
         },
         { delay: 200 },
       ),
@@ -162,7 +172,11 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
               description={editable ? "YAML; problems are underlined as you type." : viewingOld ? "An earlier version (read only)." : "Read only."}
               actions={
                 <span className="text-xs" data-testid="yaml-status">
-                  {parsed.ok ? <span className="text-emerald-600 dark:text-emerald-400">Valid · {Object.keys(parsed.spec.steps).length} steps</span> : <span className="text-danger">{parsed.issues.length} problem(s)</span>}
+                  {parsed.ok ? (
+                    <span className="text-emerald-600 dark:text-emerald-400">Valid · {Object.keys(parsed.spec.steps).length} steps</span>
+                  ) : (
+                    <span className="text-danger">{parsed.issues.length} problem(s)</span>
+                  )}
                 </span>
               }
             />

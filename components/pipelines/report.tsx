@@ -41,7 +41,9 @@ export function ChecksTable({ checks }: { checks: Check[] }) {
             <td className="px-4 py-1.5">
               <StatusBadge status={c.status} />
             </td>
-            <td className="px-4 py-1.5 text-right font-mono text-xs tabular-nums">{fmt(c.value)}</td>
+            <td className="px-4 py-1.5 text-right font-mono text-xs tabular-nums">
+              <CheckValue value={c.value} message={c.message} />
+            </td>
             <td className="px-4 py-1.5 font-mono text-xs text-muted">{c.threshold || "—"}</td>
             <td className="px-4 py-1.5 text-xs text-muted">{c.message}</td>
           </tr>
@@ -50,6 +52,19 @@ export function ChecksTable({ checks }: { checks: Check[] }) {
     </table>
   );
 }
+
+/** A check's figure; one the step could not compute reads "undefined", with the reason on hover (never 0, 1 or a blank). */
+export function CheckValue({ value, message }: { value: number | null; message: string }) {
+  if (value !== null && !Number.isNaN(value)) return <>{fmt(value)}</>;
+  return (
+    <span className="font-sans italic text-amber-800 dark:text-amber-300" title={message}>
+      undefined
+    </span>
+  );
+}
+
+/** A fairness figure in prose: its value, or "undefined" and why (fairlearn's conventions). */
+const figure = (v: number | null, why?: string) => (v === null ? `undefined${why ? ` (${why})` : ""}` : fmt(v, 3));
 
 function CurveChart({ title, curve, x, y, diagonal, testId }: { title: string; curve: Curve; x: string; y: string; diagonal?: boolean; testId: string }) {
   const data = curve.x.map((v, i) => ({ x: v, y: curve.y[i], d: diagonal ? v : undefined }));
@@ -60,7 +75,13 @@ function CurveChart({ title, curve, x, y, diagonal, testId }: { title: string; c
         <ResponsiveContainer width="100%" height="100%">
           <LineChart data={data} margin={{ left: 0, right: 16, top: 8, bottom: 16 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
-            <XAxis dataKey="x" type="number" domain={[0, 1]} {...axis} label={{ value: x, position: "insideBottom", offset: -8, fontSize: 11, fill: "var(--muted)" }} />
+            <XAxis
+              dataKey="x"
+              type="number"
+              domain={[0, 1]}
+              {...axis}
+              label={{ value: x, position: "insideBottom", offset: -8, fontSize: 11, fill: "var(--muted)" }}
+            />
             <YAxis type="number" domain={[0, 1]} {...axis} />
             <Tooltip {...tooltip} formatter={(v) => fmt(Number(v), 3)} labelFormatter={(l) => `${x} ${fmt(Number(l), 3)}`} />
             {diagonal && <Line dataKey="d" name="chance" stroke="var(--muted)" strokeDasharray="4 4" dot={false} isAnimationActive={false} />}
@@ -94,7 +115,11 @@ function Confusion({ labels, matrix }: { labels: string[]; matrix: number[][] })
               <tr key={i}>
                 <th className="px-3 py-1 text-right text-xs font-medium text-muted">{labels[i]}</th>
                 {row.map((v, j) => (
-                  <td key={j} className="size-16 text-center font-mono tabular-nums" style={{ background: `rgba(99,102,241,${(0.08 + (0.8 * v) / max).toFixed(2)})`, color: v / max > 0.55 ? "white" : undefined }}>
+                  <td
+                    key={j}
+                    className="size-16 text-center font-mono tabular-nums"
+                    style={{ background: `rgba(99,102,241,${(0.08 + (0.8 * v) / max).toFixed(2)})`, color: v / max > 0.55 ? "white" : undefined }}
+                  >
                     {v}
                   </td>
                 ))}
@@ -171,12 +196,24 @@ function Slices({ slices }: { slices: { column: string; value: string; count: nu
   );
 }
 
-function Fairness({ o }: { o: { sensitive: string; groups: { group: string; count: number; selectionRate: number; tpr: number | null; fpr: number | null }[]; demographicParityRatio: number | null; demographicParityDifference: number | null; equalizedOddsDifference: number | null } }) {
+function Fairness({
+  o,
+}: {
+  o: {
+    sensitive: string;
+    groups: { group: string; count: number; selectionRate: number; tpr: number | null; fpr: number | null }[];
+    demographicParityRatio: number | null;
+    demographicParityDifference: number | null;
+    equalizedOddsDifference: number | null;
+    undefinedBecause?: Record<string, string>;
+  };
+}) {
+  const why = o.undefinedBecause ?? {};
   return (
     <Card>
       <CardHeader
         title={`Fairness by ${o.sensitive}`}
-        description={`Parity ratio ${fmt(o.demographicParityRatio, 3)} · parity difference ${fmt(o.demographicParityDifference, 3)} · equalized odds difference ${fmt(o.equalizedOddsDifference, 3)}`}
+        description={`Parity ratio ${figure(o.demographicParityRatio, why.demographic_parity_ratio)} · parity difference ${figure(o.demographicParityDifference, why.demographic_parity_difference)} · equalized odds difference ${figure(o.equalizedOddsDifference, why.equalized_odds_difference)}`}
       />
       <div className="h-60 p-2" data-testid="fairness-chart">
         <ResponsiveContainer width="100%" height="100%">
@@ -196,7 +233,15 @@ function Fairness({ o }: { o: { sensitive: string; groups: { group: string; coun
   );
 }
 
-function Robustness({ o }: { o: { metric: string; baseline: number | null; results: { perturbation: string; scale: number | null; changedShare: number; metric: number | null; metricDrop: number | null }[] } }) {
+function Robustness({
+  o,
+}: {
+  o: {
+    metric: string;
+    baseline: number | null;
+    results: { perturbation: string; scale: number | null; changedShare: number; metric: number | null; metricDrop: number | null }[];
+  };
+}) {
   const noise = o.results.filter((r) => r.perturbation === "gaussian noise").map((r) => ({ scale: r.scale, changed: r.changedShare, metric: r.metric }));
   const other = o.results.filter((r) => r.perturbation !== "gaussian noise");
   return (
@@ -257,7 +302,13 @@ function Importance({ o }: { o: { metric: string; importance: { feature: string;
 }
 
 function Performance({ m }: { m: Record<string, number | null> }) {
-  const rows = [1, 32].map((b) => ({ batch: b, p50: m[`latency_p50_ms_b${b}`], p95: m[`latency_p95_ms_b${b}`], p99: m[`latency_p99_ms_b${b}`], tput: m[`throughput_rows_s_b${b}`] }));
+  const rows = [1, 32].map((b) => ({
+    batch: b,
+    p50: m[`latency_p50_ms_b${b}`],
+    p95: m[`latency_p95_ms_b${b}`],
+    p99: m[`latency_p99_ms_b${b}`],
+    tput: m[`throughput_rows_s_b${b}`],
+  }));
   return (
     <Card>
       <CardHeader title="Latency on this CPU" description={`Peak memory of the step process ${fmt(m.peak_memory_mb ?? null, 3)} MB`} />
@@ -287,7 +338,15 @@ function Performance({ m }: { m: Record<string, number | null> }) {
   );
 }
 
-function Comparison({ o }: { o: { champion: string; tolerance: number; comparison: { metric: string; candidate: number | null; champion: number | null; delta: number | null; lowerIsBetter: boolean }[] } }) {
+function Comparison({
+  o,
+}: {
+  o: {
+    champion: string;
+    tolerance: number;
+    comparison: { metric: string; candidate: number | null; champion: number | null; delta: number | null; lowerIsBetter: boolean }[];
+  };
+}) {
   return (
     <Card>
       <CardHeader title={`Against the champion (${o.champion})`} description={`Fails on a regression beyond ${o.tolerance}`} />
@@ -308,7 +367,9 @@ function Comparison({ o }: { o: { champion: string; tolerance: number; compariso
                 <td className="px-4 py-1.5 font-mono text-xs">{c.metric}</td>
                 <td className="px-4 py-1.5 text-right font-mono text-xs">{fmt(c.candidate)}</td>
                 <td className="px-4 py-1.5 text-right font-mono text-xs">{fmt(c.champion)}</td>
-                <td className={`px-4 py-1.5 text-right font-mono text-xs ${better === null ? "" : better ? "text-emerald-600 dark:text-emerald-400" : "text-red-600 dark:text-red-400"}`}>
+                <td
+                  className={`px-4 py-1.5 text-right font-mono text-xs ${better === null ? "" : better ? "text-emerald-600 dark:text-emerald-400" : "text-red-600 dark:text-red-400"}`}
+                >
                   {c.delta === null ? "—" : `${c.delta >= 0 ? "+" : ""}${fmt(c.delta)}`}
                 </td>
               </tr>
@@ -322,8 +383,18 @@ function Comparison({ o }: { o: { champion: string; tolerance: number; compariso
 
 /** Every chart the run's steps produced; steps that did not run say why. */
 export function ValidationReport({ steps, checks }: { steps: Step[]; checks: Check[] }) {
-  const out = (type: string) => steps.find((s) => s.type === type && (s.status === "passed" || s.status === "warned" || s.status === "failed") && s.outputs)?.outputs as Record<string, unknown> | undefined;
-  const ev = out("evaluate") as { confusion?: { labels: string[]; matrix: number[][] }; roc?: Curve; pr?: Curve; calibration?: { predicted: number[]; observed: number[]; count: number[] }; slices?: [] } | undefined;
+  const out = (type: string) =>
+    steps.find((s) => s.type === type && (s.status === "passed" || s.status === "warned" || s.status === "failed") && s.outputs)?.outputs as
+      Record<string, unknown> | undefined;
+  const ev = out("evaluate") as
+    | {
+        confusion?: { labels: string[]; matrix: number[][] };
+        roc?: Curve;
+        pr?: Curve;
+        calibration?: { predicted: number[]; observed: number[]; count: number[] };
+        slices?: [];
+      }
+    | undefined;
   const fair = out("fairness");
   const rob = out("robustness");
   const exp = out("explain");

@@ -19,7 +19,18 @@ import { TimeAgo } from "~/components/ui/time";
 import { ValidationReport } from "./report";
 import { duration, LABEL, StatusBadge } from "./status";
 
-type RunStep = { id: string; key: string; type: string; needs: string[]; status: string; attempt: number; maxAttempts: number; startedAt: Date | null; finishedAt: Date | null; reason: string | null };
+type RunStep = {
+  id: string;
+  key: string;
+  type: string;
+  needs: string[];
+  status: string;
+  attempt: number;
+  maxAttempts: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  reason: string | null;
+};
 
 const NODE_BORDER: Record<string, string> = {
   passed: "#10b981",
@@ -121,7 +132,9 @@ export function RunPage({ runId }: { runId: string }) {
   const run = useQuery(trpc.runs.get.queryOptions({ workspaceId: workspace.id, runId }));
   const [selected, setSelected] = useState<string | null>(null);
   const [tab, setTab] = useState<"steps" | "report">("steps");
-  const cancel = useMutation(trpc.runs.cancel.mutationOptions({ onSuccess: () => toast.success("Cancelling the run."), onError: (e) => toast.error(errorMessage(e)) }));
+  const cancel = useMutation(
+    trpc.runs.cancel.mutationOptions({ onSuccess: () => toast.success("Cancelling the run."), onError: (e) => toast.error(errorMessage(e)) }),
+  );
   const rerun = useMutation(
     trpc.runs.rerun.mutationOptions({
       onSuccess: (r) => {
@@ -141,7 +154,8 @@ export function RunPage({ runId }: { runId: string }) {
   if (run.isPending) return <Skeleton rows={8} />;
   if (run.isError) return <ErrorState message={errorMessage(run.error)} onRetry={() => void run.refetch()} />;
   const r = run.data;
-  const current = r.steps.find((s) => s.key === selected) ?? r.steps.find((s) => s.status === "running") ?? r.steps.find((s) => s.status === "failed") ?? r.steps[0];
+  const current =
+    r.steps.find((s) => s.key === selected) ?? r.steps.find((s) => s.status === "running") ?? r.steps.find((s) => s.status === "failed") ?? r.steps[0];
   const done = r.steps.filter((s) => !["pending", "queued", "running"].includes(s.status)).length;
   const subject = r.model ? `${r.model.name}@${r.model.version}` : null;
   return (
@@ -165,7 +179,13 @@ export function RunPage({ runId }: { runId: string }) {
               <StatusBadge status={r.cancelRequested && live ? "cancelling" : r.status} />
             </span>
             {canRun && live && (
-              <Button variant="secondary" size="sm" loading={cancel.isPending} disabled={r.cancelRequested} onClick={() => cancel.mutate({ workspaceId: workspace.id, runId })}>
+              <Button
+                variant="secondary"
+                size="sm"
+                loading={cancel.isPending}
+                disabled={r.cancelRequested}
+                onClick={() => cancel.mutate({ workspaceId: workspace.id, runId })}
+              >
                 <Square className="size-3.5" aria-hidden /> Cancel
               </Button>
             )}
@@ -191,12 +211,25 @@ export function RunPage({ runId }: { runId: string }) {
           </Link>
         )}
       </div>
-      <div className="mb-4 h-1.5 w-full overflow-hidden rounded bg-subtle" role="progressbar" aria-valuemin={0} aria-valuemax={r.steps.length} aria-valuenow={done} aria-label="Steps done">
+      <div
+        className="mb-4 h-1.5 w-full overflow-hidden rounded bg-subtle"
+        role="progressbar"
+        aria-valuemin={0}
+        aria-valuemax={r.steps.length}
+        aria-valuenow={done}
+        aria-label="Steps done"
+      >
         <div className="h-full bg-accent transition-all" style={{ width: `${(100 * done) / Math.max(1, r.steps.length)}%` }} />
       </div>
       <div className="mb-4 flex gap-1 border-b border-border" role="tablist">
         {(["steps", "report"] as const).map((t) => (
-          <button key={t} role="tab" aria-selected={tab === t} onClick={() => setTab(t)} className={cn("-mb-px border-b-2 px-3 py-2 text-sm", tab === t ? "border-accent font-medium" : "border-transparent text-muted hover:text-fg")}>
+          <button
+            key={t}
+            role="tab"
+            aria-selected={tab === t}
+            onClick={() => setTab(t)}
+            className={cn("-mb-px border-b-2 px-3 py-2 text-sm", tab === t ? "border-accent font-medium" : "border-transparent text-muted hover:text-fg")}
+          >
             {t === "steps" ? "Steps and logs" : "Report"}
           </button>
         ))}
@@ -217,7 +250,10 @@ export function RunPage({ runId }: { runId: string }) {
                       type="button"
                       onClick={() => setSelected(s.key)}
                       aria-current={current?.key === s.key ? "true" : undefined}
-                      className={cn("flex w-full items-center justify-between gap-2 px-4 py-2 text-left text-sm hover:bg-subtle/60", current?.key === s.key && "bg-subtle")}
+                      className={cn(
+                        "flex w-full items-center justify-between gap-2 px-4 py-2 text-left text-sm hover:bg-subtle/60",
+                        current?.key === s.key && "bg-subtle",
+                      )}
                       data-step={s.key}
                     >
                       <span>
@@ -235,7 +271,11 @@ export function RunPage({ runId }: { runId: string }) {
             </Card>
             {current && (
               <Card>
-                <CardHeader title={`${current.key} (${current.type})`} description={current.reason ?? (current.needs.length ? `Needs ${current.needs.join(", ")}` : "Needs nothing: starts with the run")} actions={<StatusBadge status={current.status} />} />
+                <CardHeader
+                  title={`${current.key} (${current.type})`}
+                  description={current.reason ?? (current.needs.length ? `Needs ${current.needs.join(", ")}` : "Needs nothing: starts with the run")}
+                  actions={<StatusBadge status={current.status} />}
+                />
                 <StepLog key={current.id} stepRunId={current.id} status={current.status} />
                 {r.checks.filter((c) => c.name.startsWith(`${current.key}.`)).length > 0 && (
                   <ul className="space-y-1 border-t border-border px-5 py-3 text-sm">
@@ -243,7 +283,8 @@ export function RunPage({ runId }: { runId: string }) {
                       .filter((c) => c.name.startsWith(`${current.key}.`))
                       .map((c) => (
                         <li key={c.name} className="flex items-center gap-2">
-                          <StatusBadge status={c.status} /> <span>{c.message}</span> {c.threshold && <span className="text-xs text-muted">({c.threshold})</span>}
+                          <StatusBadge status={c.status} /> <span>{c.message}</span>{" "}
+                          {c.threshold && <span className="text-xs text-muted">({c.threshold})</span>}
                         </li>
                       ))}
                   </ul>

@@ -42,13 +42,25 @@ export function VersionChecks({ name, version }: { name: string; version: number
         <ErrorState message={errorMessage(v.error)} onRetry={() => void v.refetch()} />
       ) : !v.data ? (
         <EmptyState title="Not validated yet" icon={<ShieldQuestion className="size-8" aria-hidden />}>
-          No pipeline has run on this version. Start one from <Link className="text-accent hover:underline" href={`${base}/pipelines`}>Pipelines</Link>.
+          No pipeline has run on this version. Start one from{" "}
+          <Link className="text-accent hover:underline" href={`${base}/pipelines`}>
+            Pipelines
+          </Link>
+          .
         </EmptyState>
       ) : (
         <div className="flex flex-wrap gap-2 px-5 py-4" data-testid="check-chips">
-          {v.data.checks.length === 0 && <span className="text-sm text-muted">{["queued", "running"].includes(v.data.status) ? "Running: checks appear as steps finish." : "No checks recorded."}</span>}
+          {v.data.checks.length === 0 && (
+            <span className="text-sm text-muted">
+              {["queued", "running"].includes(v.data.status) ? "Running: checks appear as steps finish." : "No checks recorded."}
+            </span>
+          )}
           {v.data.checks.map((c) => (
-            <span key={c.name} className="inline-flex items-center gap-1.5 rounded-md border border-border px-2 py-1 text-xs" title={`${c.message}${c.threshold ? ` (${c.threshold})` : ""}`}>
+            <span
+              key={c.name}
+              className="inline-flex items-center gap-1.5 rounded-md border border-border px-2 py-1 text-xs"
+              title={`${c.message}${c.threshold ? ` (${c.threshold})` : ""}`}
+            >
               <StatusBadge status={c.status} />
               <span className="font-mono">{c.name}</span>
             </span>

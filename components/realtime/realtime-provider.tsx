@@ -38,7 +38,19 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     socket.on("audit.appended", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       // Every change in the workspace is audited, so this one hint covers them all.
-      for (const key of [trpc.audit.pathKey(), trpc.datasets.pathKey(), trpc.models.pathKey(), trpc.tokens.pathKey(), trpc.pipelines.pathKey(), trpc.runs.pathKey(), trpc.deployments.pathKey(), trpc.reviews.pathKey(), trpc.policies.pathKey()]) {
+      for (const key of [
+        trpc.audit.pathKey(),
+        trpc.datasets.pathKey(),
+        trpc.models.pathKey(),
+        trpc.tokens.pathKey(),
+        trpc.pipelines.pathKey(),
+        trpc.runs.pathKey(),
+        trpc.deployments.pathKey(),
+        trpc.reviews.pathKey(),
+        trpc.policies.pathKey(),
+        trpc.inventory.pathKey(),
+        trpc.home.pathKey(),
+      ]) {
         void queryClient.invalidateQueries({ queryKey: key });
       }
     });
@@ -48,17 +60,22 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
       void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
       // New check results change a review's evidence and checklist.
       void queryClient.invalidateQueries({ queryKey: trpc.reviews.pathKey() });
+      // A run that finished (or failed) changes what needs the person.
+      void queryClient.invalidateQueries({ queryKey: trpc.home.pathKey() });
     });
     socket.on("review.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       void queryClient.invalidateQueries({ queryKey: trpc.reviews.pathKey() });
+      void queryClient.invalidateQueries({ queryKey: trpc.home.pathKey() });
     });
     socket.on("monitoring.updated", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       void queryClient.invalidateQueries({ queryKey: trpc.monitoring.pathKey() });
+      void queryClient.invalidateQueries({ queryKey: trpc.home.pathKey() });
     });
     socket.on("notification.created", () => {
       void queryClient.invalidateQueries({ queryKey: trpc.notifications.pathKey() });
+      void queryClient.invalidateQueries({ queryKey: trpc.home.pathKey() });
     });
     socket.on("session.ended", () => {
       // Deactivated, or signed out everywhere: this tab's session is over.
@@ -67,6 +84,7 @@ export function RealtimeProvider({ workspaceId, children }: { workspaceId: strin
     socket.on("deployment.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;
       void queryClient.invalidateQueries({ queryKey: trpc.deployments.pathKey() });
+      void queryClient.invalidateQueries({ queryKey: trpc.home.pathKey() });
     });
     socket.on("members.changed", (p: { workspaceId: string }) => {
       if (p.workspaceId !== workspaceId) return;

@@ -10,6 +10,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+import { DownloadButton } from "./download-button";
 import { Sparkbars, TopValues } from "./histogram";
 import { formatBytes as bytes } from "~/server/shared/format";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
@@ -66,15 +67,27 @@ function Profile({ name, version }: { name: string; version: number }) {
                   <Badge>{c.type.toLowerCase()}</Badge>
                 </td>
                 <td className="px-4 py-2 text-right tabular-nums">
-                  {c.nulls > 0 ? <span className="text-amber-700 dark:text-amber-300">{c.nulls.toLocaleString("en")} ({((c.nulls / p.rows) * 100).toFixed(1)}%)</span> : "0"}
+                  {c.nulls > 0 ? (
+                    <span className="text-amber-700 dark:text-amber-300">
+                      {c.nulls.toLocaleString("en")} ({((c.nulls / p.rows) * 100).toFixed(1)}%)
+                    </span>
+                  ) : (
+                    "0"
+                  )}
                 </td>
                 <td className="px-4 py-2 text-right tabular-nums">{fmt(c.distinct)}</td>
                 <td className="px-4 py-2 text-right tabular-nums">{fmt(c.min)}</td>
                 <td className="px-4 py-2 text-right tabular-nums">{c.mean !== undefined ? `${fmt(c.mean)} ± ${fmt(c.std)}` : "—"}</td>
-                <td className="px-4 py-2 text-right tabular-nums">{c.quantiles ? `${fmt(c.quantiles.p25)} / ${fmt(c.quantiles.p50)} / ${fmt(c.quantiles.p75)}` : "—"}</td>
+                <td className="px-4 py-2 text-right tabular-nums">
+                  {c.quantiles ? `${fmt(c.quantiles.p25)} / ${fmt(c.quantiles.p50)} / ${fmt(c.quantiles.p75)}` : "—"}
+                </td>
                 <td className="px-4 py-2 text-right tabular-nums">{fmt(c.max)}</td>
                 <td className="px-4 py-2">
-                  {c.histogram ? <Sparkbars counts={c.histogram.counts} label={`Histogram of ${c.name}`} /> : c.top ? <TopValues top={c.top} total={c.count} /> : null}
+                  {c.histogram ? (
+                    <Sparkbars counts={c.histogram.counts} label={`Histogram of ${c.name}`} />
+                  ) : c.top ? (
+                    <TopValues top={c.top} total={c.count} />
+                  ) : null}
                 </td>
               </tr>
             ))}
@@ -100,7 +113,10 @@ export function DatasetPage({ name }: { name: string }) {
         title={ds.data.name}
         description={ds.data.description ?? `${ds.data.versions.length} version${ds.data.versions.length === 1 ? "" : "s"}`}
         actions={
-          <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${ds.data.name}"`)}`}>
+          <Link
+            className="text-sm text-accent hover:underline"
+            href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${ds.data.name}"`)}`}
+          >
             Audit history
           </Link>
         }
@@ -149,13 +165,16 @@ export function DatasetPage({ name }: { name: string }) {
             <CardHeader
               title={`Profile of v${version}`}
               actions={
-                <Select aria-label="Version" value={version} onChange={(e) => setSelected(Number(e.target.value))}>
-                  {ds.data.versions.map((v) => (
-                    <option key={v.id} value={v.version}>
-                      v{v.version}
-                    </option>
-                  ))}
-                </Select>
+                <div className="flex items-center gap-3">
+                  <Select aria-label="Version" value={version} onChange={(e) => setSelected(Number(e.target.value))}>
+                    {ds.data.versions.map((v) => (
+                      <option key={v.id} value={v.version}>
+                        v{v.version}
+                      </option>
+                    ))}
+                  </Select>
+                  <DownloadButton kind="datasets" name={name} version={version} />
+                </div>
               }
             />
             <Profile name={name} version={version} />

@@ -12,7 +12,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { RegistryName } from "~/server/registry/registry.schema";
+import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
 
@@ -40,7 +40,11 @@ function UploadDataset() {
         setErrors({ [r.data.error?.field === "name" ? "name" : "file"]: r.data.error?.message ?? "The upload failed." });
         return;
       }
-      toast.success(r.data.created ? `${n.data} version ${String(r.data.version)} uploaded.` : `Same bytes as ${n.data} version ${String(r.data.version)}; nothing new stored.`);
+      toast.success(
+        r.data.created
+          ? `${n.data} version ${String(r.data.version)} uploaded.`
+          : `Same bytes as ${n.data} version ${String(r.data.version)}; nothing new stored.`,
+      );
       setFile(null);
       setName("");
       void qc.invalidateQueries({ queryKey: trpc.datasets.pathKey() });
@@ -53,10 +57,19 @@ function UploadDataset() {
 
   return (
     <Card>
-      <CardHeader title="Upload a dataset version" description="CSV or Parquet. The same bytes again give the same version. Steward infers the schema and a profile." />
+      <CardHeader
+        title="Upload a dataset version"
+        description="CSV or Parquet. The same bytes again give the same version. Steward infers the schema and a profile."
+      />
       <form onSubmit={submit} noValidate className="grid gap-4 p-5 md:grid-cols-[1fr_2fr_auto] md:items-start">
         <Field label="Dataset name" htmlFor="ds-name" error={errors.name} hint="New name: a new dataset. Existing: its next version.">
-          <Input id="ds-name" value={name} onChange={(e) => setName(e.target.value)} placeholder={file ? file.name.replace(/\.\w+$/, "") : "credit-train"} invalid={!!errors.name} />
+          <Input
+            id="ds-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder={file ? file.name.replace(/\.\w+$/, "") : "credit-train"}
+            invalid={!!errors.name}
+          />
         </Field>
         <div className="space-y-1.5">
           <Dropzone accept=".csv,.parquet" file={file} onFile={setFile} label="Choose a dataset file" />

@@ -22,14 +22,42 @@ export function LineageGraph({ model, versions, aliases }: { model: string; vers
     const dsKeys = [...new Set(sorted.flatMap((v) => v.datasets.map((d) => `${d.datasetName}@${d.datasetVersion}`)))];
     const externalParents = [...new Set(sorted.filter((v) => v.parent && v.parent.model !== model).map((v) => `${v.parent!.model}@${v.parent!.version}`))];
     const box = (bg: string) => ({ background: bg, border: "1px solid var(--border)", borderRadius: 8, fontSize: 12, color: "var(--fg)", width: 170 });
-    dsKeys.forEach((k, i) => nodes.push({ id: `ds:${k}`, position: { x: 0, y: i * 70 }, data: { label: `dataset ${k}` }, style: box("var(--subtle)"), sourcePosition: "right" as never, targetPosition: "left" as never }));
+    dsKeys.forEach((k, i) =>
+      nodes.push({
+        id: `ds:${k}`,
+        position: { x: 0, y: i * 70 },
+        data: { label: `dataset ${k}` },
+        style: box("var(--subtle)"),
+        sourcePosition: "right" as never,
+        targetPosition: "left" as never,
+      }),
+    );
     externalParents.forEach((k, i) =>
-      nodes.push({ id: `ext:${k}`, position: { x: 0, y: (dsKeys.length + i) * 70 }, data: { label: `model ${k}` }, style: box("var(--panel)"), sourcePosition: "right" as never }),
+      nodes.push({
+        id: `ext:${k}`,
+        position: { x: 0, y: (dsKeys.length + i) * 70 },
+        data: { label: `model ${k}` },
+        style: box("var(--panel)"),
+        sourcePosition: "right" as never,
+      }),
     );
     sorted.forEach((v, i) => {
-      nodes.push({ id: `mv:${v.version}`, position: { x: 280, y: i * 80 }, data: { label: `${model} v${v.version}` }, style: { ...box("var(--panel)"), fontWeight: 600, borderColor: "var(--accent)" }, sourcePosition: "right" as never, targetPosition: "left" as never });
+      nodes.push({
+        id: `mv:${v.version}`,
+        position: { x: 280, y: i * 80 },
+        data: { label: `${model} v${v.version}` },
+        style: { ...box("var(--panel)"), fontWeight: 600, borderColor: "var(--accent)" },
+        sourcePosition: "right" as never,
+        targetPosition: "left" as never,
+      });
       for (const d of v.datasets) {
-        edges.push({ id: `e:${d.datasetName}@${d.datasetVersion}->${v.version}:${d.role}`, source: `ds:${d.datasetName}@${d.datasetVersion}`, target: `mv:${v.version}`, label: d.role, animated: d.role === "train" });
+        edges.push({
+          id: `e:${d.datasetName}@${d.datasetVersion}->${v.version}:${d.role}`,
+          source: `ds:${d.datasetName}@${d.datasetVersion}`,
+          target: `mv:${v.version}`,
+          label: d.role,
+          animated: d.role === "train",
+        });
       }
       if (v.parent) {
         const src = v.parent.model === model ? `mv:${v.parent.version}` : `ext:${v.parent.model}@${v.parent.version}`;
@@ -37,7 +65,13 @@ export function LineageGraph({ model, versions, aliases }: { model: string; vers
       }
     });
     aliases.forEach((a, i) => {
-      nodes.push({ id: `al:${a.alias}`, position: { x: 560, y: i * 70 }, data: { label: a.alias }, style: box(a.alias === "production" ? "rgba(14,165,233,0.15)" : "var(--subtle)"), targetPosition: "left" as never });
+      nodes.push({
+        id: `al:${a.alias}`,
+        position: { x: 560, y: i * 70 },
+        data: { label: a.alias },
+        style: box(a.alias === "production" ? "rgba(14,165,233,0.15)" : "var(--subtle)"),
+        targetPosition: "left" as never,
+      });
       edges.push({ id: `a:${a.alias}`, source: `mv:${a.version}`, target: `al:${a.alias}` });
     });
     return { nodes, edges };
@@ -47,7 +81,16 @@ export function LineageGraph({ model, versions, aliases }: { model: string; vers
   return (
     <div className="h-80 w-full" data-testid="lineage-graph">
       {/* Remount when the graph changes shape, so a new version or alias is fitted into view. */}
-      <ReactFlow key={`${nodes.length}:${edges.length}`} nodes={nodes} edges={edges} fitView nodesDraggable={false} nodesConnectable={false} colorMode={resolvedTheme === "dark" ? "dark" : "light"} proOptions={{ hideAttribution: true }}>
+      <ReactFlow
+        key={`${nodes.length}:${edges.length}`}
+        nodes={nodes}
+        edges={edges}
+        fitView
+        nodesDraggable={false}
+        nodesConnectable={false}
+        colorMode={resolvedTheme === "dark" ? "dark" : "light"}
+        proOptions={{ hideAttribution: true }}
+      >
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>

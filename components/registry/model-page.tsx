@@ -15,11 +15,13 @@ import { Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { VersionChecks } from "~/components/pipelines/version-validation";
+import { DownloadButton } from "./download-button";
 import { LineageGraph } from "./lineage-graph";
 import { MetricsChart } from "./metrics-chart";
 import { UploadModelDialog } from "./models-page";
 import { formatBytes as bytes } from "~/server/shared/format";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import { InventoryCard } from "~/components/governance/inventory-card";
 
 const shape = (s: (number | string | null)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "—");
 
@@ -52,7 +54,15 @@ function Signature({ name, version }: { name: string; version: number }) {
       {io("Outputs", s.outputs)}
       <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1 text-sm">
         <dt className="text-muted">onnxruntime</dt>
-        <dd>{s.runtime.loadable ? <Badge tone="passing">loads</Badge> : <Badge tone="failing" title={s.runtime.error}>does not load</Badge>}</dd>
+        <dd>
+          {s.runtime.loadable ? (
+            <Badge tone="passing">loads</Badge>
+          ) : (
+            <Badge tone="failing" title={s.runtime.error}>
+              does not load
+            </Badge>
+          )}
+        </dd>
         <dt className="text-muted">IR version</dt>
         <dd>{s.irVersion}</dd>
         <dt className="text-muted">Opsets</dt>
@@ -189,7 +199,10 @@ export function ModelPage({ name }: { name: string }) {
         description={`${m.data.versions.length} version${m.data.versions.length === 1 ? "" : "s"}${m.data.aliases.length ? " · " + m.data.aliases.map((a) => `${a.alias} → v${a.version}`).join(", ") : ""}`}
         actions={
           <div className="flex items-center gap-3">
-            <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${m.data.name}"`)}`}>
+            <Link
+              className="text-sm text-accent hover:underline"
+              href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(`"name": "${m.data.name}"`)}`}
+            >
               Audit history
             </Link>
             {canWrite && <UploadModelDialog defaultName={m.data.name} />}
@@ -197,6 +210,7 @@ export function ModelPage({ name }: { name: string }) {
         }
       />
       <div className="space-y-6">
+        <InventoryCard name={name} />
         <Card>
           <CardHeader
             title="Versions"
@@ -230,11 +244,7 @@ export function ModelPage({ name }: { name: string }) {
               </thead>
               <tbody className="divide-y divide-border">
                 {m.data.versions.map((v) => (
-                  <tr
-                    key={v.id}
-                    className={v.version === current ? "bg-accent/5" : "cursor-pointer hover:bg-subtle/60"}
-                    onClick={() => setSelected(v.version)}
-                  >
+                  <tr key={v.id} className={v.version === current ? "bg-accent/5" : "cursor-pointer hover:bg-subtle/60"} onClick={() => setSelected(v.version)}>
                     <td className="px-4 py-2" onClick={(e) => e.stopPropagation()}>
                       <input
                         type="checkbox"
@@ -247,7 +257,11 @@ export function ModelPage({ name }: { name: string }) {
                       <button type="button" className="hover:underline" onClick={() => setSelected(v.version)}>
                         v{v.version}
                       </button>
-                      {v.parent && <span className="ml-2 text-xs text-muted">from {v.parent.model === name ? `v${v.parent.version}` : `${v.parent.model}@${v.parent.version}`}</span>}
+                      {v.parent && (
+                        <span className="ml-2 text-xs text-muted">
+                          from {v.parent.model === name ? `v${v.parent.version}` : `${v.parent.model}@${v.parent.version}`}
+                        </span>
+                      )}
                     </td>
                     <td className="space-x-1 px-4 py-2">
                       {aliasesOf(v.version).map((a) => (
@@ -261,7 +275,9 @@ export function ModelPage({ name }: { name: string }) {
                         .map(([k, val]) => `${k}=${Number(val).toPrecision(3)}`)
                         .join("  ") || "—"}
                     </td>
-                    <td className="px-4 py-2 text-xs">{v.datasets.map((d) => `${d.role === "eval" ? "eval " : ""}${d.datasetName}@${d.datasetVersion}`).join(", ") || "—"}</td>
+                    <td className="px-4 py-2 text-xs">
+                      {v.datasets.map((d) => `${d.role === "eval" ? "eval " : ""}${d.datasetName}@${d.datasetVersion}`).join(", ") || "—"}
+                    </td>
                     <td className="px-4 py-2">{v.loadable ? <Badge tone="passing">loads</Badge> : <Badge tone="failing">fails to load</Badge>}</td>
                     <td className="px-4 py-2 text-muted">
                       <TimeAgo date={v.createdAt} /> {v.createdBy ? `by ${v.createdBy}` : ""}
@@ -293,9 +309,15 @@ export function ModelPage({ name }: { name: string }) {
             <CardHeader
               title={`Signature of v${current}`}
               actions={
-                <Link className="text-sm text-accent hover:underline" href={`/w/${workspace.slug}/models/${encodeURIComponent(name)}/versions/${current}/report`}>
-                  Compliance report
-                </Link>
+                <div className="flex items-center gap-3">
+                  <Link
+                    className="text-sm text-accent hover:underline"
+                    href={`/w/${workspace.slug}/models/${encodeURIComponent(name)}/versions/${current}/report`}
+                  >
+                    Compliance report
+                  </Link>
+                  <DownloadButton kind="models" name={name} version={current} />
+                </div>
               }
             />
             <Signature name={name} version={current} />

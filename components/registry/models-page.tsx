@@ -3,6 +3,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Boxes, Plus } from "lucide-react";
 import Link from "next/link";
+import { useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -14,14 +15,17 @@ import { Dialog } from "~/components/ui/dialog";
 import { Field, Input } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { RegistryName } from "~/server/registry/registry.schema";
+import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
 
 /** "auc=0.91, f1=0.8" → { auc: 0.91, f1: 0.8 }; numbers where they parse, else strings. */
 function pairs(text: string, numeric: boolean): Record<string, string | number> | string {
   const out: Record<string, string | number> = {};
-  for (const part of text.split(/[,\n]/).map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(/[,\n]/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf("=");
     if (eq < 1) return `"${part}" is not name=value.`;
     const k = part.slice(0, eq).trim();
@@ -33,11 +37,11 @@ function pairs(text: string, numeric: boolean): Record<string, string | number> 
   return out;
 }
 
-export function UploadModelDialog({ defaultName, onDone }: { defaultName?: string; onDone?: () => void }) {
+export function UploadModelDialog({ defaultName, onDone, initialOpen }: { defaultName?: string; onDone?: () => void; initialOpen?: boolean }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const qc = useQueryClient();
-  const [open, setOpen] = useState(false);
+  const [open, setOpen] = useState(initialOpen ?? false);
   const [name, setName] = useState(defaultName ?? "");
   const [file, setFile] = useState<File | null>(null);
   const [metrics, setMetrics] = useState("");
@@ -53,7 +57,7 @@ export function UploadModelDialog({ defaultName, onDone }: { defaultName?: strin
     const next: Record<string, string> = {};
     const n = RegistryName.safeParse(name);
     if (!n.success) next.name = n.error.issues[0]!.message;
-    if (!file) next.file = "Choose an .onnx file.";
+    if (!file) next.file = "Choose an .onnx file, or a .zip/.tar bundle of model.onnx and its external data files.";
     const m = pairs(metrics, true);
     if (typeof m === "string") next.metrics = m;
     const p = pairs(params, false);
@@ -80,11 +84,25 @@ export function UploadModelDialog({ defaultName, onDone }: { defaultName?: strin
       const r = await uploadWithProgress(`/api/v1/workspaces/${workspace.slug}/models/${encodeURIComponent(n.data)}/versions`, file, meta, setProgress);
       if (!r.ok) {
         const field = r.data.error?.field ?? "file";
-        const key = field.startsWith("metadata.metrics") ? "metrics" : field.startsWith("metadata.params") ? "params" : field.startsWith("metadata.datasets") || field === "datasets" ? "datasets" : field.startsWith("metadata.gitCommit") ? "commit" : field === "name" ? "name" : "file";
+        const key = field.startsWith("metadata.metrics")
+          ? "metrics"
+          : field.startsWith("metadata.params")
+            ? "params"
+            : field.startsWith("metadata.datasets") || field === "datasets"
+              ? "datasets"
+              : field.startsWith("metadata.gitCommit")
+                ? "commit"
+                : field === "name"
+                  ? "name"
+                  : "file";
         setErrors({ [key]: r.data.error?.message ?? "The upload failed." });
         return;
       }
-      toast.success(r.data.created ? `${n.data} version ${String(r.data.version)} registered.` : `Same bytes as ${n.data} v${String(r.data.version)}; nothing new registered.`);
+      toast.success(
+        r.data.created
+          ? `${n.data} version ${String(r.data.version)} registered.`
+          : `Same bytes as ${n.data} v${String(r.data.version)}; nothing new registered.`,
+      );
       void qc.invalidateQueries({ queryKey: trpc.models.pathKey() });
       setOpen(false);
       setFile(null);
@@ -101,13 +119,25 @@ export function UploadModelDialog({ defaultName, onDone }: { defaultName?: strin
       <Button onClick={() => setOpen(true)}>
         <Plus className="size-4" aria-hidden /> {defaultName ? "New version" : "Register a model"}
       </Button>
-      <Dialog open={open} onOpenChange={setOpen} title={defaultName ? `New version of ${defaultName}` : "Register a model version"} description="An ONNX file and what you know about it. Steward reads its signature in a sandboxed process.">
+      <Dialog
+        open={open}
+        onOpenChange={setOpen}
+        title={defaultName ? `New version of ${defaultName}` : "Register a model version"}
+        description="An ONNX file and what you know about it. Steward reads its signature in a sandboxed process."
+      >
         <form onSubmit={submit} noValidate className="space-y-3">
           <Field label="Model name" htmlFor="m-name" error={errors.name}>
-            <Input id="m-name" value={name} onChange={(e) => setName(e.target.value)} disabled={!!defaultName} placeholder="credit-risk" invalid={!!errors.name} />
+            <Input
+              id="m-name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              disabled={!!defaultName}
+              placeholder="credit-risk"
+              invalid={!!errors.name}
+            />
           </Field>
           <div className="space-y-1.5">
-            <Dropzone accept=".onnx" file={file} onFile={setFile} label="Choose an ONNX file" />
+            <Dropzone accept=".onnx,.zip,.tar,.tgz,.gz" file={file} onFile={setFile} label="Choose an ONNX file or a bundle (.zip, .tar, .tar.gz)" />
             {errors.file && (
               <p role="alert" className="text-sm text-danger">
                 {errors.file}
@@ -127,7 +157,13 @@ export function UploadModelDialog({ defaultName, onDone }: { defaultName?: strin
             <Input id="m-commit" value={commit} onChange={(e) => setCommit(e.target.value)} invalid={!!errors.commit} />
           </Field>
           <Field label="Description (markdown)" htmlFor="m-desc">
-            <textarea id="m-desc" value={description} onChange={(e) => setDescription(e.target.value)} rows={3} className="w-full rounded-md border border-border bg-panel px-3 py-2 text-sm" />
+            <textarea
+              id="m-desc"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+              rows={3}
+              className="w-full rounded-md border border-border bg-panel px-3 py-2 text-sm"
+            />
           </Field>
           {progress !== null && <ProgressBar value={progress} />}
           <div className="flex justify-end gap-2">
@@ -148,10 +184,16 @@ export function ModelsPage() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const canWrite = useCan("model:write");
+  // ?upload=<anything> (the palette's "New model version…") opens the upload dialog; a new value opens it again.
+  const upload = useSearchParams().get("upload");
   const list = useQuery(trpc.models.list.queryOptions({ workspaceId: workspace.id }));
   return (
     <>
-      <PageHeader title="Models" description="Every ONNX version with its signature, metrics, lineage and aliases." actions={canWrite ? <UploadModelDialog /> : undefined} />
+      <PageHeader
+        title="Models"
+        description="Every ONNX version with its signature, metrics, lineage and aliases."
+        actions={canWrite ? <UploadModelDialog key={upload ?? ""} initialOpen={!!upload} /> : undefined}
+      />
       <Card>
         {list.isPending ? (
           <Skeleton rows={4} />
@@ -181,7 +223,15 @@ export function ModelsPage() {
                   </td>
                   <td className="px-5 py-2.5 text-right tabular-nums">{m.versions}</td>
                   <td className="space-x-1 px-5 py-2.5">
-                    {m.aliases.length === 0 ? <span className="text-muted">—</span> : m.aliases.map((a) => <Badge key={a.alias} tone={a.alias === "production" ? "serving" : "neutral"}>{a.alias} → v{a.version}</Badge>)}
+                    {m.aliases.length === 0 ? (
+                      <span className="text-muted">—</span>
+                    ) : (
+                      m.aliases.map((a) => (
+                        <Badge key={a.alias} tone={a.alias === "production" ? "serving" : "neutral"}>
+                          {a.alias} → v{a.version}
+                        </Badge>
+                      ))
+                    )}
                   </td>
                   <td className="px-5 py-2.5 text-muted">{m.updatedAt ? <TimeAgo date={m.updatedAt} /> : "—"}</td>
                 </tr>

@@ -31,9 +31,14 @@ export function uploadWithProgress(
 
 export function ProgressBar({ value }: { value: number }) {
   return (
-    <div className="h-2 w-full overflow-hidden rounded-full bg-subtle" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(value * 100)}>
+    <div
+      className="h-2 w-full overflow-hidden rounded-full bg-subtle"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(value * 100)}
+    >
       <div className="h-full bg-accent transition-[width]" style={{ width: `${Math.round(value * 100)}%` }} />
     </div>
   );
 }
-

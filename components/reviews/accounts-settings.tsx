@@ -18,7 +18,12 @@ function SetPassword() {
   const me = useQuery(trpc.auth.me.queryOptions());
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const set = useMutation(trpc.auth.setPassword.mutationOptions({ onSuccess: () => (toast.success("Password set: you can sign reviews."), setPassword(""), void me.refetch()), onError: (e) => setError(errorMessage(e)) }));
+  const set = useMutation(
+    trpc.auth.setPassword.mutationOptions({
+      onSuccess: () => (toast.success("Password set: you can sign reviews."), setPassword(""), void me.refetch()),
+      onError: (e) => setError(errorMessage(e)),
+    }),
+  );
   if (!me.data || me.data.hasPassword) return null;
   return (
     <Card>
@@ -45,8 +50,15 @@ export function AccountsSettings() {
   const { user } = useWorkspace();
   const trpc = useTRPC();
   const accounts = useQuery({ ...trpc.accounts.list.queryOptions(), retry: false });
-  const setActive = useMutation(trpc.accounts.setActive.mutationOptions({ onSuccess: (r) => toast.success(r.active ? "Account reactivated." : "Account deactivated: its sessions and tokens stopped working."), onError: (e) => toast.error(errorMessage(e)) }));
-  const endAll = useMutation(trpc.auth.endAllSessions.mutationOptions({ onSuccess: () => void signOut({ callbackUrl: "/signin" }), onError: (e) => toast.error(errorMessage(e)) }));
+  const setActive = useMutation(
+    trpc.accounts.setActive.mutationOptions({
+      onSuccess: (r) => toast.success(r.active ? "Account reactivated." : "Account deactivated: its sessions and tokens stopped working."),
+      onError: (e) => toast.error(errorMessage(e)),
+    }),
+  );
+  const endAll = useMutation(
+    trpc.auth.endAllSessions.mutationOptions({ onSuccess: () => void signOut({ callbackUrl: "/signin" }), onError: (e) => toast.error(errorMessage(e)) }),
+  );
   return (
     <div className="space-y-6">
       <SetPassword />
@@ -59,7 +71,10 @@ export function AccountsSettings() {
         </div>
       </Card>
       <Card>
-        <CardHeader title="Accounts on this Steward" description="Deactivating takes effect at once: no sign-in, no live session, no API token, no signature." />
+        <CardHeader
+          title="Accounts on this Steward"
+          description="Deactivating takes effect at once: no sign-in, no live session, no API token, no signature."
+        />
         {accounts.isError ? (
           <p className="px-5 py-4 text-sm text-muted">Only Steward administrators manage accounts.</p>
         ) : (
@@ -67,7 +82,8 @@ export function AccountsSettings() {
             {(accounts.data ?? []).map((a) => (
               <li key={a.id} className="flex items-center justify-between px-5 py-2">
                 <span>
-                  {a.name} <span className="text-xs text-muted">{a.email}</span> {a.instanceAdmin && <Badge tone="serving">administrator</Badge>} {a.deactivatedAt && <Badge tone="stale">deactivated</Badge>}
+                  {a.name} <span className="text-xs text-muted">{a.email}</span> {a.instanceAdmin && <Badge tone="serving">administrator</Badge>}{" "}
+                  {a.deactivatedAt && <Badge tone="stale">deactivated</Badge>}
                 </span>
                 <span className="flex items-center gap-3 text-xs text-muted">
                   {a.lastSignInAt ? (
@@ -78,7 +94,11 @@ export function AccountsSettings() {
                     "never signed in"
                   )}
                   {a.id !== user.id && (
-                    <Button size="sm" variant={a.deactivatedAt ? "secondary" : "ghost"} onClick={() => setActive.mutate({ userId: a.id, active: !!a.deactivatedAt })}>
+                    <Button
+                      size="sm"
+                      variant={a.deactivatedAt ? "secondary" : "ghost"}
+                      onClick={() => setActive.mutate({ userId: a.id, active: !!a.deactivatedAt })}
+                    >
                       {a.deactivatedAt ? "Reactivate" : "Deactivate"}
                     </Button>
                   )}

@@ -19,6 +19,7 @@ const KIND: Record<string, { label: string; tone: Tone }> = {
   changes_requested: { label: "changes requested", tone: "failing" },
   decision: { label: "decision", tone: "passing" },
   alert: { label: "alert", tone: "failing" },
+  revalidation: { label: "revalidation", tone: "warning" },
 };
 
 /** The signed-in person's inbox, across workspaces, live. */

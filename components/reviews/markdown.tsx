@@ -1,6 +1,6 @@
 import ReactMarkdown, { defaultUrlTransform } from "react-markdown";
 import remarkGfm from "remark-gfm";
-import { MENTION } from "~/server/reviews/markdown";
+import { MENTION } from "~/server/shared/markdown";
 
 /*
  * Markdown for comments and model cards, rendered inert: raw HTML is dropped (never
@@ -30,7 +30,14 @@ export function Markdown({ source, className }: { source: string; className?: st
             ) : (
               <span>{children}</span>
             ),
-          img: ({ src, alt }) => (typeof src === "string" && src ? <a href={src} target="_blank" rel="noopener noreferrer nofollow" className="text-accent underline">{alt || "image"}</a> : <span>{alt}</span>),
+          img: ({ src, alt }) =>
+            typeof src === "string" && src ? (
+              <a href={src} target="_blank" rel="noopener noreferrer nofollow" className="text-accent underline">
+                {alt || "image"}
+              </a>
+            ) : (
+              <span>{alt}</span>
+            ),
         }}
       >
         {/* Mentions become links to a "mention:" target, drawn as highlighted names (not mailto links). */}

@@ -9,7 +9,7 @@ import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Field, Select } from "~/components/ui/field";
 import { PageHeader, Skeleton } from "~/components/ui/states";
-import { can, ROLE_LABELS } from "~/server/authz/permissions";
+import { can, ROLE_LABELS } from "~/server/shared/permissions";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 
 /** Request a review: a model version proposed for a protected alias, with a summary and reviewers. */
@@ -39,7 +39,9 @@ export function NewReview() {
   const modelName = model || m?.name || "";
   const versions = m?.latestVersion ? Array.from({ length: m.latestVersion }, (_, i) => m.latestVersion! - i) : [];
   const protectedAliases = (policies.data ?? []).filter((p) => p.active);
-  const approvers = (members.data ?? []).filter((x) => x.userId !== user.id && (can(x.role, "review:approve_technical") || can(x.role, "review:approve_compliance")));
+  const approvers = (members.data ?? []).filter(
+    (x) => x.userId !== user.id && (can(x.role, "review:approve_technical") || can(x.role, "review:approve_compliance")),
+  );
   const policy = protectedAliases.find((p) => p.alias === alias);
   return (
     <>
@@ -86,14 +88,28 @@ export function NewReview() {
           {policy && (
             <p className="rounded-md bg-subtle px-3 py-2 text-xs text-muted" data-testid="policy-summary">
               Policy for <strong>{policy.alias}</strong>
-              {policy.source === "default" ? " (default)" : ` (version ${policy.version})`}: {policy.rules.requiredApprovals.map((r) => `${r.count} ${r.role.replace("_", " ")}`).join(" + ")}, at least {policy.rules.minDistinctApprovers} distinct approver
+              {policy.source === "default" ? " (default)" : ` (version ${policy.version})`}:{" "}
+              {policy.rules.requiredApprovals.map((r) => `${r.count} ${r.role.replace("_", " ")}`).join(" + ")}, at least {policy.rules.minDistinctApprovers}{" "}
+              distinct approver
               {policy.rules.minDistinctApprovers === 1 ? "" : "s"}
-              {policy.rules.requiredChecks.length ? `, ${policy.rules.requiredChecks.includes("*") ? "every required check passing" : `checks ${policy.rules.requiredChecks.join(", ")} passing`}` : ""}
+              {policy.rules.requiredChecks.length
+                ? `, ${policy.rules.requiredChecks.includes("*") ? "every required check passing" : `checks ${policy.rules.requiredChecks.join(", ")} passing`}`
+                : ""}
               {policy.rules.allowRequesterApproval ? "" : "; you cannot approve your own request"}.
             </p>
           )}
-          <Field label="Summary" htmlFor="rv-summary" error={errors.summary} hint="What changed, why it should be promoted, and what reviewers should look at. Markdown.">
-            <textarea id="rv-summary" className="h-28 w-full rounded-md border border-border bg-panel p-3 text-sm" value={summary} onChange={(e) => setSummary(e.target.value)} />
+          <Field
+            label="Summary"
+            htmlFor="rv-summary"
+            error={errors.summary}
+            hint="What changed, why it should be promoted, and what reviewers should look at. Markdown."
+          >
+            <textarea
+              id="rv-summary"
+              className="h-28 w-full rounded-md border border-border bg-panel p-3 text-sm"
+              value={summary}
+              onChange={(e) => setSummary(e.target.value)}
+            />
           </Field>
           <fieldset>
             <legend className="text-sm font-medium">Reviewers</legend>
@@ -104,7 +120,11 @@ export function NewReview() {
               <div className="flex flex-wrap gap-3">
                 {approvers.map((x) => (
                   <label key={x.userId} className="flex items-center gap-2 rounded-md border border-border px-3 py-1.5 text-sm">
-                    <input type="checkbox" checked={assignees.includes(x.userId)} onChange={(e) => setAssignees((a) => (e.target.checked ? [...a, x.userId] : a.filter((y) => y !== x.userId)))} />
+                    <input
+                      type="checkbox"
+                      checked={assignees.includes(x.userId)}
+                      onChange={(e) => setAssignees((a) => (e.target.checked ? [...a, x.userId] : a.filter((y) => y !== x.userId)))}
+                    />
                     {x.name} <span className="text-xs text-muted">{ROLE_LABELS[x.role]}</span>
                   </label>
                 ))}

@@ -26,7 +26,10 @@ export function ReviewsPage() {
         description="Model versions proposed for a protected alias, reviewed together and approved with e-signatures."
         actions={
           canOpen && (
-            <Link href={`/w/${workspace.slug}/reviews/new`} className="inline-flex h-9 items-center gap-1.5 rounded-md bg-accent px-3 text-sm font-medium text-white hover:bg-accent/90">
+            <Link
+              href={`/w/${workspace.slug}/reviews/new`}
+              className="inline-flex h-9 items-center gap-1.5 rounded-md bg-accent px-3 text-sm font-medium text-white hover:bg-accent/90"
+            >
               <GitPullRequest className="size-4" aria-hidden /> Request review
             </Link>
           )
@@ -52,7 +55,9 @@ export function ReviewsPage() {
           <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
         ) : list.data.length === 0 ? (
           <EmptyState title={tab === "open" ? "No open reviews" : "No closed reviews yet"} icon={<GitPullRequest className="size-8" aria-hidden />}>
-            {tab === "open" ? "Promoting a version to staging or production starts here: request a review from a model's page or with the button above." : "Approved, rejected and withdrawn requests appear here."}
+            {tab === "open"
+              ? "Promoting a version to staging or production starts here: request a review from a model's page or with the button above."
+              : "Approved, rejected and withdrawn requests appear here."}
           </EmptyState>
         ) : (
           <ul className="divide-y divide-border" data-testid="reviews-list">
@@ -68,6 +73,15 @@ export function ReviewsPage() {
                   </div>
                   <div className="shrink-0 text-right text-xs text-muted">
                     <Badge tone={STATUS_TONE[r.status]}>{r.status}</Badge>
+                    {r.status === "open" && r.superseded && (
+                      <Badge
+                        tone="warning"
+                        className="ml-1"
+                        title={r.superseded.alreadyHolds ? "Its version already holds the alias" : "The alias moved: re-base to continue"}
+                      >
+                        {r.superseded.alreadyHolds ? `v${r.superseded.holderVersion} holds ${r.alias}` : "superseded"}
+                      </Badge>
+                    )}
                     <div className="mt-1">
                       {r.requester} · <TimeAgo date={r.createdAt} />
                     </div>

@@ -7,7 +7,10 @@ import { ErrorState, Skeleton } from "~/components/ui/states";
 
 type Doc = {
   info: { description: string };
-  paths: Record<string, Record<string, { summary: string; tags: string[]; "x-steward-permission"?: string; requestBody?: { content: Record<string, unknown> } }>>;
+  paths: Record<
+    string,
+    Record<string, { summary: string; tags: string[]; "x-steward-permission"?: string; requestBody?: { content: Record<string, unknown> } }>
+  >;
 };
 
 const METHOD_TONE = { get: "serving", post: "passing", put: "warning", delete: "failing" } as const;
@@ -20,7 +23,15 @@ export function ApiSettings() {
   const rows = Object.entries(doc.data.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, ...op })));
   return (
     <Card>
-      <CardHeader title="REST API" description={doc.data.info.description} actions={<a className="text-sm text-accent hover:underline" href="/api/v1/openapi.json">openapi.json</a>} />
+      <CardHeader
+        title="REST API"
+        description={doc.data.info.description}
+        actions={
+          <a className="text-sm text-accent hover:underline" href="/api/v1/openapi.json">
+            openapi.json
+          </a>
+        }
+      />
       <table className="w-full text-sm" data-testid="api-reference">
         <thead className="bg-subtle text-left text-xs text-muted">
           <tr>
@@ -33,7 +44,9 @@ export function ApiSettings() {
         <tbody className="divide-y divide-border">
           {rows.map((r) => (
             <tr key={`${r.method} ${r.path}`}>
-              <td className="px-5 py-2.5"><Badge tone={METHOD_TONE[r.method as keyof typeof METHOD_TONE] ?? "neutral"}>{r.method.toUpperCase()}</Badge></td>
+              <td className="px-5 py-2.5">
+                <Badge tone={METHOD_TONE[r.method as keyof typeof METHOD_TONE] ?? "neutral"}>{r.method.toUpperCase()}</Badge>
+              </td>
               <td className="px-5 py-2.5 font-mono text-xs">{r.path}</td>
               <td className="px-5 py-2.5">{r.summary}</td>
               <td className="px-5 py-2.5 font-mono text-xs text-muted">{r["x-steward-permission"] ?? "—"}</td>

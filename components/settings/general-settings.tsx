@@ -9,6 +9,7 @@ import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
+import { FrameworksCard } from "./frameworks-card";
 
 export function GeneralSettings() {
   const { workspace } = useWorkspace();
@@ -58,6 +59,8 @@ export function GeneralSettings() {
         </form>
       </Card>
       <RetentionCard />
+      <DownloadsCard />
+      <FrameworksCard />
       <Card>
         <CardHeader title="Leave this workspace" description="You lose access at once. The last owner cannot leave." />
         <div className="p-5">
@@ -109,7 +112,14 @@ function RetentionCard() {
       >
         <div className="w-48">
           <Field label="Prediction logs (days)" htmlFor="retention" error={error}>
-            <Input id="retention" inputMode="numeric" value={value} onChange={(e) => setDays(e.target.value)} disabled={!canUpdate || settings.isPending} invalid={!!error} />
+            <Input
+              id="retention"
+              inputMode="numeric"
+              value={value}
+              onChange={(e) => setDays(e.target.value)}
+              disabled={!canUpdate || settings.isPending}
+              invalid={!!error}
+            />
           </Field>
         </div>
         {canUpdate && (
@@ -118,6 +128,40 @@ function RetentionCard() {
           </Button>
         )}
       </form>
+    </Card>
+  );
+}
+
+function DownloadsCard() {
+  const { workspace } = useWorkspace();
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const canUpdate = useCan("workspace:update");
+  const settings = useQuery(trpc.workspaces.settings.queryOptions({ workspaceId: workspace.id }));
+  const save = useMutation(
+    trpc.workspaces.setViewerDownloads.mutationOptions({
+      onSuccess: (r) => {
+        toast.success(r.viewerDownloads ? "Viewers may download files." : "Viewers can no longer download files.");
+        void qc.invalidateQueries({ queryKey: trpc.workspaces.settings.queryKey({ workspaceId: workspace.id }) });
+      },
+      onError: (err) => toast.error(errorMessage(err)),
+    }),
+  );
+  return (
+    <Card>
+      <CardHeader
+        title="Downloads"
+        description="Every download of a model or dataset file is recorded in the audit trail. Every role but viewer may always download."
+      />
+      <label className="flex items-center gap-3 p-5 text-sm">
+        <input
+          type="checkbox"
+          checked={settings.data?.viewerDownloads ?? true}
+          disabled={!canUpdate || settings.isPending || save.isPending}
+          onChange={(e) => save.mutate({ workspaceId: workspace.id, viewerDownloads: e.target.checked })}
+        />
+        Viewers may download model and dataset files
+      </label>
     </Card>
   );
 }

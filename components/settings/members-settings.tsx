@@ -14,8 +14,8 @@ import { Dialog } from "~/components/ui/dialog";
 import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { ROLE_DESCRIPTIONS, ROLE_LABELS, ROLES, type Role } from "~/server/authz/permissions";
-import { InviteMemberInput } from "~/server/identity/identity.schema";
+import { ROLE_DESCRIPTIONS, ROLE_LABELS, ROLES, type Role } from "~/server/shared/permissions";
+import { InviteMemberInput } from "~/server/shared/identity.schema";
 
 function InviteDialog() {
   const { workspace } = useWorkspace();
@@ -61,7 +61,12 @@ function InviteDialog() {
       <Button onClick={() => setOpen(true)}>
         <UserPlus className="size-4" aria-hidden /> Invite member
       </Button>
-      <Dialog open={open} onOpenChange={reset} title="Invite a member" description="They join with the role you choose. The link works once and expires in 7 days.">
+      <Dialog
+        open={open}
+        onOpenChange={reset}
+        title="Invite a member"
+        description="They join with the role you choose. The link works once and expires in 7 days."
+      >
         {link ? (
           <div className="space-y-3">
             <p className="text-sm">Send this link to {email}. It is shown only now.</p>
@@ -176,8 +181,24 @@ export function MembersSettings() {
     onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.members.list.queryKey({ workspaceId: workspace.id }) }),
     onError: (err: unknown) => toast.error(errorMessage(err)),
   };
-  const changeRole = useMutation(trpc.members.changeRole.mutationOptions({ ...onDone, onSuccess: () => { toast.success("Role changed."); onDone.onSuccess(); } }));
-  const remove = useMutation(trpc.members.remove.mutationOptions({ ...onDone, onSuccess: () => { toast.success("Member removed."); onDone.onSuccess(); } }));
+  const changeRole = useMutation(
+    trpc.members.changeRole.mutationOptions({
+      ...onDone,
+      onSuccess: () => {
+        toast.success("Role changed.");
+        onDone.onSuccess();
+      },
+    }),
+  );
+  const remove = useMutation(
+    trpc.members.remove.mutationOptions({
+      ...onDone,
+      onSuccess: () => {
+        toast.success("Member removed.");
+        onDone.onSuccess();
+      },
+    }),
+  );
 
   return (
     <div className="space-y-6">
@@ -212,7 +233,10 @@ export function MembersSettings() {
                     </td>
                     <td className="px-5 py-2.5 text-muted">
                       {m.email}{" "}
-                      <Link className="ml-1 text-xs text-accent hover:underline" href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(m.email)}`}>
+                      <Link
+                        className="ml-1 text-xs text-accent hover:underline"
+                        href={`/w/${workspace.slug}/governance/audit?q=${encodeURIComponent(m.email)}`}
+                      >
                         audit
                       </Link>
                     </td>

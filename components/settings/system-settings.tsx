@@ -1,7 +1,6 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
@@ -12,11 +11,10 @@ import { useRealtimeStatus } from "~/components/realtime/realtime-provider";
 const TONE = { alive: "passing", stale: "warning", stopped: "stale" } as const;
 
 export function SystemSettings() {
-  const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const realtime = useRealtimeStatus();
   // Heartbeats arrive every 5 s; polling at that pace shows liveness without a socket event per beat.
-  const status = useQuery({ ...trpc.system.status.queryOptions({ workspaceId: workspace.id }), refetchInterval: 5000 });
+  const status = useQuery({ ...trpc.system.status.queryOptions(), refetchInterval: 5000 });
   return (
     <div className="space-y-6">
       <Card>
@@ -54,6 +52,50 @@ export function SystemSettings() {
                     <TimeAgo date={w.startedAt} />
                   </td>
                   <td className="px-5 py-2.5 text-right tabular-nums">{w.jobsProcessed}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+      <Card>
+        <CardHeader
+          title="Process restarts"
+          description="Exits of the web, worker and inference processes that npm start did not ask for, in the last 24 hours. Each is restarted after a delay that doubles; after 5 exits within a minute it stays stopped."
+        />
+        {status.isPending ? (
+          <Skeleton rows={1} />
+        ) : status.isError ? null : status.data.processExits.length === 0 ? (
+          <EmptyState title="No process has exited unexpectedly in the last 24 hours" />
+        ) : (
+          <table className="w-full text-sm" data-testid="process-exits-table">
+            <thead className="bg-subtle text-left text-xs text-muted">
+              <tr>
+                <th className="px-5 py-2 font-medium">Process</th>
+                <th className="px-5 py-2 font-medium">Exit reason</th>
+                <th className="px-5 py-2 font-medium">Action</th>
+                <th className="px-5 py-2 font-medium">When</th>
+                <th className="px-5 py-2 font-medium">Host · PID</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-border">
+              {status.data.processExits.map((e) => (
+                <tr key={e.id}>
+                  <td className="px-5 py-2.5 font-medium">{e.process}</td>
+                  <td className="px-5 py-2.5 font-mono text-xs">{e.reason}</td>
+                  <td className="px-5 py-2.5">
+                    {e.gaveUp ? (
+                      <Badge tone="failing">stopped after {e.crashesInWindow} exits</Badge>
+                    ) : (
+                      <Badge tone="warning">restarted after {Math.round((e.restartInMs ?? 0) / 100) / 10} s</Badge>
+                    )}
+                  </td>
+                  <td className="px-5 py-2.5 text-muted">
+                    <TimeAgo date={e.at} />
+                  </td>
+                  <td className="px-5 py-2.5 font-mono text-xs text-muted">
+                    {e.hostname} · {e.pid ?? "–"}
+                  </td>
                 </tr>
               ))}
             </tbody>

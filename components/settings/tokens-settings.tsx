@@ -12,7 +12,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
-import { can, ROLE_LABELS, ROLE_PERMISSIONS, ROLES, type Role } from "~/server/authz/permissions";
+import { can, ROLE_LABELS, ROLE_PERMISSIONS, ROLES, type Role } from "~/server/shared/permissions";
 
 const within = (role: Role, limit: Role) => ROLE_PERMISSIONS[role].every((p) => can(limit, p));
 
@@ -47,7 +47,10 @@ export function TokensSettings() {
   return (
     <div className="space-y-6">
       <Card>
-        <CardHeader title="Create an API token" description="For CI jobs and the steward CLI. It acts as you, in this workspace only, with the role you choose (never more than yours)." />
+        <CardHeader
+          title="Create an API token"
+          description="For CI jobs and the steward CLI. It acts as you, in this workspace only, with the role you choose (never more than yours)."
+        />
         <form
           className="grid gap-4 p-5 md:grid-cols-[2fr_1fr_1fr_auto] md:items-start"
           noValidate
@@ -81,19 +84,28 @@ export function TokensSettings() {
           <Button type="submit" className="md:mt-6" loading={create.isPending}>
             <KeyRound className="size-4" aria-hidden /> Create token
           </Button>
-          {errors.form && <p role="alert" className="text-sm text-danger md:col-span-4">{errors.form}</p>}
+          {errors.form && (
+            <p role="alert" className="text-sm text-danger md:col-span-4">
+              {errors.form}
+            </p>
+          )}
         </form>
         {created && (
           <div className="mx-5 mb-5 space-y-2 rounded-md border border-emerald-500/30 bg-emerald-500/10 p-4 text-sm" role="status">
             <p className="font-medium">Copy the token now: it is shown only once.</p>
             <div className="flex gap-2">
               <Input readOnly value={created} data-testid="new-token" className="font-mono" onFocus={(e) => e.currentTarget.select()} />
-              <Button variant="secondary" aria-label="Copy token" onClick={() => void navigator.clipboard?.writeText(created).then(() => toast.success("Token copied."))}>
+              <Button
+                variant="secondary"
+                aria-label="Copy token"
+                onClick={() => void navigator.clipboard?.writeText(created).then(() => toast.success("Token copied."))}
+              >
                 <Copy className="size-4" />
               </Button>
             </div>
             <p className="text-muted">
-              Use it with <code>steward login --url {typeof window === "undefined" ? "" : window.location.origin} --token …</code> or as <code>Authorization: Bearer …</code>.
+              Use it with <code>steward login --url {typeof window === "undefined" ? "" : window.location.origin} --token …</code> or as{" "}
+              <code>Authorization: Bearer …</code>.
             </p>
           </div>
         )}

@@ -10,7 +10,7 @@ export function Tabs({ label, tabs }: { label: string; tabs: { href: string; lab
   const { workspace } = useWorkspace();
   const pathname = usePathname();
   return (
-    <nav aria-label={label} className="mb-6 flex gap-1 border-b border-border">
+    <nav aria-label={label} className="mb-6 flex gap-1 overflow-x-auto border-b border-border">
       {tabs.map((t) => {
         const href = `/w/${workspace.slug}${t.href}`;
         const active = pathname === href;
@@ -19,7 +19,10 @@ export function Tabs({ label, tabs }: { label: string; tabs: { href: string; lab
             key={t.href}
             href={href}
             aria-current={active ? "page" : undefined}
-            className={cn("-mb-px border-b-2 px-3 py-2 text-sm", active ? "border-accent font-medium" : "border-transparent text-muted hover:text-fg")}
+            className={cn(
+              "-mb-px shrink-0 border-b-2 px-3 py-2 text-sm whitespace-nowrap",
+              active ? "border-accent font-medium" : "border-transparent text-muted hover:text-fg",
+            )}
           >
             {t.label}
           </Link>

@@ -1,23 +1,15 @@
 "use client";
 
 import { createContext, useContext } from "react";
-import type { Role } from "~/server/authz/permissions";
-import { can, type Permission } from "~/server/authz/permissions";
+import type { Role } from "~/server/shared/permissions";
+import { can, type Permission } from "~/server/shared/permissions";
 
 export type CurrentWorkspace = { id: string; slug: string; name: string; role: Role };
 export type CurrentUser = { id: string; email: string; name: string };
 
 const Ctx = createContext<{ workspace: CurrentWorkspace; user: CurrentUser } | null>(null);
 
-export function WorkspaceProvider({
-  workspace,
-  user,
-  children,
-}: {
-  workspace: CurrentWorkspace;
-  user: CurrentUser;
-  children: React.ReactNode;
-}) {
+export function WorkspaceProvider({ workspace, user, children }: { workspace: CurrentWorkspace; user: CurrentUser; children: React.ReactNode }) {
   return <Ctx.Provider value={{ workspace, user }}>{children}</Ctx.Provider>;
 }
 

@@ -1,18 +1,6 @@
 import { cn } from "./cn";
 
-export function Field({
-  label,
-  htmlFor,
-  error,
-  hint,
-  children,
-}: {
-  label: string;
-  htmlFor: string;
-  error?: string;
-  hint?: string;
-  children: React.ReactNode;
-}) {
+export function Field({ label, htmlFor, error, hint, children }: { label: string; htmlFor: string; error?: string; hint?: string; children: React.ReactNode }) {
   return (
     <div className="space-y-1.5">
       <label htmlFor={htmlFor} className="block text-sm font-medium">
@@ -46,10 +34,5 @@ export function Input({ className, invalid, ...props }: React.InputHTMLAttribute
 }
 
 export function Select({ className, ...props }: React.SelectHTMLAttributes<HTMLSelectElement>) {
-  return (
-    <select
-      className={cn("h-9 rounded-md border border-border bg-panel px-2 text-sm outline-none focus:border-accent", className)}
-      {...props}
-    />
-  );
+  return <select className={cn("h-9 rounded-md border border-border bg-panel px-2 text-sm outline-none focus:border-accent", className)} {...props} />;
 }

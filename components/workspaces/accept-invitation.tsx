@@ -9,9 +9,7 @@ import { Button } from "~/components/ui/button";
 export function AcceptInvitation({ token, signedInAs, invitedEmail }: { token: string; signedInAs: string; invitedEmail: string }) {
   const trpc = useTRPC();
   const router = useRouter();
-  const accept = useMutation(
-    trpc.invitations.accept.mutationOptions({ onSuccess: (r) => router.push(`/w/${r.slug}`) }),
-  );
+  const accept = useMutation(trpc.invitations.accept.mutationOptions({ onSuccess: (r) => router.push(`/w/${r.slug}`) }));
   if (signedInAs !== invitedEmail) {
     return (
       <div className="space-y-3 text-sm">

@@ -12,8 +12,8 @@ import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
-import { ROLE_LABELS } from "~/server/authz/permissions";
-import { CreateWorkspaceInput, slugify } from "~/server/identity/identity.schema";
+import { ROLE_LABELS } from "~/server/shared/permissions";
+import { CreateWorkspaceInput, slugify } from "~/server/shared/identity.schema";
 
 export function WorkspacesPage({ email }: { email: string }) {
   const trpc = useTRPC();
@@ -66,9 +66,7 @@ export function WorkspacesPage({ email }: { email: string }) {
         ) : list.isError ? (
           <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
         ) : list.data.length === 0 ? (
-          <EmptyState title="You are not in any workspace yet">
-            Create one below, or open the invitation link a colleague sent you.
-          </EmptyState>
+          <EmptyState title="You are not in any workspace yet">Create one below, or open the invitation link a colleague sent you.</EmptyState>
         ) : (
           <ul className="divide-y divide-border">
             {list.data.map((w) => (

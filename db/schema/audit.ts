@@ -25,6 +25,14 @@ export const auditEvents = pgTable(
     changes: jsonb().$type<Record<string, [unknown, unknown]>>(),
     metadata: jsonb().$type<Record<string, unknown>>(),
     requestId: text(),
+    /**
+     * Ed25519 signature of `hash` by the audit signing key that appended the event (key id
+     * beside it). Not part of the hash: it authenticates the event itself, so a database
+     * superuser who rewrites events after the last checkpoint and recomputes the hashes
+     * cannot re-sign them. Null on events appended before events were signed.
+     */
+    signature: text(),
+    keyId: text(),
   },
   (t) => [
     unique("audit_events_chain_seq_key").on(t.workspaceId, t.seq).nullsNotDistinct(),

@@ -1,16 +1,10 @@
 import { relations, sql } from "drizzle-orm";
 import { boolean, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+// Relative: drizzle-kit loads the schema without the ~ alias.
+import { ROLES } from "../../server/shared/permissions";
 
-export const ROLES = [
-  "viewer",
-  "ml_engineer",
-  "reviewer",
-  "compliance_officer",
-  "ops",
-  "admin",
-  "owner",
-] as const;
-export type Role = (typeof ROLES)[number];
+/** The roles (and their order, lowest first) are defined with the permission table, which the browser also loads. */
+export { ROLES, type Role } from "../../server/shared/permissions";
 
 export const roleEnum = pgEnum("role", ROLES);
 
@@ -40,6 +34,24 @@ export const users = pgTable(
   (t) => [uniqueIndex("users_email_key").on(t.email)],
 );
 
+/**
+ * One row per signed-in browser session; its id is the `sid` claim of the session token.
+ * A token whose row is gone (signed out, password changed, "sign out everywhere") or past
+ * `expires_at` (an absolute lifetime, however often the cookie is refreshed) is refused.
+ */
+export const authSessions = pgTable(
+  "auth_sessions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId)],
+);
+
 export const workspaces = pgTable(
   "workspaces",
   {
@@ -48,6 +60,13 @@ export const workspaces = pgTable(
     name: text().notNull(),
     /** How long prediction logs are kept. Audit events are never removed by retention. */
     predictionRetentionDays: integer().notNull().default(90),
+    /** Compliance frameworks this workspace reports against (ids of server/shared/frameworks/*.json); some set a retention floor. */
+    frameworks: text()
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Whether viewers may download model and dataset files (every other role with registry:read always may). */
+    viewerDownloads: boolean().notNull().default(true),
     ...timestamps,
   },
   (t) => [uniqueIndex("workspaces_slug_key").on(t.slug)],
@@ -66,10 +85,7 @@ export const memberships = pgTable(
     role: roleEnum().notNull(),
     ...timestamps,
   },
-  (t) => [
-    uniqueIndex("memberships_workspace_user_key").on(t.workspaceId, t.userId),
-    index("memberships_user_idx").on(t.userId),
-  ],
+  (t) => [uniqueIndex("memberships_workspace_user_key").on(t.workspaceId, t.userId), index("memberships_user_idx").on(t.userId)],
 );
 
 export const invitations = pgTable(

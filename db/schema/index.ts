@@ -6,3 +6,4 @@ export * from "./pipelines";
 export * from "./serving";
 export * from "./reviews";
 export * from "./monitoring";
+export * from "./instance";

@@ -1,11 +1,13 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { workspaces } from "./identity";
 import { modelVersions } from "./registry";
 import { deployments } from "./serving";
 
 // Relative: drizzle-kit loads the schema without the ~ alias.
 export { LATENCY_BUCKETS_MS } from "../../server/shared/latency";
+import { ALERT_METRICS } from "../../server/shared/alert-metrics";
+import { SENSITIVITY_NAMES, type Sensitivity } from "../../server/shared/anomaly";
 
 /**
  * Per-minute rollups of the prediction log, by deployment, version and role: what the
@@ -14,9 +16,15 @@ export { LATENCY_BUCKETS_MS } from "../../server/shared/latency";
 export const predictionRollups = pgTable(
   "prediction_rollups",
   {
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    modelVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: "cascade" }),
     role: text({ enum: ["primary", "canary", "shadow"] }).notNull(),
     minute: timestamp({ withTimezone: true }).notNull(),
     requests: integer().notNull(),
@@ -39,7 +47,8 @@ export const monitoringWatermarks = pgTable("monitoring_watermarks", {
 });
 
 export type DriftReference =
-  | { kind?: "dataset"; dataset: string; version: number; role: "train" | "eval"; rows: number }
+  /** rows: the dataset version's rows; sample: the uniform sample drift was computed on (absent in results from before sampling). */
+  | { kind?: "dataset"; dataset: string; version: number; role: "train" | "eval"; rows: number; sample?: { rows: number; seed: number; method: "reservoir" } }
   | { kind: "window"; from: string; to: string; rows: number };
 
 /** One drift computation: every input feature of a window against the reference. */
@@ -47,9 +56,15 @@ export const driftResults = pgTable(
   "drift_results",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
-    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    modelVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: "cascade" }),
     windowStart: timestamp({ withTimezone: true }).notNull(),
     windowEnd: timestamp({ withTimezone: true }).notNull(),
     /** What the window is compared with: a dataset version in the lineage, or a window of the deployment's own traffic. */
@@ -65,23 +80,31 @@ export const driftResults = pgTable(
   (t) => [index("drift_results_deployment_idx").on(t.deploymentId, t.windowEnd)],
 );
 
-
-export const ALERT_METRICS = ["latency_p99", "error_rate", "drift_any", "drift_feature", "prediction_drift", "traffic_drop", "accuracy", "f1", "auc", "mae", "rmse"] as const;
-/** Metrics that fire when they fall below the threshold (the rest fire above it). */
-export const ALERT_BELOW: readonly (typeof ALERT_METRICS)[number][] = ["traffic_drop", "accuracy", "f1", "auc"];
-
 /** When to raise an alert for a deployment, and what to do then (ops and admins edit them). */
 export const alertRules = pgTable(
   "alert_rules",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     name: text().notNull(),
     metric: text({ enum: ALERT_METRICS }).notNull(),
     /** For drift_feature: the input feature. */
     feature: text(),
-    /** Fires when the value is above (or, for ALERT_BELOW metrics, below) the threshold over the window. */
+    /**
+     * threshold: fires when the value is above (or, for metrics that fire below, below) the threshold over the window
+     * (server/shared/alert-metrics.ts). anomaly: fires when the value leaves the band learned from the deployment's own
+     * history (server/monitoring/anomaly.ts); the threshold is unused (0).
+     */
+    kind: text({ enum: ["threshold", "anomaly"] })
+      .notNull()
+      .default("threshold"),
+    /** Anomaly rules: how far from normal is unusual (server/shared/anomaly.ts SENSITIVITIES). */
+    sensitivity: text({ enum: SENSITIVITY_NAMES as [Sensitivity, ...Sensitivity[]] }),
     threshold: real().notNull(),
     windowMinutes: integer().notNull(),
     severity: text({ enum: ["info", "warning", "critical"] }).notNull(),
@@ -99,9 +122,15 @@ export const alertIncidents = pgTable(
   "alert_incidents",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    ruleId: uuid().notNull().references(() => alertRules.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    ruleId: uuid()
+      .notNull()
+      .references(() => alertRules.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     status: text({ enum: ["firing", "acknowledged", "resolved"] }).notNull(),
     value: real(),
     message: text().notNull(),
@@ -109,17 +138,33 @@ export const alertIncidents = pgTable(
     acknowledgedAt: timestamp({ withTimezone: true }),
     acknowledgedBy: uuid(),
     resolvedAt: timestamp({ withTimezone: true }),
+    /** Null when the incident resolved by itself (its condition cleared, or a later rollout went live). */
+    resolvedBy: uuid(),
+    /** Why it was resolved: the operator's note, or what resolved it. */
+    resolutionNote: text(),
     pipelineRunId: uuid(),
   },
-  (t) => [index("alert_incidents_deployment_idx").on(t.deploymentId, t.openedAt), uniqueIndex("alert_incidents_open_key").on(t.ruleId).where(sql`status <> 'resolved'`)],
+  (t) => [
+    index("alert_incidents_deployment_idx").on(t.deploymentId, t.openedAt),
+    uniqueIndex("alert_incidents_open_key")
+      .on(t.ruleId)
+      .where(sql`status <> 'resolved'`),
+  ],
 );
 
-/** Where alert events are POSTed, signed with the webhook's secret. */
+/**
+ * Where events are POSTed, signed with the webhook's secret: the audit actions matching one
+ * of `events` (exact names, or patterns with `*` such as `deployment.*`), optionally only
+ * those about the given models or deployments. Webhooks made before subscriptions existed
+ * keep the alert events they always had (the column's default).
+ */
 export const webhooks = pgTable(
   "webhooks",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     url: text().notNull(),
     /** HMAC key for the Steward-Signature header (shown once at creation). */
@@ -127,27 +172,79 @@ export const webhooks = pgTable(
     enabled: boolean().notNull().default(true),
     consecutiveFailures: integer().notNull().default(0),
     disabledReason: text(),
+    /** Audit action names or `*` patterns (server/shared/webhooks.schema.ts). */
+    events: text()
+      .array()
+      .notNull()
+      .default(sql`'{alert.fired,alert.resolved}'::text[]`),
+    /** Only events about these models (by name); empty: any. */
+    models: text()
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Only events about these deployments (by name); empty: any. */
+    deployments: text()
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     createdBy: uuid(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("webhooks_workspace_idx").on(t.workspaceId)],
 );
 
-/** Every delivery attempt, kept. */
+/**
+ * One event owed to one webhook, written in the transaction that recorded the event: its id
+ * is the delivery's idempotency key (Steward-Delivery, Idempotency-Key), the same on every
+ * retry; `payload` is the event as sent. Test events have no audit event.
+ */
+export const webhookOutbox = pgTable(
+  "webhook_outbox",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    webhookId: uuid()
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    action: text().notNull(),
+    auditEventId: uuid(),
+    seq: bigint({ mode: "number" }),
+    payload: jsonb().$type<Record<string, unknown>>().notNull(),
+    /** pending → delivered | failed (every attempt failed) | skipped (the webhook was off or gone). */
+    state: text({ enum: ["pending", "delivered", "failed", "skipped"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer().notNull().default(0),
+    test: boolean().notNull().default(false),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [index("webhook_outbox_webhook_idx").on(t.webhookId, t.createdAt), index("webhook_outbox_workspace_idx").on(t.workspaceId)],
+);
+
+/** Every delivery attempt, kept (with the start of the receiver's answer). */
 export const webhookDeliveries = pgTable(
   "webhook_deliveries",
   {
     id: uuid().primaryKey().defaultRandom(),
-    webhookId: uuid().notNull().references(() => webhooks.id, { onDelete: "cascade" }),
+    webhookId: uuid()
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    /** The delivery this attempt was for (null for attempts made before the outbox). */
+    outboxId: uuid().references(() => webhookOutbox.id, { onDelete: "cascade" }),
     event: text().notNull(),
     attempt: integer().notNull(),
     status: integer(),
     ok: boolean().notNull(),
     error: text(),
+    /** The receiver's answer, cut at RESPONSE_BODY_LIMIT characters. */
+    responseBody: text(),
     durationMs: integer().notNull(),
     at: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("webhook_deliveries_webhook_idx").on(t.webhookId, t.at)],
+  (t) => [index("webhook_deliveries_webhook_idx").on(t.webhookId, t.at), index("webhook_deliveries_outbox_idx").on(t.outboxId)],
 );
 
 /**
@@ -157,8 +254,12 @@ export const webhookDeliveries = pgTable(
 export const performanceWindows = pgTable(
   "performance_windows",
   {
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     windowStart: timestamp({ withTimezone: true }).notNull(),
     predictions: integer().notNull(),
     labeled: integer().notNull(),
@@ -197,7 +298,9 @@ export const replicaMinutes = pgTable(
 export const batchMinutes = pgTable(
   "batch_minutes",
   {
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     replica: text().notNull(),
     minute: timestamp({ withTimezone: true }).notNull(),
     runs: integer().notNull(),

@@ -19,7 +19,9 @@ export const pipelines = pgTable(
   "pipelines",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     currentVersion: integer().notNull(),
     /** Copied from the current version so triggers can find pipelines with one indexed query. */
@@ -36,11 +38,15 @@ export const pipelineVersions = pgTable(
   "pipeline_versions",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    pipelineId: uuid().notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    pipelineId: uuid()
+      .notNull()
+      .references(() => pipelines.id, { onDelete: "cascade" }),
     version: integer().notNull(),
     yaml: text().notNull(),
-    /** The validated, normalised definition (see server/pipelines/spec.ts). */
+    /** The validated, normalised definition (see server/shared/pipeline-spec.ts). */
     spec: jsonb().$type<unknown>().notNull(),
     createdBy: uuid().references(() => users.id),
     createdAt,
@@ -52,9 +58,15 @@ export const pipelineRuns = pgTable(
   "pipeline_runs",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    pipelineId: uuid().notNull().references(() => pipelines.id, { onDelete: "cascade" }),
-    pipelineVersionId: uuid().notNull().references(() => pipelineVersions.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    pipelineId: uuid()
+      .notNull()
+      .references(() => pipelines.id, { onDelete: "cascade" }),
+    pipelineVersionId: uuid()
+      .notNull()
+      .references(() => pipelineVersions.id, { onDelete: "cascade" }),
     /** Per workspace, for people: "run #42". */
     number: integer().notNull(),
     modelVersionId: uuid().references(() => modelVersions.id, { onDelete: "cascade" }),
@@ -73,7 +85,9 @@ export const pipelineRuns = pgTable(
     index("pipeline_runs_workspace_created_idx").on(t.workspaceId, t.createdAt),
     index("pipeline_runs_model_version_idx").on(t.modelVersionId),
     // One scheduled run per pipeline and slot, however many workers tick.
-    uniqueIndex("pipeline_runs_schedule_slot_key").on(t.pipelineId, t.triggerRef).where(sql`"trigger" = 'schedule'`),
+    uniqueIndex("pipeline_runs_schedule_slot_key")
+      .on(t.pipelineId, t.triggerRef)
+      .where(sql`"trigger" = 'schedule'`),
   ],
 );
 
@@ -81,8 +95,12 @@ export const stepRuns = pgTable(
   "step_runs",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    runId: uuid().notNull().references(() => pipelineRuns.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    runId: uuid()
+      .notNull()
+      .references(() => pipelineRuns.id, { onDelete: "cascade" }),
     key: text().notNull(),
     type: text().notNull(),
     needs: text().array().notNull(),
@@ -106,7 +124,9 @@ export const stepLogs = pgTable(
   "step_logs",
   {
     id: bigserial({ mode: "number" }).primaryKey(),
-    stepRunId: uuid().notNull().references(() => stepRuns.id, { onDelete: "cascade" }),
+    stepRunId: uuid()
+      .notNull()
+      .references(() => stepRuns.id, { onDelete: "cascade" }),
     attempt: integer().notNull(),
     stream: text({ enum: ["stdout", "stderr", "system"] }).notNull(),
     line: text().notNull(),
@@ -119,9 +139,15 @@ export const checks = pgTable(
   "checks",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    runId: uuid().notNull().references(() => pipelineRuns.id, { onDelete: "cascade" }),
-    stepRunId: uuid().notNull().references(() => stepRuns.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    runId: uuid()
+      .notNull()
+      .references(() => pipelineRuns.id, { onDelete: "cascade" }),
+    stepRunId: uuid()
+      .notNull()
+      .references(() => stepRuns.id, { onDelete: "cascade" }),
     modelVersionId: uuid().references(() => modelVersions.id, { onDelete: "cascade" }),
     /** `step.check`, unique per run: a retried step cannot record a check twice. */
     name: text().notNull(),
@@ -141,9 +167,15 @@ export const runArtifacts = pgTable(
   "run_artifacts",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    runId: uuid().notNull().references(() => pipelineRuns.id, { onDelete: "cascade" }),
-    stepRunId: uuid().notNull().references(() => stepRuns.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    runId: uuid()
+      .notNull()
+      .references(() => pipelineRuns.id, { onDelete: "cascade" }),
+    stepRunId: uuid()
+      .notNull()
+      .references(() => stepRuns.id, { onDelete: "cascade" }),
     path: text().notNull(),
     sha256: text().notNull(),
     sizeBytes: bigint({ mode: "number" }).notNull(),

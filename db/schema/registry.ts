@@ -1,16 +1,5 @@
 import { sql } from "drizzle-orm";
-import {
-  bigint,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { roleEnum, users, workspaces } from "./identity";
 
 const createdAt = timestamp({ withTimezone: true }).notNull().defaultNow();
@@ -37,7 +26,9 @@ export const datasets = pgTable(
   "datasets",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     description: text(),
     createdBy: uuid().references(() => users.id),
@@ -51,8 +42,12 @@ export const datasetVersions = pgTable(
   "dataset_versions",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    datasetId: uuid().notNull().references(() => datasets.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    datasetId: uuid()
+      .notNull()
+      .references(() => datasets.id, { onDelete: "cascade" }),
     version: integer().notNull(),
     sha256: text().notNull(),
     format: text({ enum: ["csv", "parquet"] }).notNull(),
@@ -91,10 +86,24 @@ export const models = pgTable(
   "models",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     description: text(),
     createdBy: uuid().references(() => users.id),
+    // Model inventory (model risk management): who answers for it, what it is for, how risky.
+    ownerId: uuid().references(() => users.id),
+    intendedUse: text(),
+    /** Risk tier from the questionnaire (server/governance/inventory): high, medium or low; null until assessed. */
+    riskTier: text({ enum: ["high", "medium", "low"] }),
+    riskRationale: text(),
+    /** The questionnaire's answers, by question id. */
+    riskAnswers: jsonb().$type<Record<string, unknown>>(),
+    /** Revalidate every this many days (null: no cadence set). */
+    revalidationDays: integer(),
+    /** When the model was last revalidated (an approved review or a passing validation of its serving version). */
+    lastRevalidatedAt: timestamp({ withTimezone: true }),
     createdAt,
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
@@ -105,8 +114,12 @@ export const modelVersions = pgTable(
   "model_versions",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    modelId: uuid().notNull().references(() => models.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    modelId: uuid()
+      .notNull()
+      .references(() => models.id, { onDelete: "cascade" }),
     version: integer().notNull(),
     sha256: text().notNull(),
     sizeBytes: bigint({ mode: "number" }).notNull(),
@@ -115,7 +128,10 @@ export const modelVersions = pgTable(
     description: text(),
     params: jsonb().$type<Record<string, string | number | boolean>>().notNull().default({}),
     metrics: jsonb().$type<Record<string, number>>().notNull().default({}),
-    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    tags: text()
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     gitCommit: text(),
     parentVersionId: uuid(),
     /** The pipeline run whose command step produced this version, if any. */
@@ -134,9 +150,15 @@ export const modelVersions = pgTable(
 export const modelVersionDatasets = pgTable(
   "model_version_datasets",
   {
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
-    datasetVersionId: uuid().notNull().references(() => datasetVersions.id, { onDelete: "restrict" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    modelVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: "cascade" }),
+    datasetVersionId: uuid()
+      .notNull()
+      .references(() => datasetVersions.id, { onDelete: "restrict" }),
     role: text({ enum: ["train", "eval"] }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.modelVersionId, t.datasetVersionId, t.role] }), index("mvd_workspace_idx").on(t.workspaceId)],
@@ -146,14 +168,47 @@ export const modelAliases = pgTable(
   "model_aliases",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    modelId: uuid().notNull().references(() => models.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    modelId: uuid()
+      .notNull()
+      .references(() => models.id, { onDelete: "cascade" }),
     alias: text().notNull(),
-    modelVersionId: uuid().notNull().references(() => modelVersions.id, { onDelete: "cascade" }),
+    modelVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: "cascade" }),
     updatedBy: uuid().references(() => users.id),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("model_aliases_model_alias_key").on(t.modelId, t.alias), index("model_aliases_workspace_idx").on(t.workspaceId)],
+);
+
+/**
+ * Who held each alias and when: one row per holding, closed (untilAt) when the alias moves
+ * on. Emergency rollbacks look here (a target must have held the alias recently).
+ */
+export const aliasHistory = pgTable(
+  "alias_history",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    modelId: uuid()
+      .notNull()
+      .references(() => models.id, { onDelete: "cascade" }),
+    alias: text().notNull(),
+    modelVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: "cascade" }),
+    /** How it got there: { review: 3 } | { promote: "credit-prod" } | { seed: true } | { direct: true }. */
+    via: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    fromAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    untilAt: timestamp({ withTimezone: true }),
+    movedBy: uuid().references(() => users.id),
+  },
+  (t) => [index("alias_history_model_alias_idx").on(t.modelId, t.alias, t.fromAt)],
 );
 
 /** API tokens: shown once, stored as sha256, scoped to one workspace and a role. */
@@ -161,13 +216,17 @@ export const apiTokens = pgTable(
   "api_tokens",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     tokenHash: text().notNull(),
     /** The first characters of the token, shown to tell tokens apart. */
     prefix: text().notNull(),
     role: roleEnum().notNull(),
-    createdBy: uuid().notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdBy: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt,
     lastUsedAt: timestamp({ withTimezone: true }),
     expiresAt: timestamp({ withTimezone: true }),
@@ -175,4 +234,3 @@ export const apiTokens = pgTable(
   },
   (t) => [uniqueIndex("api_tokens_hash_key").on(t.tokenHash), index("api_tokens_workspace_idx").on(t.workspaceId)],
 );
-

@@ -1,4 +1,5 @@
-import { index, integer, jsonb, pgTable, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { users, workspaces } from "./identity";
 import { modelVersions, models } from "./registry";
 
@@ -39,19 +40,32 @@ export const deployments = pgTable(
   "deployments",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text().notNull(),
     environment: text().notNull(),
-    modelId: uuid().notNull().references(() => models.id, { onDelete: "cascade" }),
-    /** The alias the primary follows; null when pinned to a version. */
-    followAlias: text(),
-    primaryVersionId: uuid().notNull().references(() => modelVersions.id),
+    modelId: uuid()
+      .notNull()
+      .references(() => models.id, { onDelete: "cascade" }),
+    /**
+     * The alias this deployment is bound to: its policy (if any) decides which versions may
+     * reach callers here, as primary, canary or pin. Unprotected aliases gate nothing.
+     */
+    alias: text().notNull().default("production"),
+    /** True: the primary follows the alias (moves when it moves). False: pinned to a version. */
+    following: boolean().notNull().default(true),
+    primaryVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id),
     previousPrimaryVersionId: uuid().references(() => modelVersions.id),
     canaryVersionId: uuid().references(() => modelVersions.id),
     canaryPercent: integer().notNull().default(0),
     shadowVersionId: uuid().references(() => modelVersions.id),
     settings: jsonb().$type<DeploymentSettings>().notNull(),
-    status: text({ enum: ["active", "stopped"] }).notNull().default("active"),
+    status: text({ enum: ["active", "stopped"] })
+      .notNull()
+      .default("active"),
     /** Bumped on every change: inference replicas reload when it moves. */
     revision: integer().notNull().default(1),
     createdBy: uuid().references(() => users.id),
@@ -61,14 +75,32 @@ export const deployments = pgTable(
   (t) => [uniqueIndex("deployments_workspace_name_key").on(t.workspaceId, t.name), index("deployments_model_idx").on(t.modelId)],
 );
 
-export const DEPLOYMENT_EVENT_KINDS = ["deployed", "traffic_changed", "canary_promoted", "rolled_back", "canary_rolled_back", "alias_followed", "settings_changed", "stopped", "started"] as const;
+export const DEPLOYMENT_EVENT_KINDS = [
+  "deployed",
+  "traffic_changed",
+  "canary_promoted",
+  "rolled_back",
+  "canary_rolled_back",
+  "alias_followed",
+  "follow_changed",
+  "settings_changed",
+  "stopped",
+  "started",
+  "rollout_live",
+  "rollout_failed",
+  "rollout_reverted",
+] as const;
 
 export const deploymentEvents = pgTable(
   "deployment_events",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     kind: text({ enum: DEPLOYMENT_EVENT_KINDS }).notNull(),
     /** One sentence for people, and the versions and split after the change. */
     summary: text().notNull(),
@@ -79,13 +111,108 @@ export const deploymentEvents = pgTable(
   (t) => [index("deployment_events_deployment_idx").on(t.deploymentId, t.at)],
 );
 
+/**
+ * A change of what a deployment serves, as a fact: pending until every ready inference
+ * replica reports serving the deployment's revision, failed with the replica's reason
+ * otherwise (the deployment is then reverted to what it served before).
+ */
+export const rollouts = pgTable(
+  "rollouts",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    /** The deployment revision this rollout brings live. */
+    revision: integer().notNull(),
+    /** The deployment event kind that caused it (deployed, alias_followed, canary_promoted, rolled_back…). */
+    cause: text().notNull(),
+    primaryVersionId: uuid()
+      .notNull()
+      .references(() => modelVersions.id),
+    canaryVersionId: uuid().references(() => modelVersions.id),
+    canaryPercent: integer().notNull().default(0),
+    shadowVersionId: uuid().references(() => modelVersions.id),
+    /** What served before (the revert target on failure). */
+    fromRevision: integer(),
+    fromPrimaryVersionId: uuid().references(() => modelVersions.id),
+    fromCanaryVersionId: uuid().references(() => modelVersions.id),
+    fromCanaryPercent: integer().notNull().default(0),
+    fromShadowVersionId: uuid().references(() => modelVersions.id),
+    /** Emergency rollback: the reason given (null for an ordinary change). */
+    emergencyReason: text(),
+    status: text({ enum: ["pending", "live", "failed", "superseded"] })
+      .notNull()
+      .default("pending"),
+    /** Why it failed, and which replica said so. */
+    reason: text(),
+    failedReplica: text(),
+    /** Replicas that reported serving this revision: { replica: at }. */
+    reports: jsonb().$type<Record<string, string>>().notNull().default({}),
+    actorLabel: text(),
+    createdAt,
+    settledAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("rollouts_revision_key").on(t.deploymentId, t.revision),
+    index("rollouts_pending_idx")
+      .on(t.status)
+      .where(sql`status = 'pending'`),
+  ],
+);
+
+/**
+ * Inference replicas and what each serves (telemetry written by the replicas themselves,
+ * not audited): a heartbeat, and per deployment the revision and versions loaded or the
+ * error that stopped a revision from loading.
+ */
+export const inferenceReplicas = pgTable("inference_replicas", {
+  replica: text().primaryKey(),
+  hostname: text().notNull(),
+  pid: integer().notNull(),
+  startedAt: timestamp({ withTimezone: true }).notNull(),
+  lastSeenAt: timestamp({ withTimezone: true }).notNull(),
+  ready: boolean().notNull().default(false),
+  stoppedAt: timestamp({ withTimezone: true }),
+});
+
+export const replicaDeployments = pgTable(
+  "replica_deployments",
+  {
+    replica: text().notNull(),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** The revision this replica serves now. */
+    revision: integer().notNull(),
+    primaryVersionId: uuid(),
+    canaryVersionId: uuid(),
+    shadowVersionId: uuid(),
+    /** The newest revision it tried and could not load, with the runtime's reason. */
+    failedRevision: integer(),
+    error: text(),
+    reportedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.replica, t.deploymentId] }), index("replica_deployments_deployment_idx").on(t.deploymentId)],
+);
+
 /** Keys that may call one deployment's predict endpoint, and nothing else. */
 export const deploymentKeys = pgTable(
   "deployment_keys",
   {
     id: uuid().primaryKey().defaultRandom(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     name: text().notNull(),
     keyHash: text().notNull(),
     prefix: text().notNull(),
@@ -125,10 +252,16 @@ export const predictionFeedback = pgTable(
   "prediction_feedback",
   {
     requestId: text().notNull(),
-    workspaceId: uuid().notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    deploymentId: uuid().notNull().references(() => deployments.id, { onDelete: "cascade" }),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => deployments.id, { onDelete: "cascade" }),
     label: jsonb().notNull(),
     at: createdAt,
+    /** How many times a later label replaced an earlier one for this request (the latest wins). */
+    corrections: integer().notNull().default(0),
   },
   (t) => [uniqueIndex("prediction_feedback_request_key").on(t.deploymentId, t.requestId)],
 );

@@ -29,7 +29,8 @@ export function generateCredit(n: number, seed: number): Row[] {
     let late = 0;
     for (let k = 0; k < 6; k++) if (r() < 0.08 + debt_ratio * 0.12) late++;
     const region = regions[Math.floor(r() * 4)]!;
-    const z = -1.2 + 3.1 * (debt_ratio - 0.35) + 0.55 * late - 0.018 * (income_k - 40) - 0.04 * history_years + (region === "south" ? 0.25 : 0) + 0.6 * normal();
+    const z =
+      -1.2 + 3.1 * (debt_ratio - 0.35) + 0.55 * late - 0.018 * (income_k - 40) - 0.04 * history_years + (region === "south" ? 0.25 : 0) + 0.6 * normal();
     rows.push({ age, income_k, debt_ratio, history_years, late_payments: late, region, gender, default: r() < 1 / (1 + Math.exp(-z)) ? 1 : 0 });
   }
   return rows;
@@ -83,4 +84,3 @@ export function evaluate(rows: Row[], features: readonly (typeof FEATURES)[numbe
   const round = (v: number) => Math.round(v * 10_000) / 10_000;
   return { accuracy: round(accuracy), auc: round(auc), log_loss: round(logloss) };
 }
-

@@ -53,8 +53,20 @@ export async function seedCreditDemo(actor: WorkspaceActor) {
   await savePipeline(actor, { name: "validate", yaml: CREDIT_VALIDATE_YAML });
   const train = generateCredit(2000, 7);
   const evalRows = generateCredit(600, 11);
-  await uploadDatasetVersion(actor, { name: "credit-train", filename: "credit-train.csv", meta: { description: "Generated loan applications with outcomes (gender is the sensitive attribute)." } }, Readable.from([toCsv(train)]));
-  await uploadDatasetVersion(actor, { name: "credit-eval", filename: "credit-eval.csv", meta: { description: "Held-out applications for evaluation." } }, Readable.from([toCsv(evalRows)]));
+  await uploadDatasetVersion(
+    actor,
+    {
+      name: "credit-train",
+      filename: "credit-train.csv",
+      meta: { description: "Generated loan applications with outcomes (gender is the sensitive attribute)." },
+    },
+    Readable.from([toCsv(train)]),
+  );
+  await uploadDatasetVersion(
+    actor,
+    { name: "credit-eval", filename: "credit-eval.csv", meta: { description: "Held-out applications for evaluation." } },
+    Readable.from([toCsv(evalRows)]),
+  );
 
   const f1 = FEATURES.slice(0, 3);
   const m1 = trainLogistic(train, f1, 300, 0.5);

@@ -4,7 +4,8 @@ import { users } from "~/db/schema";
 import type { Role } from "~/db/schema/identity";
 import { seedCreditDemo } from "./credit-demo";
 import { seedMonitoringHistory } from "./monitoring-history";
-import { openReview } from "~/server/reviews/reviews.service";
+import { isInstanceAdmin } from "~/server/instance/settings.service";
+import { openReview } from "~/server/reviews/requests.service";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
 const DEMO_PEOPLE: { name: string; email: string; role: Role }[] = [
@@ -27,7 +28,14 @@ export async function seedDemoIfEmpty() {
     people.push({ ...p, password, user });
   }
   const [owner, ...rest] = people;
-  const { workspace, owner: ada, members } = await createWorkspace({
+  // The demo owner administers the instance (Settings › Instance, System, Accounts) because
+  // the first account of an instance does; fail loudly if the order above ever changes that.
+  if (!(await isInstanceAdmin(owner!.user.id))) throw new Error("The demo owner must be the instance's first account (its administrator).");
+  const {
+    workspace,
+    owner: ada,
+    members,
+  } = await createWorkspace({
     name: "Acme Credit Risk",
     slug: "acme",
     owner: owner!.user,
@@ -44,7 +52,8 @@ export async function seedDemoIfEmpty() {
     model: "credit-risk",
     version: 2,
     alias: "production",
-    summary: "v2 adds `history_years` and `late_payments`: ROC AUC up on the evaluation set, and the gender gap in approval rates is smaller. Please check the fairness report and the limitations in the model card.",
+    summary:
+      "v2 adds `history_years` and `late_payments`: ROC AUC up on the evaluation set, and the gender gap in approval rates is smaller. Please check the fairness report and the limitations in the model card.",
     assignees: [alan.id],
   });
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };

@@ -35,7 +35,12 @@ export async function createWorkspace(
   const owner = opts.owner ?? (await createUser());
   const suffix = randomUUID().slice(0, 8);
   // Without the default validate pipeline unless asked: most tests register models without wanting runs.
-  const ws = await createWs(owner.actor, { name: opts.name ?? `Workspace ${suffix}`, slug: opts.slug ?? `ws-${suffix}` }, {}, { defaultPipeline: opts.defaultPipeline ?? false });
+  const ws = await createWs(
+    owner.actor,
+    { name: opts.name ?? `Workspace ${suffix}`, slug: opts.slug ?? `ws-${suffix}` },
+    {},
+    { defaultPipeline: opts.defaultPipeline ?? false },
+  );
   const ownerActor: WorkspaceActor = { ...owner.actor, workspaceId: ws.id, role: "owner" };
   const members: (CreatedUser & { role: Role; wsActor: WorkspaceActor })[] = [];
   for (const m of opts.members ?? []) {

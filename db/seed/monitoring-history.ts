@@ -71,7 +71,8 @@ export async function seedMonitoringHistory(workspaceId: string, served: ServedL
         error: error ? "simulated: the upstream feature store timed out" : null,
       });
       // Most outcomes are known after half an hour; after the drift the world changed too.
-      if (!error && minute < end - 30 * 60_000 && r() < 0.8) labels.push({ requestId, workspaceId, deploymentId: d.id, label: drift > 0.5 && r() < 0.2 ? 1 - p.default : p.default });
+      if (!error && minute < end - 30 * 60_000 && r() < 0.8)
+        labels.push({ requestId, workspaceId, deploymentId: d.id, label: drift > 0.5 && r() < 0.2 ? 1 - p.default : p.default });
     }
   }
   for (let i = 0; i < logs.length; i += 2000) await db.insert(predictionLogs).values(logs.slice(i, i + 2000));

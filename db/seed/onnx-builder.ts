@@ -3,7 +3,6 @@ import onnxProto, { type onnx as OnnxNs } from "onnx-proto";
 // onnx-proto is CommonJS; its named export is not visible to Node's ESM loader.
 const { onnx } = onnxProto;
 
-
 /**
  * Writes small, real ONNX models with onnx-proto: what the demo seed and the tests use
  * instead of downloading anything. A logistic-regression classifier:
@@ -101,5 +100,65 @@ export function mlpOnnx(sizes: number[], seed = 1): Uint8Array {
   }
   const vi = (name: string, n: number) => ({ name, type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: "batch" }, { dimValue: n }] } } } });
   const graph = onnx.GraphProto.create({ name: "mlp", node: nodes, initializer: inits, input: [vi("x", sizes[0]!)], output: [vi("y", sizes.at(-1)!)] });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], producerName: "steward-bench", graph })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], producerName: "steward-bench", graph }),
+  ).finish();
+}
+
+/**
+ * Writes a valid ONNX model of about `bytes` bytes to `file` without holding it in memory:
+ * one float initializer W of `bytes / 4` seeded values, y[n] = x[n] + ReduceSum(W). The
+ * small parts are encoded with onnx-proto; W's raw_data is streamed in after its field
+ * header (protobuf fields may be written in pieces like this: it is the same encoding).
+ * For tests and benches of large uploads, generated on the fly.
+ */
+export async function writeLargeOnnx(file: string, bytes: number, seed = 1): Promise<void> {
+  const fs = await import("node:fs");
+  const T = onnx.TensorProto.DataType;
+  const n = Math.max(1, Math.floor(bytes / 4));
+  const vi = (name: string) => ({ name, type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: "n" }] } } } });
+  const graph = onnx.GraphProto.encode(
+    onnx.GraphProto.create({
+      name: "large",
+      node: [
+        { opType: "ReduceSum", input: ["W"], output: ["s"], attribute: [{ name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+        { opType: "Add", input: ["x", "s"], output: ["y"] },
+      ],
+      input: [vi("x")],
+      output: [vi("y")],
+    }),
+  ).finish();
+  const header = onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], producerName: "steward-large" }),
+  ).finish();
+  const tensorHead = onnx.TensorProto.encode(onnx.TensorProto.create({ name: "W", dataType: T.FLOAT, dims: [n] })).finish();
+  const varint = (v: number) => {
+    const out: number[] = [];
+    while (v > 127) {
+      out.push((v % 128) | 128);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    return Buffer.from(out);
+  };
+  const raw = n * 4;
+  const rawField = Buffer.concat([Buffer.from([(9 << 3) | 2]), varint(raw)]); // TensorProto.raw_data = 9
+  const tensorLen = tensorHead.length + rawField.length + raw;
+  const initField = Buffer.concat([Buffer.from([(5 << 3) | 2]), varint(tensorLen)]); // GraphProto.initializer = 5
+  const graphLen = graph.length + initField.length + tensorLen;
+  const graphField = Buffer.concat([Buffer.from([(7 << 3) | 2]), varint(graphLen)]); // ModelProto.graph = 7
+  const out = fs.createWriteStream(file);
+  const write = (b: Uint8Array) => (out.write(b) ? Promise.resolve() : new Promise<void>((r) => out.once("drain", () => r())));
+  for (const b of [header, graphField, graph, initField, tensorHead, rawField]) await write(b);
+  let s = seed;
+  const chunk = new Float32Array(256 * 1024);
+  for (let left = n; left > 0; left -= chunk.length) {
+    const k = Math.min(left, chunk.length);
+    for (let i = 0; i < k; i++) {
+      s = (s * 1103515245 + 12345) & 0x7fffffff;
+      chunk[i] = s / 0x7fffffff - 0.5;
+    }
+    await write(Buffer.from(chunk.buffer, 0, k * 4));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }

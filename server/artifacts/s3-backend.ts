@@ -1,9 +1,9 @@
 import "server-only";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { BlobBackend } from "./store";
+import { checkObjectKey, type BlobBackend } from "./store";
 
 /**
  * Blobs in an S3-compatible bucket at <prefix>/sha256/<aa>/<hash>. Credentials come from
@@ -16,6 +16,17 @@ export function s3Backend(url: string, opts: { endpoint?: string; region: string
   const bucket = u.hostname;
   const prefix = u.pathname.replace(/^\/+|\/+$/g, "");
   const key = (sha: string) => [prefix, "sha256", sha.slice(0, 2), sha].filter(Boolean).join("/");
+  const named = (k: string) => [prefix, checkObjectKey(k)].filter(Boolean).join("/");
+  const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const getNamed = async (k: string) => {
+    try {
+      const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: named(k) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (err) {
+      if (status(err) === 404 || (err as { name?: string }).name === "NoSuchKey") return null;
+      throw err;
+    }
+  };
   const client = new S3Client({
     region: opts.region,
     endpoint: opts.endpoint,
@@ -48,9 +59,40 @@ export function s3Backend(url: string, opts: { endpoint?: string; region: string
     async remove(sha) {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key(sha) }));
     },
-    async open(sha) {
-      const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key(sha) }));
+    async open(sha, range) {
+      const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key(sha), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
       return r.Body as Readable;
+    },
+    async putOnce(k, body) {
+      const existing = await getNamed(k);
+      if (existing) return { created: false, existing };
+      try {
+        // If-None-Match: a bucket that supports conditional writes refuses to replace the key even in a race.
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: named(k), Body: body, ContentType: "application/json", IfNoneMatch: "*" }));
+        return { created: true };
+      } catch (err) {
+        if (status(err) === 412) return { created: false, existing: (await getNamed(k)) ?? undefined };
+        throw err;
+      }
+    },
+    get: getNamed,
+    async list(p, startAfter) {
+      const keys: string[] = [];
+      const strip = prefix ? prefix.length + 1 : 0;
+      let token: string | undefined;
+      do {
+        const r = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: named(p.replace(/\/$/, "")) + "/",
+            StartAfter: startAfter ? named(startAfter) : undefined,
+            ContinuationToken: token,
+          }),
+        );
+        for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(strip));
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+      return keys.sort();
     },
   };
 }

@@ -64,4 +64,18 @@ describe("artifact store on S3", () => {
     expect(bad.status).toBe(400);
     expect(await keys()).toHaveLength(1);
   });
+
+  it("publishes signed audit checkpoints as named objects, once, and lists them back", async () => {
+    const { createWorkspace } = await import("~/db/seed/factories");
+    const { signCheckpoint } = await import("~/server/audit/checkpoints.service");
+    const { listPublished, publishCheckpoint, publishedKey } = await import("~/server/audit/publish");
+    const { workspace, owner } = await createWorkspace();
+    const cp = (await signCheckpoint(owner.wsActor, workspace.id))!;
+    expect(await keys()).toContain(`artifacts/${publishedKey(workspace.id, cp.seq)}`);
+    expect(await keys()).toContain(`artifacts/checkpoints/keys/${cp.keyId}.pem`);
+    expect((await listPublished(workspace.id)).map((c) => [c.seq, c.headHash])).toEqual([[cp.seq, cp.headHash]]);
+    expect(await listPublished(workspace.id, cp.seq)).toEqual([]);
+    expect(await publishCheckpoint(cp)).toMatchObject({ created: false });
+    await expect(publishCheckpoint({ ...cp, signature: "AAAA" })).rejects.toThrow(/already published/);
+  });
 });

@@ -3,12 +3,13 @@ import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, sql, 
 import { getDb } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
-import { ListAuditInput } from "./audit.schema";
+import { ListAuditInput } from "~/server/shared/audit.schema";
 import { findChainBreak, GENESIS_HASH } from "./chain";
 import { allCheckpoints } from "./checkpoints.service";
 import { mutate } from "./mutate";
-import { signingKeysOrNull } from "./signing";
-import { checkCheckpoints } from "./verify";
+import { listPublished } from "./publish";
+import { verificationKeyMap } from "./signing";
+import { checkCheckpoints, checkCheckpointSignature, checkEventSignatures, checkPublished, type PublishedCheckpoint } from "./verify";
 
 export type AuditEventDto = {
   id: string;
@@ -106,13 +107,27 @@ export type VerifyResult =
 
 /**
  * Recomputes a chain from genesis in batches and checks it against its signed
- * checkpoints, which also catches a cut tail or a chain rebuilt from scratch.
+ * checkpoints and against the copies published outside the database, which also catches
+ * a cut tail, a chain rebuilt from scratch, or checkpoints deleted to hide a rewrite.
  */
 export async function verifyChain(workspaceId: string | null, batchSize = 5000): Promise<VerifyResult> {
   const db = getDb();
   const checkpoints = await allCheckpoints(workspaceId);
-  const wanted = new Set(checkpoints.map((c) => c.seq));
+  let published: PublishedCheckpoint[] | null = null;
+  try {
+    published = await listPublished(workspaceId);
+  } catch (err) {
+    console.error("[audit] the published checkpoints could not be read; verifying against the database's own:", err);
+  }
+  const wanted = new Set([...checkpoints.map((c) => c.seq), ...(published ?? []).map((c) => c.seq)]);
   const hashes = new Map<number, string>();
+  // Without a configured key, links are still checked; signatures are not.
+  const ring = verificationKeyMap();
+  const keys = ring.size ? ring : null;
+  const signed = checkpoints.map((c) => ({ ...c, signedAt: c.signedAt.toISOString() }));
+  const v2 = signed.filter((c) => checkCheckpointSignature(c, keys).version === 2).map((c) => c.seq);
+  const requireSignedFrom = v2.length ? Math.min(...v2) + 1 : undefined;
+  const lastCheckpointSeq = Math.max(0, ...signed.map((c) => c.seq));
   let after = 0;
   let start = { seq: 0, hash: GENESIS_HASH };
   let checked = 0;
@@ -120,16 +135,15 @@ export async function verifyChain(workspaceId: string | null, batchSize = 5000):
     const batch = await db
       .select()
       .from(auditEvents)
-      .where(
-        and(
-          workspaceId ? eq(auditEvents.workspaceId, workspaceId) : isNull(auditEvents.workspaceId),
-          gt(auditEvents.seq, after),
-        ),
-      )
+      .where(and(workspaceId ? eq(auditEvents.workspaceId, workspaceId) : isNull(auditEvents.workspaceId), gt(auditEvents.seq, after)))
       .orderBy(asc(auditEvents.seq))
       .limit(batchSize);
     if (batch.length === 0) break;
-    const broken = findChainBreak(batch, start);
+    // Events up to the last checkpoint are authenticated by it (their hashes chain to a signed head); their own signatures matter only after it.
+    const uncovered = batch.filter((e) => e.seq > lastCheckpointSeq);
+    const broken = [findChainBreak(batch, start), checkEventSignatures(uncovered, keys, requireSignedFrom)]
+      .filter((p) => p !== null)
+      .sort((a, b) => a.seq - b.seq)[0];
     if (broken) {
       // A gap or duplicate at the batch seam is reported the same way as within a batch.
       return { intact: false, checked: checked + Math.max(0, broken.seq - start.seq - 1), firstBadSeq: broken.seq, reason: broken.reason };
@@ -140,9 +154,12 @@ export async function verifyChain(workspaceId: string | null, batchSize = 5000):
     start = { seq: last.seq, hash: last.hash };
     after = last.seq;
   }
-  // Without a configured key, links are still checked; signatures are not.
-  const cps = checkCheckpoints(checkpoints, (seq) => hashes.get(seq), start.seq, signingKeysOrNull()?.publicKey ?? null);
+  const cps = checkCheckpoints(signed, (seq) => hashes.get(seq), start.seq, keys);
   if (cps.problem) return { intact: false, checked, firstBadSeq: cps.problem.seq, reason: cps.problem.reason };
+  if (published) {
+    const pub = checkPublished(published, { workspaceId, hashAt: (seq) => hashes.get(seq), lastSeq: start.seq, checkpoints: signed, keys });
+    if (pub.problem) return { intact: false, checked, firstBadSeq: pub.problem.seq, reason: pub.problem.reason };
+  }
   return { intact: true, checked, headSeq: start.seq, headHash: start.hash, checkpoints: cps.verified };
 }
 
@@ -162,25 +179,4 @@ export async function verifyWorkspaceChain(actor: WorkspaceActor, meta: RequestM
     meta,
   );
   return result;
-}
-
-export const ACTIVITY_ACTIONS = [
-  "workspace.created",
-  "workspace.renamed",
-  "member.invited",
-  "member.joined",
-  "member.role_changed",
-  "member.removed",
-  "member.left",
-  "invitation.revoked",
-  "dataset.version_created",
-  "model.version_registered",
-  "model.alias_moved",
-  "model.alias_removed",
-] as const;
-
-/** The activity feed: the meaningful subset of the audit trail, newest first. */
-export async function listActivity(actor: WorkspaceActor, limit = 30) {
-  const page = await listAuditEvents(actor, { workspaceId: actor.workspaceId, limit }, ACTIVITY_ACTIONS);
-  return page.items;
 }

@@ -79,15 +79,21 @@ export function findChainBreak(
 /* Signed checkpoints: Ed25519 over a canonical encoding of a chain head. */
 export type CheckpointFields = { workspaceId: string | null; seq: number; headHash: string; signedAt: Date | string; keyId: string };
 
-export function checkpointPayload(c: CheckpointFields): string {
+/**
+ * Version 2 (current) also states that every event after the checkpoint is signed, so a
+ * verifier knows an unsigned event there was stripped; version 1 checkpoints (signed
+ * before events were) still verify.
+ */
+export function checkpointPayload(c: CheckpointFields, version: 1 | 2 = 2): string {
   const encoded = canonicalize({
-    v: 1,
+    v: version,
     kind: "steward-audit-checkpoint",
     workspaceId: c.workspaceId,
     seq: c.seq,
     headHash: c.headHash,
     signedAt: typeof c.signedAt === "string" ? c.signedAt : c.signedAt.toISOString(),
     keyId: c.keyId,
+    ...(version === 2 ? { events: "signed" } : {}),
   });
   if (encoded === undefined) throw new Error("checkpoint cannot be encoded");
   return encoded;
@@ -95,12 +101,36 @@ export function checkpointPayload(c: CheckpointFields): string {
 
 /** The key id: the first 16 hex digits of the sha256 of the public key (SPKI DER). */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** Which payload version a checkpoint's signature verifies for (2, then 1), or null when it verifies for none. */
+export function checkpointSignatureVersion(c: CheckpointFields & { signature: string }, publicKey: KeyObject): 1 | 2 | null {
+  for (const version of [2, 1] as const) {
+    try {
+      if (verify(null, Buffer.from(checkpointPayload(c, version)), publicKey, Buffer.from(c.signature, "base64"))) return version;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 export function verifyCheckpointSignature(c: CheckpointFields & { signature: string }, publicKey: KeyObject): boolean {
+  return checkpointSignatureVersion(c, publicKey) !== null;
+}
+
+/** What an event's own signature covers: its hash, which covers its chain, seq, link and content. */
+export function eventSignaturePayload(hash: string): Buffer {
+  return Buffer.from(`steward-audit-event.v1\n${hash}`);
+}
+
+export function verifyEventSignature(e: { hash: string; signature: string }, publicKey: KeyObject): boolean {
   try {
-    return verify(null, Buffer.from(checkpointPayload(c)), publicKey, Buffer.from(c.signature, "base64"));
+    return verify(null, eventSignaturePayload(e.hash), publicKey, Buffer.from(e.signature, "base64"));
   } catch {
     return false;
   }

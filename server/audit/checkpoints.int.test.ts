@@ -19,7 +19,9 @@ import { loadPublicKey, parseExport, verifyExport } from "./verify";
 async function workspaceWithHistory(n = 5) {
   const ws = await createWorkspace();
   for (let i = 0; i < n; i++) {
-    await mutate(ws.owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace", id: ws.workspace.id }, changes: { name: [`n${i}`, `n${i + 1}`] } }));
+    await mutate(ws.owner.wsActor, async (_tx, audit) =>
+      audit({ action: "workspace.renamed", target: { type: "workspace", id: ws.workspace.id }, changes: { name: [`n${i}`, `n${i + 1}`] } }),
+    );
   }
   return ws;
 }
@@ -108,7 +110,11 @@ describe("signed checkpoints and offline verification", () => {
     const keyFile = path.join(dir, "key.pem");
     fs.writeFileSync(file, await exportText(workspace.slug, token));
     fs.writeFileSync(keyFile, signingKeys().publicKeyPem);
-    const cli = (args: string[]) => spawnSync(process.execPath, [path.resolve("bin/steward.mjs"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH, NODE_ENV: "production", HOME: dir } });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [path.resolve("bin/steward.mjs"), ...args], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, NODE_ENV: "production", HOME: dir },
+      });
     const ok = cli(["audit", "verify", file, "--public-key", keyFile]);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^Intact: \d+ events .*complete from #1.*1 signed checkpoint/);

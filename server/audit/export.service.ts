@@ -1,15 +1,15 @@
 import "server-only";
 import { and, asc, gt } from "drizzle-orm";
 import { z } from "zod";
-import { getDb } from "~/db/client";
+import { getBulkDb } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
 import { auditFilters } from "./audit.service";
-import { AUDIT_ACTIONS } from "./actions";
+import { AUDIT_ACTIONS } from "~/server/shared/audit-actions";
 import { allCheckpoints } from "./checkpoints.service";
 import { csvRow } from "~/server/shared/format";
 import { mutate } from "./mutate";
-import { signingKeysOrNull } from "./signing";
+import { signingKeysOrNull, verificationKeys } from "./signing";
 
 export const ExportAuditInput = z.object({
   format: z.enum(["ndjson", "csv"], { error: () => "format must be ndjson or csv." }).default("ndjson"),
@@ -23,7 +23,21 @@ export const ExportAuditInput = z.object({
 });
 export type ExportAuditInput = z.input<typeof ExportAuditInput>;
 
-const CSV_COLUMNS = ["seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "changes", "metadata", "request_id", "prev_hash", "hash"] as const;
+const CSV_COLUMNS = [
+  "seq",
+  "occurred_at",
+  "actor_type",
+  "actor_id",
+  "actor_label",
+  "action",
+  "target_type",
+  "target_id",
+  "changes",
+  "metadata",
+  "request_id",
+  "prev_hash",
+  "hash",
+] as const;
 
 /**
  * Streams a workspace's audit events (filtered or not) in sequence order, with hashes, as
@@ -32,8 +46,21 @@ const CSV_COLUMNS = ["seq", "occurred_at", "actor_type", "actor_id", "actor_labe
  */
 export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, meta: RequestMeta = {}) {
   const input = ExportAuditInput.parse(raw);
-  const filters = { actor: input.actor ?? null, action: input.action ?? null, targetType: input.targetType ?? null, targetId: input.targetId ?? null, q: input.q ?? null, from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null };
-  await mutate(actor, async (_tx, audit) => audit({ action: "audit.exported", target: { type: "workspace", id: actor.workspaceId }, metadata: { format: input.format, filters } }), meta);
+  const filters = {
+    actor: input.actor ?? null,
+    action: input.action ?? null,
+    targetType: input.targetType ?? null,
+    targetId: input.targetId ?? null,
+    q: input.q ?? null,
+    from: input.from?.toISOString() ?? null,
+    to: input.to?.toISOString() ?? null,
+  };
+  await mutate(
+    actor,
+    async (_tx, audit) =>
+      audit({ action: "audit.exported", target: { type: "workspace", id: actor.workspaceId }, metadata: { format: input.format, filters } }),
+    meta,
+  );
 
   const where = auditFilters(actor.workspaceId, input);
 
@@ -41,13 +68,14 @@ export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, 
   async function* lines() {
     if (input.format === "ndjson") {
       const key = signingKeysOrNull();
-      yield `${JSON.stringify({ type: "header", format: "steward-audit-export", version: 1, workspaceId: actor.workspaceId, exportedAt: new Date().toISOString(), exportedBy: actor.email, filters, keyId: key?.keyId ?? null, publicKey: key?.publicKeyPem ?? null })}\n`;
+      yield `${JSON.stringify({ type: "header", format: "steward-audit-export", version: 1, workspaceId: actor.workspaceId, exportedAt: new Date().toISOString(), exportedBy: actor.email, filters, keyId: key?.keyId ?? null, publicKey: key?.publicKeyPem ?? null, keys: [...verificationKeys().values()].map((k) => ({ keyId: k.keyId, publicKey: k.publicKeyPem })) })}\n`;
     } else {
       yield `${CSV_COLUMNS.join(",")}\n`;
     }
     let after = 0;
     for (;;) {
-      const batch = await getDb()
+      // The bulk pool: many exports at once cannot take the connections sign-ins need.
+      const batch = await getBulkDb()
         .select()
         .from(auditEvents)
         .where(and(...where, gt(auditEvents.seq, after)))
@@ -57,9 +85,23 @@ export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, 
       let chunk = "";
       for (const e of batch) {
         if (input.format === "ndjson") {
-          chunk += `${JSON.stringify({ type: "event", workspaceId: e.workspaceId, seq: e.seq, prevHash: e.prevHash, hash: e.hash, occurredAt: e.occurredAt.toISOString(), actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action, targetType: e.targetType, targetId: e.targetId, changes: e.changes, metadata: e.metadata, requestId: e.requestId })}\n`;
+          chunk += `${JSON.stringify({ type: "event", workspaceId: e.workspaceId, seq: e.seq, prevHash: e.prevHash, hash: e.hash, occurredAt: e.occurredAt.toISOString(), actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action, targetType: e.targetType, targetId: e.targetId, changes: e.changes, metadata: e.metadata, requestId: e.requestId, signature: e.signature, keyId: e.keyId })}\n`;
         } else {
-          chunk += csvRow([e.seq, e.occurredAt, e.actorType, e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.changes, e.metadata, e.requestId, e.prevHash, e.hash]);
+          chunk += csvRow([
+            e.seq,
+            e.occurredAt,
+            e.actorType,
+            e.actorId,
+            e.actorLabel,
+            e.action,
+            e.targetType,
+            e.targetId,
+            e.changes,
+            e.metadata,
+            e.requestId,
+            e.prevHash,
+            e.hash,
+          ]);
         }
       }
       yield chunk;

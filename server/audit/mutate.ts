@@ -1,12 +1,15 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
-import { desc, eq, isNull, sql } from "drizzle-orm";
+import { desc, eq, isNull } from "drizzle-orm";
 import { getDb, type DbOrTx, type Tx } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import { publish } from "~/server/realtime/publish";
-import type { AuditAction } from "./actions";
+import type { AuditAction } from "~/server/shared/audit-actions";
 import type { Actor, RequestMeta } from "./actor";
 import { GENESIS_HASH, hashEvent } from "./chain";
+import { signEventHash } from "./signing";
+import { lock, LOCKS } from "~/server/platform/locks";
+import { enqueueWebhookDeliveries, type AppendedEvent } from "~/server/monitoring/webhooks.dispatch";
 
 export type AuditInput = {
   action: AuditAction;
@@ -41,7 +44,7 @@ function defaultWorkspace(actor: Actor): string | null {
  * transactions can neither fork nor gap the chain (a rollback releases the lock
  * without having used the sequence number).
  */
-export async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], meta: RequestMeta = {}) {
+async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], meta: RequestMeta = {}) {
   const byChain = new Map<string | null, AuditInput[]>();
   for (const e of events) {
     const ws = e.workspaceId === undefined ? defaultWorkspace(actor) : e.workspaceId;
@@ -49,10 +52,9 @@ export async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput
   }
   // Lock chains in a stable order so two transactions touching the same chains cannot deadlock.
   const chains = [...byChain.keys()].sort((a, b) => (a ?? "").localeCompare(b ?? ""));
-  const appended: { workspaceId: string | null; seq: number }[] = [];
+  const appended: AppendedEvent[] = [];
   for (const workspaceId of chains) {
-    const key = workspaceId ?? "instance";
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${"audit:" + key}, 0))`);
+    await lock(tx, LOCKS.auditChain(workspaceId));
     const head = await chainHead(tx, workspaceId);
     let seq = head.seq;
     let prevHash = head.hash;
@@ -73,31 +75,41 @@ export async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput
         requestId: meta.requestId ?? null,
       };
       const hash = hashEvent(fields);
-      rows.push({ id: randomUUID(), ...fields, hash });
+      // Signed with a key the database does not hold: events after the last checkpoint cannot be rewritten and re-hashed unnoticed.
+      const id = randomUUID();
+      rows.push({ id, ...fields, hash, ...signEventHash(hash) });
       prevHash = hash;
-      appended.push({ workspaceId, seq });
+      appended.push({ id, ...fields, hash });
     }
     await tx.insert(auditEvents).values(rows);
   }
   return appended;
 }
 
+export type MutateOptions = {
+  /**
+   * Housekeeping that may find nothing worth recording (a retention pass with nothing old
+   * enough, a webhook delivery that is telemetry unless it switches the webhook off): the
+   * transaction commits without an event. Every change of governed state still records one.
+   */
+  eventOptional?: boolean;
+};
+
 /**
  * The only way to change state: runs `fn` in one transaction, appends the audit events
  * it recorded before commit, and after commit tells every browser in the affected
- * workspaces that something happened. Throws if `fn` recorded no event.
+ * workspaces that something happened. Throws if `fn` recorded no event (unless
+ * `eventOptional`). `appendAuditEvents` is private: there is no other way to write an event.
  */
-export async function mutate<T>(
-  actor: Actor,
-  fn: (tx: Tx, audit: AuditFn) => Promise<T>,
-  meta: RequestMeta = {},
-): Promise<T> {
-  let appended: { workspaceId: string | null; seq: number }[] = [];
+export async function mutate<T>(actor: Actor, fn: (tx: Tx, audit: AuditFn) => Promise<T>, meta: RequestMeta = {}, options: MutateOptions = {}): Promise<T> {
+  let appended: AppendedEvent[] = [];
   const result = await getDb().transaction(async (tx) => {
     const events: AuditInput[] = [];
     const value = await fn(tx, (e) => events.push(e));
-    if (events.length === 0) throw new Error("mutate(): the mutation recorded no audit event");
-    appended = await appendAuditEvents(tx, actor, events, meta);
+    if (events.length === 0 && !options.eventOptional) throw new Error("mutate(): the mutation recorded no audit event");
+    appended = events.length ? await appendAuditEvents(tx, actor, events, meta) : [];
+    // Webhook deliveries owed for these events, in the same transaction (one query when no webhook is set up).
+    if (appended.length) await enqueueWebhookDeliveries(tx, appended);
     return value;
   });
   const workspaces = new Set(appended.map((a) => a.workspaceId).filter((w): w is string => !!w));

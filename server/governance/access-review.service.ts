@@ -28,7 +28,9 @@ export async function accessReview(actor: WorkspaceActor) {
   const tokens = await db
     .select({ createdBy: apiTokens.createdBy, name: apiTokens.name, role: apiTokens.role, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt })
     .from(apiTokens)
-    .where(and(eq(apiTokens.workspaceId, actor.workspaceId), isNull(apiTokens.revokedAt), sql`(${apiTokens.expiresAt} is null or ${apiTokens.expiresAt} > now())`));
+    .where(
+      and(eq(apiTokens.workspaceId, actor.workspaceId), isNull(apiTokens.revokedAt), sql`(${apiTokens.expiresAt} is null or ${apiTokens.expiresAt} > now())`),
+    );
   return people.map((p) => ({
     ...p,
     lastActivityAt: activity.find((a) => a.actorId === p.userId)?.last ?? null,

@@ -8,8 +8,8 @@ import type { RequestMeta, UserActor, WorkspaceActor } from "~/server/audit/acto
 import { mutate } from "~/server/audit/mutate";
 import { AppError, isUniqueViolation } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
-import { credentialsChanged } from "~/server/shared/credentials";
-import { ChangeRoleInput, InvitationToken, InviteMemberInput } from "./identity.schema";
+import { credentialsChanged } from "~/server/platform/credentials";
+import { ChangeRoleInput, InvitationToken, InviteMemberInput } from "~/server/shared/identity.schema";
 
 export const INVITATION_TTL_DAYS = 7;
 
@@ -43,13 +43,7 @@ export async function listInvitations(actor: WorkspaceActor) {
     })
     .from(invitations)
     .innerJoin(users, eq(users.id, invitations.invitedBy))
-    .where(
-      and(
-        eq(invitations.workspaceId, actor.workspaceId),
-        isNull(invitations.acceptedAt),
-        isNull(invitations.revokedAt),
-      ),
-    )
+    .where(and(eq(invitations.workspaceId, actor.workspaceId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
     .orderBy(desc(invitations.createdAt));
 }
 
@@ -136,12 +130,7 @@ export async function revokeInvitation(actor: WorkspaceActor, invitationId: stri
         .update(invitations)
         .set({ revokedAt: new Date() })
         .where(
-          and(
-            eq(invitations.id, invitationId),
-            eq(invitations.workspaceId, actor.workspaceId),
-            isNull(invitations.acceptedAt),
-            isNull(invitations.revokedAt),
-          ),
+          and(eq(invitations.id, invitationId), eq(invitations.workspaceId, actor.workspaceId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)),
         )
         .returning();
       if (!inv) throw new AppError("NOT_FOUND", "This invitation does not exist or is no longer open.");
@@ -208,10 +197,7 @@ export async function acceptInvitation(actor: UserActor, token: string, meta: Re
         .for("update");
       if (!locked) throw new AppError("PRECONDITION_FAILED", "This invitation was already used.", { field: "token" });
       if (inv.email !== actor.email) {
-        throw new AppError(
-          "FORBIDDEN",
-          `This invitation is for ${inv.email}, but you are signed in as ${actor.email}. Sign in with the invited address.`,
-        );
+        throw new AppError("FORBIDDEN", `This invitation is for ${inv.email}, but you are signed in as ${actor.email}. Sign in with the invited address.`);
       }
       const [existing] = await tx
         .select({ id: memberships.id })
@@ -254,9 +240,7 @@ async function otherOwners(tx: Tx, workspaceId: string, userId: string) {
   const [row] = await tx
     .select({ n: count() })
     .from(memberships)
-    .where(
-      and(eq(memberships.workspaceId, workspaceId), eq(memberships.role, "owner"), sql`${memberships.userId} <> ${userId}`),
-    );
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.role, "owner"), sql`${memberships.userId} <> ${userId}`));
   return row?.n ?? 0;
 }
 
@@ -272,16 +256,9 @@ export async function changeRole(actor: WorkspaceActor, raw: ChangeRoleInput, me
         throw new AppError("FORBIDDEN", "Only an owner can change another owner's role.");
       }
       if (m.role === "owner" && (await otherOwners(tx, actor.workspaceId, input.userId)) === 0) {
-        throw new AppError(
-          "PRECONDITION_FAILED",
-          "A workspace needs at least one owner. Make someone else an owner first.",
-          { field: "role" },
-        );
+        throw new AppError("PRECONDITION_FAILED", "A workspace needs at least one owner. Make someone else an owner first.", { field: "role" });
       }
-      await tx
-        .update(memberships)
-        .set({ role: input.role, updatedAt: new Date() })
-        .where(eq(memberships.id, m.id));
+      await tx.update(memberships).set({ role: input.role, updatedAt: new Date() }).where(eq(memberships.id, m.id));
       await credentialsChanged(tx, "member.role_changed");
       audit({
         action: "member.role_changed",
@@ -330,4 +307,3 @@ export async function removeMember(actor: WorkspaceActor, userId: string, meta: 
   publish.toWorkspace(actor.workspaceId, "members.changed", { workspaceId: actor.workspaceId });
   return { userId };
 }
-

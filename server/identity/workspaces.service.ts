@@ -7,12 +7,14 @@ import type { Role } from "~/db/schema/identity";
 import type { RequestMeta, UserActor, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import { AppError, isUniqueViolation } from "~/server/errors";
+import { retentionFloor } from "~/server/shared/frameworks";
+import { assertMayCreateWorkspace } from "~/server/instance/settings.service";
 import { publish } from "~/server/realtime/publish";
-import { CreateWorkspaceInput, RenameWorkspaceInput, SetRetentionInput, slugify } from "./identity.schema";
+import { CreateWorkspaceInput, RenameWorkspaceInput, SetRetentionInput, SetViewerDownloadsInput, slugify } from "~/server/shared/identity.schema";
 
 export type WorkspaceDto = { id: string; slug: string; name: string; role: Role };
 
-/** Creates a workspace with the actor as its owner. */
+/** Creates a workspace with the actor as its owner (where the instance lets the actor create one). */
 export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInput, meta: RequestMeta = {}, opts: { defaultPipeline?: boolean } = {}) {
   const input = CreateWorkspaceInput.parse(raw);
   const slug = input.slug ?? slugify(input.name);
@@ -20,6 +22,7 @@ export async function createWorkspace(actor: UserActor, raw: CreateWorkspaceInpu
     const ws = await mutate(
       actor,
       async (tx, audit) => {
+        await assertMayCreateWorkspace(actor.userId, tx);
         const [ws] = await tx.insert(workspaces).values({ name: input.name, slug }).returning();
         await tx.insert(memberships).values({ workspaceId: ws!.id, userId: actor.userId, role: "owner" });
         audit({
@@ -60,11 +63,7 @@ export async function renameWorkspace(actor: WorkspaceActor, raw: RenameWorkspac
     async (tx, audit) => {
       const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, actor.workspaceId)).for("update");
       if (!before) throw new AppError("NOT_FOUND", "This workspace does not exist.");
-      const [after] = await tx
-        .update(workspaces)
-        .set({ name: input.name, updatedAt: new Date() })
-        .where(eq(workspaces.id, actor.workspaceId))
-        .returning();
+      const [after] = await tx.update(workspaces).set({ name: input.name, updatedAt: new Date() }).where(eq(workspaces.id, actor.workspaceId)).returning();
       audit({
         action: "workspace.renamed",
         target: { type: "workspace", id: before.id },
@@ -84,7 +83,19 @@ export async function setRetention(actor: WorkspaceActor, raw: SetRetentionInput
     async (tx, audit) => {
       const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, actor.workspaceId)).for("update");
       if (!before) throw new AppError("NOT_FOUND", "This workspace does not exist.");
-      await tx.update(workspaces).set({ predictionRetentionDays: input.predictionRetentionDays, updatedAt: new Date() }).where(eq(workspaces.id, actor.workspaceId));
+      // A compliance framework enabled for the workspace may require a minimum (server/shared/frameworks.ts).
+      const floor = retentionFloor(before.frameworks);
+      if (floor && input.predictionRetentionDays < floor.days) {
+        throw new AppError(
+          "INVALID",
+          `predictionRetentionDays: prediction logs must be kept at least ${floor.days} days while ${floor.framework.shortName} is enabled for this workspace (${floor.framework.retention!.basis.split(":")[0]}). Choose ${floor.days} or more, or disable the framework first.`,
+          { field: "predictionRetentionDays" },
+        );
+      }
+      await tx
+        .update(workspaces)
+        .set({ predictionRetentionDays: input.predictionRetentionDays, updatedAt: new Date() })
+        .where(eq(workspaces.id, actor.workspaceId));
       audit({
         action: "workspace.retention_changed",
         target: { type: "workspace", id: before.id },
@@ -96,8 +107,31 @@ export async function setRetention(actor: WorkspaceActor, raw: SetRetentionInput
   );
 }
 
+/** Whether viewers may download model and dataset files; recorded with its before and after. */
+export async function setViewerDownloads(actor: WorkspaceActor, raw: SetViewerDownloadsInput, meta: RequestMeta = {}) {
+  const input = SetViewerDownloadsInput.parse(raw);
+  return mutate(
+    actor,
+    async (tx, audit) => {
+      const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, actor.workspaceId)).for("update");
+      if (!before) throw new AppError("NOT_FOUND", "This workspace does not exist.");
+      await tx.update(workspaces).set({ viewerDownloads: input.viewerDownloads, updatedAt: new Date() }).where(eq(workspaces.id, actor.workspaceId));
+      audit({
+        action: "workspace.downloads_changed",
+        target: { type: "workspace", id: before.id },
+        changes: { viewerDownloads: [before.viewerDownloads, input.viewerDownloads] },
+      });
+      return { viewerDownloads: input.viewerDownloads };
+    },
+    meta,
+  );
+}
+
 export async function getSettings(actor: WorkspaceActor) {
-  const [ws] = await getDb().select({ predictionRetentionDays: workspaces.predictionRetentionDays }).from(workspaces).where(eq(workspaces.id, actor.workspaceId));
+  const [ws] = await getDb()
+    .select({ predictionRetentionDays: workspaces.predictionRetentionDays, viewerDownloads: workspaces.viewerDownloads })
+    .from(workspaces)
+    .where(eq(workspaces.id, actor.workspaceId));
   return ws!;
 }
 

@@ -25,7 +25,7 @@ export const auditCheckpoint = defineJob({
 
 /**
  * One step of a pipeline run. The step row's lease, not pg-boss's expiry, decides when a
- * dead worker's step is retried (server/pipelines/runs.service.ts); a job whose attempt
+ * dead worker's step is retried (server/pipelines/step-lifecycle.ts); a job whose attempt
  * is no longer current is dropped.
  */
 export const pipelineStep = defineJob({
@@ -66,15 +66,33 @@ export const monitoringDrift = defineJob({
   work: { batchSize: 1, pollingIntervalSeconds: 2 },
 });
 
-/** One alert event to one webhook; retried with backoff (each attempt recorded). */
+/**
+ * A transaction's events owed to one webhook (`deliveryIds`, webhook_outbox rows in sequence
+ * order); retried with backoff (each attempt recorded). `event` + `payload`: the alert jobs
+ * queued before subscriptions existed.
+ */
 export const webhookDeliver = defineJob({
   name: "webhook.deliver",
-  schema: z.object({ webhookId: z.uuid(), event: z.string().min(1), payload: z.unknown() }),
+  schema: z.object({ webhookId: z.uuid(), deliveryIds: z.array(z.uuid()).optional(), event: z.string().min(1).optional(), payload: z.unknown().optional() }),
   queue: { retryLimit: 4, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 },
   work: { batchSize: 1, pollingIntervalSeconds: 1 },
 });
 
-export const ALL_JOBS = [systemHeartbeat, auditCheckpoint, pipelineStep, predictionRetention, monitoringRollup, monitoringDrift, webhookDeliver] as const;
+/** Daily: models whose revalidation is due soon or overdue; their owners and compliance officers are told once per due date. */
+export const inventoryRevalidations = defineJob({
+  name: "inventory.revalidations",
+  schema: z.object({}).passthrough(),
+  queue: { retryLimit: 2, expireInSeconds: 1800 },
+  work: { batchSize: 1, pollingIntervalSeconds: 5 },
+});
 
-/** Enqueuers notify this channel (on commit) so idle workers fetch at once instead of at their next poll. */
-export const JOBS_CHANNEL = "steward_jobs";
+export const ALL_JOBS = [
+  systemHeartbeat,
+  auditCheckpoint,
+  pipelineStep,
+  predictionRetention,
+  monitoringRollup,
+  monitoringDrift,
+  webhookDeliver,
+  inventoryRevalidations,
+] as const;

@@ -10,7 +10,9 @@ import { closeEnqueuer, enqueue } from "./enqueue";
 const probe = defineJob({ name: "test.probe", schema: z.object({ workspaceId: z.uuid(), n: z.number() }), queue: { retryLimit: 1 } });
 
 async function jobsFor(workspaceId: string) {
-  return getDb().execute<{ data: { workspaceId: string; n: number } }>(sql`select data from pgboss.job where name = 'test.probe' and data->>'workspaceId' = ${workspaceId}`);
+  return getDb().execute<{ data: { workspaceId: string; n: number } }>(
+    sql`select data from pgboss.job where name = 'test.probe' and data->>'workspaceId' = ${workspaceId}`,
+  );
 }
 
 afterAll(closeEnqueuer);

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import type { Tx } from "~/db/client";
 import { env } from "~/env";
 import type { JobDefinition } from "./define";
-import { JOBS_CHANNEL } from "./definitions";
+import { CHANNELS } from "~/server/platform/channels";
 
 /*
  * Enqueue inside the business transaction: the job row is written through the same
@@ -19,12 +19,24 @@ const queues = new Set<string>();
 /** A pg-boss client for sending only: no supervision, no cron, no workers in this process. */
 function boss(): Promise<PgBoss> {
   g.__stewardBoss ??= (async () => {
-    const b = new PgBoss({ connectionString: env.DATABASE_URL, schema: "pgboss", max: 2, supervise: false, schedule: false, application_name: "steward-enqueue" });
+    const b = new PgBoss({
+      connectionString: env.DATABASE_URL,
+      schema: "pgboss",
+      max: 2,
+      supervise: false,
+      schedule: false,
+      application_name: "steward-enqueue",
+    });
     b.on("error", (err) => console.error("[jobs] pg-boss error:", err));
     await b.start();
     return b;
   })();
-  return g.__stewardBoss;
+  const started = g.__stewardBoss;
+  // A start that failed (the database was away) is not kept: the next enqueue starts again.
+  started.catch(() => {
+    if (g.__stewardBoss === started) g.__stewardBoss = undefined;
+  });
+  return started;
 }
 
 /** pg-boss's `{ executeSql }` over the Drizzle transaction's own connection. */
@@ -33,8 +45,10 @@ function txAdapter(tx: Tx) {
   return {
     async executeSql(text: string, values: unknown[]) {
       // pg serialises objects as JSON; postgres.js needs it done explicitly.
-      const params = values.map((v) => (v === undefined ? null : v !== null && typeof v === "object" && !(v instanceof Date) && !Buffer.isBuffer(v) ? JSON.stringify(v) : v));
-      return { rows: (await client.unsafe(text, params)) };
+      const params = values.map((v) =>
+        v === undefined ? null : v !== null && typeof v === "object" && !(v instanceof Date) && !Buffer.isBuffer(v) ? JSON.stringify(v) : v,
+      );
+      return { rows: await client.unsafe(text, params) };
     },
   };
 }
@@ -51,7 +65,7 @@ export async function enqueue<S extends z.ZodType>(tx: Tx, job: JobDefinition<S>
   const id = await b.send(job.name, data, { ...job.queue, db });
   if (!id) throw new Error(`pg-boss did not accept a ${job.name} job`);
   // Delivered when the transaction commits (and never if it rolls back): workers wake now.
-  await db.executeSql("select pg_notify($1, $2)", [JOBS_CHANNEL, job.name]);
+  await db.executeSql("select pg_notify($1, $2)", [CHANNELS.jobs, job.name]);
   return id;
 }
 

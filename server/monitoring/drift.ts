@@ -8,12 +8,32 @@
  * - p-values across features are corrected for multiple testing (Benjamini–Hochberg);
  * - empty bins are smoothed (PSI is infinite otherwise), constant features and categories
  *   unseen in the reference have their own handling;
- * - every drift comes with a severity band and a plain-language explanation.
- * Reference values for the tests: docs/reference/drift-reference.py (SciPy).
+ * - every drift comes with a severity band and a plain-language explanation;
+ * - the KS p-value is SciPy's ks_2samp(method="auto") (exact up to 10,000 a side, kstwo above;
+ *   ./kolmogorov.ts), chi-square applies Yates' correction at one degree of freedom as
+ *   chi2_contingency does by default;
+ * - missing values (null, NaN, ±∞, empty or unparseable strings) are never a number: the
+ *   low-level functions refuse them (RangeError), the feature functions count them as
+ *   missing and test the missing share on its own;
+ * - values never seen in the reference have their own bin and are named, however many
+ *   categories the reference has ("(other)" holds only the rarer reference categories).
+ * Reference values for the tests: ./reference/gen_drift_reference.py (SciPy) → drift-reference.json.
  */
+
+import { ksTwoSamplePValue, type KsMethod } from "~/server/monitoring/kolmogorov";
 
 export const MIN_SAMPLE = 100;
 const EPS = 1e-4;
+
+/** Sorted copy of finite values; anything else is refused, naming where it is (a NaN would otherwise stall the KS merge). */
+function finiteSorted(values: ArrayLike<number>, what: string): Float64Array {
+  const out = Float64Array.from(values);
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i]))
+      throw new RangeError(`${what} must be finite numbers: ${String(values[i])} at index ${i} (count missing values before calling).`);
+  }
+  return out.sort();
+}
 
 // ---------------------------------------------------------------------------
 // Binning from the reference
@@ -31,7 +51,7 @@ export function quantile(sorted: ArrayLike<number>, q: number) {
 
 /** Interior bin edges at the reference's quantiles (deduplicated); bins are (-∞, e0], (e0, e1], …, (ek, ∞). */
 export function numericEdges(reference: ArrayLike<number>, bins = 10): number[] {
-  const sorted = Float64Array.from(reference).sort();
+  const sorted = finiteSorted(reference, "numericEdges: the reference");
   const edges: number[] = [];
   for (let i = 1; i < bins; i++) {
     const e = quantile(sorted, i / bins);
@@ -45,6 +65,7 @@ export function histogram(values: ArrayLike<number>, edges: number[]): number[] 
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
+    if (!Number.isFinite(v)) throw new RangeError(`histogram: values must be finite numbers: ${String(v)} at index ${i}.`);
     // Binary search: first edge >= v.
     let lo = 0;
     let hi = edges.length;
@@ -59,25 +80,38 @@ export function histogram(values: ArrayLike<number>, edges: number[]): number[] 
 }
 
 export const UNSEEN = "(not in reference)";
+export const OTHER = "(other)";
 
-/** Categories of the reference (most frequent first, at most `max`, the rest as "(other)"), plus a bin for unseen ones. */
-export function categoricalBins(reference: ArrayLike<string>, max = 30): string[] {
+/**
+ * Bins of a categorical feature from the reference: its categories (most frequent first,
+ * ties by code point, at most `max`), "(other)" for the rarer reference categories when there
+ * are more, and a bin for values never seen in the reference. `index` maps every reference
+ * category to its bin, so an unseen value can never fall into "(other)".
+ */
+export type CategoricalBins = { labels: string[]; index: Map<string, number> };
+export function categoricalBins(reference: ArrayLike<string>, max = 30): CategoricalBins {
   const freq = new Map<string, number>();
   for (let i = 0; i < reference.length; i++) freq.set(reference[i]!, (freq.get(reference[i]!) ?? 0) + 1);
-  const cats = [...freq.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
-  return cats.length > max ? [...cats.slice(0, max), "(other)", UNSEEN] : [...cats, UNSEEN];
+  const cats = [...freq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k]) => k);
+  const kept = cats.slice(0, max);
+  const labels = cats.length > max ? [...kept, OTHER, UNSEEN] : [...kept, UNSEEN];
+  const index = new Map(kept.map((c, i) => [c, i]));
+  for (const c of cats.slice(max)) index.set(c, max);
+  return { labels, index };
 }
 
-export function categoricalCounts(values: ArrayLike<string>, bins: string[]): number[] {
-  const index = new Map(bins.map((b, i) => [b, i]));
-  const other = index.get("(other)");
-  const unseen = index.get(UNSEEN)!;
-  const counts = new Array<number>(bins.length).fill(0);
-  for (let i = 0; i < values.length; i++) {
-    const j = index.get(values[i]!);
-    counts[j ?? other ?? unseen]!++;
-  }
+export function categoricalCounts(values: ArrayLike<string>, bins: CategoricalBins): number[] {
+  const unseen = bins.labels.length - 1;
+  const counts = new Array<number>(bins.labels.length).fill(0);
+  for (let i = 0; i < values.length; i++) counts[bins.index.get(values[i]!) ?? unseen]!++;
   return counts;
+}
+
+/** The values of `values` never seen in the reference, by name, most frequent first, with their share of `values`. */
+export function unseenValues(values: ArrayLike<string>, bins: CategoricalBins): { value: string; count: number; share: number }[] {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < values.length; i++) if (!bins.index.has(values[i]!)) counts.set(values[i]!, (counts.get(values[i]!) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([value, count]) => ({ value, count, share: count / values.length }));
 }
 
 // ---------------------------------------------------------------------------
@@ -115,31 +149,17 @@ export function jensenShannon(reference: number[], current: number[]) {
 // Tests on raw samples
 // ---------------------------------------------------------------------------
 
-/** Survival function of the Kolmogorov distribution (SciPy's kstwobign.sf). */
-function kolmogorovSf(x: number) {
-  if (x <= 0) return 1;
-  if (x < 0.3) {
-    // The alternating series converges slowly here; use the complementary (Jacobi) form.
-    const y = Math.PI ** 2 / (8 * x * x);
-    let s = 0;
-    for (let k = 1; k < 100; k += 2) s += Math.exp(-k * k * y);
-    return 1 - (Math.sqrt(2 * Math.PI) / x) * s;
-  }
-  let s = 0;
-  for (let k = 1; k <= 100; k++) {
-    const term = Math.exp(-2 * k * k * x * x);
-    s += (k % 2 ? 1 : -1) * term;
-    if (term < 1e-16) break;
-  }
-  return Math.min(1, Math.max(0, 2 * s));
-}
-
-/** Two-sample Kolmogorov–Smirnov test; p-value from the asymptotic Kolmogorov distribution (R's ks.test(exact = FALSE); SciPy's kstwobign.sf(√(nm/(n+m))·D)). */
-export function ksTest(a: ArrayLike<number>, b: ArrayLike<number>) {
-  const x = Float64Array.from(a).sort();
-  const y = Float64Array.from(b).sort();
+/**
+ * Two-sample Kolmogorov–Smirnov test, two-sided, as SciPy's ks_2samp(method="auto"): the
+ * exact p-value when both samples have at most 10,000 values, else kstwo.sf(D, round(nm/(n+m)));
+ * `method` says which. Both samples must be non-empty and finite (RangeError otherwise).
+ */
+export function ksTest(a: ArrayLike<number>, b: ArrayLike<number>): { statistic: number; pValue: number; method: KsMethod } {
+  const x = finiteSorted(a, "ksTest: the first sample");
+  const y = finiteSorted(b, "ksTest: the second sample");
   const n = x.length;
   const m = y.length;
+  if (!n || !m) throw new RangeError("ksTest: both samples need at least one value.");
   let i = 0;
   let j = 0;
   let d = 0;
@@ -149,14 +169,14 @@ export function ksTest(a: ArrayLike<number>, b: ArrayLike<number>) {
     while (j < m && y[j]! <= v) j++;
     d = Math.max(d, Math.abs(i / n - j / m));
   }
-  const en = Math.sqrt((n * m) / (n + m));
-  return { statistic: d, pValue: kolmogorovSf(en * d) };
+  return ksTwoSamplePValue(n, m, d);
 }
 
 /** First Wasserstein distance between two samples (SciPy's wasserstein_distance). */
 export function wasserstein(a: ArrayLike<number>, b: ArrayLike<number>) {
-  const x = Float64Array.from(a).sort();
-  const y = Float64Array.from(b).sort();
+  const x = finiteSorted(a, "wasserstein: the first sample");
+  const y = finiteSorted(b, "wasserstein: the second sample");
+  if (!x.length || !y.length) throw new RangeError("wasserstein: both samples need at least one value.");
   const all = Float64Array.from([...x, ...y]).sort();
   let i = 0;
   let j = 0;
@@ -208,7 +228,10 @@ function gammaQ(a: number, x: number) {
 function lnGamma(z: number): number {
   // Lanczos approximation (g = 7, n = 9).
   const g = 7;
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - lnGamma(1 - z);
   z -= 1;
   let x = c[0]!;
@@ -218,30 +241,39 @@ function lnGamma(z: number): number {
 }
 
 /**
- * Chi-square test of homogeneity between the reference's and the current category counts
- * (SciPy's chi2_contingency on the 2×k table, no continuity correction). Categories absent
- * from both are dropped; fewer than two left → no test.
+ * Chi-square test of homogeneity between the reference's and the current category counts,
+ * as SciPy's chi2_contingency on the 2×k table: with Yates' continuity correction when there
+ * is one degree of freedom (each cell moved towards its expected count by at most 0.5) unless
+ * `correction: false`. Categories absent from both are dropped first (SciPy refuses a zero
+ * expected count); fewer than two left, or an empty side → no test.
  */
-export function chiSquare(reference: number[], current: number[]) {
+export function chiSquare(reference: number[], current: number[], opts: { correction?: boolean } = {}) {
   const keep = reference.map((r, i) => r + current[i]! > 0);
   const r = reference.filter((_, i) => keep[i]);
   const c = current.filter((_, i) => keep[i]);
   if (r.length < 2) return null;
   const R = r.reduce((a, b) => a + b, 0);
   const C = c.reduce((a, b) => a + b, 0);
+  if (!R || !C) return null;
   const N = R + C;
-  let stat = 0;
-  for (let i = 0; i < r.length; i++) {
-    const col = r[i]! + c[i]!;
-    const er = (R * col) / N;
-    const ec = (C * col) / N;
-    stat += (r[i]! - er) ** 2 / er + (c[i]! - ec) ** 2 / ec;
-  }
   const dof = r.length - 1;
-  return { statistic: stat, dof, pValue: gammaQ(dof / 2, stat / 2) };
+  const yates = dof === 1 && (opts.correction ?? true);
+  let stat = 0;
+  for (const [observed, total] of [
+    [r, R],
+    [c, C],
+  ] as const) {
+    for (let i = 0; i < observed.length; i++) {
+      const expected = (total * (r[i]! + c[i]!)) / N;
+      let o = observed[i]!;
+      if (yates) o += Math.sign(expected - o) * Math.min(0.5, Math.abs(expected - o));
+      stat += (o - expected) ** 2 / expected;
+    }
+  }
+  return { statistic: stat, dof, pValue: gammaQ(dof / 2, stat / 2), correction: yates };
 }
 
-/** Benjamini–Hochberg adjusted p-values (statsmodels' multipletests(method="fdr_bh")), in input order. */
+/** Benjamini–Hochberg adjusted p-values (SciPy's false_discovery_control(method="bh"), statsmodels' fdr_bh), in input order. */
 export function benjaminiHochberg(pValues: number[]): number[] {
   const n = pValues.length;
   const order = pValues.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
@@ -263,8 +295,16 @@ export type Severity = "none" | "moderate" | "major";
 /** PSI bands in common use: < 0.1 stable, 0.1–0.25 moderate shift, ≥ 0.25 major shift. */
 export const severityOf = (psiValue: number): Severity => (psiValue >= 0.25 ? "major" : psiValue >= 0.1 ? "moderate" : "none");
 
+/**
+ * Missing values of a feature on each side (null, undefined, NaN, ±∞, empty or unparseable
+ * strings) and the test of their share: chi-square on the 2×2 table missing/present ×
+ * reference/current with Yates' correction (chi2_contingency's default); null when neither
+ * side has a missing value. Not part of the features' Benjamini–Hochberg family.
+ */
+export type MissingShare = { reference: number; current: number; referenceShare: number; currentShare: number; pValue: number | null };
+
 export type FeatureDrift =
-  | { feature: string; kind: "numeric" | "categorical"; status: "not_enough_data"; n: number; minSample: number; explanation: string }
+  | { feature: string; kind: "numeric" | "categorical"; status: "not_enough_data"; n: number; minSample: number; missing: MissingShare; explanation: string }
   | {
       feature: string;
       kind: "numeric" | "categorical";
@@ -272,12 +312,17 @@ export type FeatureDrift =
       n: number;
       psi: number;
       jensenShannon: number;
-      ks: { statistic: number; pValue: number } | null;
+      ks: { statistic: number; pValue: number; method: KsMethod } | null;
       wasserstein: number | null;
-      chiSquare: { statistic: number; dof: number; pValue: number } | null;
+      chiSquare: { statistic: number; dof: number; pValue: number; correction: boolean } | null;
       pValue: number | null;
+      /** How pValue was computed: "ks_exact", "ks_asymptotic" (kstwo), "chi2" or "chi2_yates". */
+      pMethod: "ks_exact" | "ks_asymptotic" | "chi2" | "chi2_yates" | null;
       pAdjusted: number | null;
       severity: Severity;
+      missing: MissingShare;
+      /** Values never seen in the reference, by name, with their share of the current window (at most 10). */
+      unseen?: { value: string; count: number; share: number }[];
       explanation: string;
       bins: { labels: string[]; reference: number[]; current: number[] };
     };
@@ -285,71 +330,213 @@ export type FeatureDrift =
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const fmt = (x: number) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toLocaleString("en", { maximumFractionDigits: 0 }) : x.toPrecision(3));
 
-/**
- * Either side below the minimum sample size is "not enough data", never a number: a thin
- * current window says nothing yet, and a thin reference (an empty reference window, a
- * column mostly missing) would make every value look unseen.
- */
-function tooFew(feature: string, kind: "numeric" | "categorical", reference: number, current: number, minSample: number): FeatureDrift | null {
-  if (current < minSample) return { feature, kind, status: "not_enough_data", n: current, minSample, explanation: `${feature}: not enough data (${current} of at least ${minSample} values in this window).` };
-  if (reference < minSample) return { feature, kind, status: "not_enough_data", n: current, minSample, explanation: `${feature}: not enough data in the reference (${reference} of at least ${minSample} values).` };
+/** A value as a number, or null when it is missing: null, undefined, NaN, ±∞, "" and strings that do not parse as a number. Booleans are 0/1. */
+export function toNumberOrMissing(v: unknown): number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "string") {
+    if (v.trim() === "") return null;
+    const x = Number(v);
+    return Number.isFinite(x) ? x : null;
+  }
   return null;
 }
 
-export function numericDrift(feature: string, reference: ArrayLike<number>, current: ArrayLike<number>, opts: { bins?: number; minSample?: number } = {}): FeatureDrift {
+/** A value as a category, or null when it is missing: null, undefined, NaN and empty (or blank) strings. */
+export function toCategoryOrMissing(v: unknown): string | null {
+  if (v === null || v === undefined || (typeof v === "number" && Number.isNaN(v))) return null;
+  const s = typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" ? String(v) : (JSON.stringify(v) ?? "");
+  return s.trim() === "" ? null : s;
+}
+
+function split<T>(values: ArrayLike<unknown>, read: (v: unknown) => T | null): { present: T[]; missing: number } {
+  const present: T[] = [];
+  let missing = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = read(values[i]);
+    if (v === null) missing++;
+    else present.push(v);
+  }
+  return { present, missing };
+}
+
+function missingShare(refMissing: number, refRows: number, curMissing: number, curRows: number): MissingShare {
+  const chi = refMissing + curMissing > 0 ? chiSquare([refMissing, refRows - refMissing], [curMissing, curRows - curMissing]) : null;
+  return {
+    reference: refMissing,
+    current: curMissing,
+    referenceShare: refRows ? refMissing / refRows : 0,
+    currentShare: curRows ? curMissing / curRows : 0,
+    pValue: chi?.pValue ?? null,
+  };
+}
+
+/** "income_k: 12% of current traffic has no value (2% in the reference)." when the missing share rose by 5 points or more, significantly. */
+function missingNote(feature: string, m: MissingShare) {
+  return m.currentShare - m.referenceShare >= 0.05 && m.pValue !== null && m.pValue < 0.01
+    ? `${feature}: ${pct(m.currentShare)} of current traffic has no value (${pct(m.referenceShare)} in the reference).`
+    : null;
+}
+
+/**
+ * Either side below the minimum sample size is "not enough data", never a number: a thin
+ * current window says nothing yet, and a thin reference (an empty reference window, a
+ * column mostly missing) would make every value look unseen. A window whose values are
+ * mostly missing says so.
+ */
+function tooFew(
+  feature: string,
+  kind: "numeric" | "categorical",
+  reference: number,
+  current: number,
+  minSample: number,
+  missing: MissingShare,
+): FeatureDrift | null {
+  const note = missingNote(feature, missing);
+  if (current < minSample)
+    return {
+      feature,
+      kind,
+      status: "not_enough_data",
+      n: current,
+      minSample,
+      missing,
+      explanation: `${feature}: not enough data (${current} of at least ${minSample} values in this window).${note ? ` ${note}` : ""}`,
+    };
+  if (reference < minSample)
+    return {
+      feature,
+      kind,
+      status: "not_enough_data",
+      n: current,
+      minSample,
+      missing,
+      explanation: `${feature}: not enough data in the reference (${reference} of at least ${minSample} values).`,
+    };
+  return null;
+}
+
+/**
+ * Drift of a numeric feature. Values may hold missing ones (see toNumberOrMissing): they are
+ * counted, tested as a share, and left out of every distribution statistic.
+ */
+export function numericDrift(
+  feature: string,
+  reference: ArrayLike<unknown>,
+  current: ArrayLike<unknown>,
+  opts: { bins?: number; minSample?: number } = {},
+): FeatureDrift {
   const minSample = opts.minSample ?? MIN_SAMPLE;
-  const thin = tooFew(feature, "numeric", reference.length, current.length, minSample);
+  const ref = split(reference, toNumberOrMissing);
+  const cur = split(current, toNumberOrMissing);
+  const missing = missingShare(ref.missing, reference.length, cur.missing, current.length);
+  const thin = tooFew(feature, "numeric", ref.present.length, cur.present.length, minSample, missing);
   if (thin) return thin;
-  const edges = numericEdges(reference, opts.bins ?? 10);
-  const r = histogram(reference, edges);
-  const c = histogram(current, edges);
+  const refValues = ref.present;
+  const curValues = cur.present;
+  const edges = numericEdges(refValues, opts.bins ?? 10);
+  const r = histogram(refValues, edges);
+  const c = histogram(curValues, edges);
   const psiValue = psi(r, c);
-  const ks = ksTest(reference, current);
-  const sortedRef = Float64Array.from(reference).sort();
+  const ks = ksTest(refValues, curValues);
+  const sortedRef = Float64Array.from(refValues).sort();
   const p5 = quantile(sortedRef, 0.05);
   const p95 = quantile(sortedRef, 0.95);
   let above = 0;
   let below = 0;
-  for (let i = 0; i < current.length; i++) {
-    if (current[i]! > p95) above++;
-    else if (current[i]! < p5) below++;
+  for (const v of curValues) {
+    if (v > p95) above++;
+    else if (v < p5) below++;
   }
+  const n = curValues.length;
   const severity = severityOf(psiValue);
   const constant = sortedRef[0] === sortedRef[sortedRef.length - 1];
+  const note = missingNote(feature, missing);
   const explanation =
     severity === "none"
-      ? `${feature}: stable (PSI ${psiValue.toFixed(3)}).`
+      ? (note ?? `${feature}: stable (PSI ${psiValue.toFixed(3)}).`)
       : constant
-        ? `${feature}: always ${fmt(sortedRef[0]!)} in the reference; ${pct(Array.from(current).filter((v) => v !== sortedRef[0]).length / current.length)} of current traffic differs.`
-        : above / current.length >= below / current.length
-          ? `${feature}: ${pct(above / current.length)} of current traffic falls above the reference's 95th percentile (${fmt(p95)}), where 5% is expected.`
-          : `${feature}: ${pct(below / current.length)} of current traffic falls below the reference's 5th percentile (${fmt(p5)}), where 5% is expected.`;
+        ? `${feature}: always ${fmt(sortedRef[0]!)} in the reference; ${pct(curValues.filter((v) => v !== sortedRef[0]).length / n)} of current traffic differs.`
+        : above / n >= below / n
+          ? `${feature}: ${pct(above / n)} of current traffic falls above the reference's 95th percentile (${fmt(p95)}), where 5% is expected.`
+          : `${feature}: ${pct(below / n)} of current traffic falls below the reference's 5th percentile (${fmt(p5)}), where 5% is expected.`;
   const labels = [...edges.map((e, i) => (i === 0 ? `≤ ${fmt(e)}` : `${fmt(edges[i - 1]!)} – ${fmt(e)}`)), `> ${fmt(edges.at(-1) ?? NaN)}`];
-  return { feature, kind: "numeric", status: "ok", n: current.length, psi: psiValue, jensenShannon: jensenShannon(r, c), ks, wasserstein: wasserstein(reference, current), chiSquare: null, pValue: ks.pValue, pAdjusted: null, severity, explanation, bins: { labels, reference: r, current: c } };
+  return {
+    feature,
+    kind: "numeric",
+    status: "ok",
+    n,
+    psi: psiValue,
+    jensenShannon: jensenShannon(r, c),
+    ks,
+    wasserstein: wasserstein(refValues, curValues),
+    chiSquare: null,
+    pValue: ks.pValue,
+    pMethod: ks.method === "exact" ? "ks_exact" : "ks_asymptotic",
+    pAdjusted: null,
+    severity,
+    missing,
+    explanation,
+    bins: { labels, reference: r, current: c },
+  };
 }
 
-export function categoricalDrift(feature: string, reference: ArrayLike<string>, current: ArrayLike<string>, opts: { minSample?: number } = {}): FeatureDrift {
+/**
+ * Drift of a categorical feature. Values may hold missing ones (see toCategoryOrMissing):
+ * counted and tested as a share, never a category of their own.
+ */
+export function categoricalDrift(
+  feature: string,
+  reference: ArrayLike<unknown>,
+  current: ArrayLike<unknown>,
+  opts: { minSample?: number; maxCategories?: number } = {},
+): FeatureDrift {
   const minSample = opts.minSample ?? MIN_SAMPLE;
-  const thin = tooFew(feature, "categorical", reference.length, current.length, minSample);
+  const ref = split(reference, toCategoryOrMissing);
+  const cur = split(current, toCategoryOrMissing);
+  const missing = missingShare(ref.missing, reference.length, cur.missing, current.length);
+  const thin = tooFew(feature, "categorical", ref.present.length, cur.present.length, minSample, missing);
   if (thin) return thin;
-  const bins = categoricalBins(reference);
-  const r = categoricalCounts(reference, bins);
-  const c = categoricalCounts(current, bins);
+  const bins = categoricalBins(ref.present, opts.maxCategories ?? 30);
+  const r = categoricalCounts(ref.present, bins);
+  const c = categoricalCounts(cur.present, bins);
   const psiValue = psi(r, c);
   const chi = chiSquare(r, c);
-  const R = reference.length;
-  const C = current.length;
+  const R = ref.present.length;
+  const C = cur.present.length;
   const severity = severityOf(psiValue);
-  const unseen = c[bins.indexOf(UNSEEN)]! / C;
-  let explanation = `${feature}: stable (PSI ${psiValue.toFixed(3)}).`;
+  const unseenList = unseenValues(cur.present, bins);
+  const unseen = c.at(-1)! / C;
+  const note = missingNote(feature, missing);
+  let explanation = note ?? `${feature}: stable (PSI ${psiValue.toFixed(3)}).`;
   if (severity !== "none") {
-    if (unseen >= 0.05) explanation = `${feature}: ${pct(unseen)} of current traffic has values never seen in the reference.`;
-    else {
-      const k = bins.map((_, i) => i).sort((a, b) => Math.abs(c[b]! / C - r[b]! / R) - Math.abs(c[a]! / C - r[a]! / R))[0]!;
-      explanation = `${feature}: "${bins[k]}" is ${pct(c[k]! / C)} of current traffic vs ${pct(r[k]! / R)} in the reference.`;
+    if (unseen >= 0.05) {
+      const named = unseenList.slice(0, 3).map((u) => `"${u.value}" ${pct(u.share)}`);
+      explanation = `${feature}: ${pct(unseen)} of current traffic has values never seen in the reference (${named.join(", ")}${unseenList.length > 3 ? `, ${unseenList.length - 3} more` : ""}).`;
+    } else {
+      const k = bins.labels.map((_, i) => i).sort((a, b) => Math.abs(c[b]! / C - r[b]! / R) - Math.abs(c[a]! / C - r[a]! / R))[0]!;
+      explanation = `${feature}: "${bins.labels[k]}" is ${pct(c[k]! / C)} of current traffic vs ${pct(r[k]! / R)} in the reference.`;
     }
   }
-  return { feature, kind: "categorical", status: "ok", n: C, psi: psiValue, jensenShannon: jensenShannon(r, c), ks: null, wasserstein: null, chiSquare: chi, pValue: chi?.pValue ?? null, pAdjusted: null, severity, explanation, bins: { labels: bins, reference: r, current: c } };
+  return {
+    feature,
+    kind: "categorical",
+    status: "ok",
+    n: C,
+    psi: psiValue,
+    jensenShannon: jensenShannon(r, c),
+    ks: null,
+    wasserstein: null,
+    chiSquare: chi,
+    pValue: chi?.pValue ?? null,
+    pMethod: chi ? (chi.correction ? "chi2_yates" : "chi2") : null,
+    pAdjusted: null,
+    severity,
+    missing,
+    unseen: unseenList.slice(0, 10),
+    explanation,
+    bins: { labels: bins.labels, reference: r, current: c },
+  };
 }
 
 /** Drift of every feature, p-values adjusted across features (Benjamini–Hochberg). */

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { getDb, getSql } from "~/db/client";
 import { batchMinutes, replicaMinutes } from "~/db/schema";
 import { servedCredit } from "~/test/monitoring";
-import type { LiveTick } from "~/server/realtime/rooms";
+import type { LiveTick } from "~/server/shared/rooms";
+import { CHANNELS } from "~/server/platform/channels";
 import { bucketQuantile } from "~/server/shared/latency";
 import { callerFor } from "~/test/helpers";
 import { LiveStats } from "~/workers/inference/live-stats";
@@ -13,7 +14,7 @@ import { pruneResourceMinutes } from "./monitoring.service";
 async function listenTicks(workspaceId: string) {
   const ticks: LiveTick[] = [];
   const waiters: (() => void)[] = [];
-  const listener = await getSql().listen("socket.io#/", (payload) => {
+  const listener = await getSql().listen(CHANNELS.realtime, (payload) => {
     const m = JSON.parse(payload) as { type: number; data: { packet: { data: [string, LiveTick] }; opts: { rooms: string[] } } };
     // Other test files' inference servers tick for their own workspaces on the same channel.
     if (m.type !== 3 || m.data.packet.data[0] !== "monitoring.live" || m.data.packet.data[1].workspaceId !== workspaceId) return;

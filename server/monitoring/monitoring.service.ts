@@ -1,13 +1,29 @@
 import "server-only";
 import { and, asc, desc, eq, gte, lt, ne, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { alertIncidents, batchMinutes, deploymentEvents, deployments, driftResults, models, modelVersions, monitoringWatermarks, predictionFeedback, predictionRollups, replicaMinutes } from "~/db/schema";
+import {
+  alertIncidents,
+  alertRules,
+  batchMinutes,
+  deploymentEvents,
+  deployments,
+  driftResults,
+  models,
+  modelVersions,
+  monitoringWatermarks,
+  predictionFeedback,
+  predictionRollups,
+  replicaMinutes,
+} from "~/db/schema";
 import { bucketQuantile, emptyBuckets, LATENCY_BUCKETS_MS } from "~/server/shared/latency";
+import { isAnomalyMetric } from "~/server/shared/anomaly";
+import { anomalyVerdicts } from "./anomaly";
+import { shapeTrafficSeries } from "~/server/shared/traffic-series";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import { monitoringDrift } from "~/server/jobs/definitions";
 import { enqueue } from "~/server/jobs/enqueue";
-import type { Range } from "./monitoring.schema";
+import type { Range } from "~/server/shared/monitoring.schema";
 import { AppError } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
 
@@ -15,7 +31,7 @@ import { publish } from "~/server/realtime/publish";
  * Monitoring reads rollups, never the raw log. The worker rolls closed minutes of the
  * prediction log into prediction_rollups (re-aggregating the last few minutes each time,
  * so records written late by an inference replica's buffer are counted), and computes
- * drift on a schedule (workers/monitoring).
+ * drift on a schedule (workers/worker/monitoring).
  */
 
 const LATE_MINUTES = 5;
@@ -57,7 +73,10 @@ const stepFor = (minutes: number) => (minutes <= 60 ? 1 : minutes <= 360 ? 5 : m
 
 /** The actor's workspace's deployment of that name, or NOT_FOUND naming it. */
 export async function deploymentByName(actor: WorkspaceActor, name: string) {
-  const [d] = await getDb().select().from(deployments).where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
+  const [d] = await getDb()
+    .select()
+    .from(deployments)
+    .where(and(eq(deployments.workspaceId, actor.workspaceId), eq(deployments.name, name)));
   if (!d) throw new AppError("NOT_FOUND", `There is no deployment "${name}" in this workspace.`, { field: "name" });
   return d;
 }
@@ -69,26 +88,19 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
   const step = stepFor(minutes);
   const since = new Date(Date.now() - minutes * 60_000);
   const rows = await getDb()
-    .select({ minute: predictionRollups.minute, version: modelVersions.version, role: predictionRollups.role, requests: predictionRollups.requests, errors: predictionRollups.errors, latencySumMs: predictionRollups.latencySumMs, buckets: predictionRollups.latencyBuckets })
+    .select({
+      minute: predictionRollups.minute,
+      version: modelVersions.version,
+      role: predictionRollups.role,
+      requests: predictionRollups.requests,
+      errors: predictionRollups.errors,
+      latencySumMs: predictionRollups.latencySumMs,
+      buckets: predictionRollups.latencyBuckets,
+    })
     .from(predictionRollups)
     .innerJoin(modelVersions, eq(modelVersions.id, predictionRollups.modelVersionId))
     .where(and(eq(predictionRollups.deploymentId, d.id), gte(predictionRollups.minute, since)))
     .orderBy(asc(predictionRollups.minute));
-  // Buckets of `step` minutes per series (version × role).
-  type Point = { requests: number; errors: number; latencySum: number; buckets: number[] };
-  const series = new Map<string, Map<number, Point>>();
-  for (const r of rows) {
-    const key = `v${r.version} ${r.role}`;
-    const t = Math.floor(r.minute.getTime() / (step * 60_000)) * step * 60_000;
-    const s = series.get(key) ?? new Map<number, Point>();
-    series.set(key, s);
-    const p: Point = s.get(t) ?? { requests: 0, errors: 0, latencySum: 0, buckets: emptyBuckets() };
-    p.requests += r.requests;
-    p.errors += r.errors;
-    p.latencySum += r.latencySumMs;
-    r.buckets.forEach((c, i) => (p.buckets[i]! += c));
-    s.set(t, p);
-  }
   const [w] = await getDb().select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
   // Deployment events (deploys, traffic changes, rollbacks) in the range, to mark on the time axis.
   const events = await getDb()
@@ -97,19 +109,49 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
     .where(and(eq(deploymentEvents.deploymentId, d.id), gte(deploymentEvents.at, since)))
     .orderBy(asc(deploymentEvents.at))
     .limit(50);
+  // Zeros where a version served nothing, gaps where there is no data (see traffic-series.ts).
+  const from = new Date(Math.max(since.getTime(), Math.min(d.createdAt.getTime(), rows[0]?.minute.getTime() ?? Infinity)));
+  const series = shapeTrafficSeries(rows, { from, rolledUpTo: w?.rolledUpTo ?? null, stepMinutes: step });
+  const times = [...new Set(series.flatMap((s) => s.points.filter((p) => p.requests > 0).map((p) => p.t)))].sort((a, b) => a - b);
   return {
     deploymentId: d.id,
+    bands: await expectedBands(d, times, step),
     events: events.map((e) => ({ ...e, t: Math.floor(e.at.getTime() / (step * 60_000)) * step * 60_000 })),
     range,
     stepMinutes: step,
     rolledUpTo: w?.rolledUpTo ?? null,
-    series: [...series.entries()].map(([key, points]) => ({
-      key,
-      points: [...points.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([t, p]) => ({ t, rps: p.requests / (step * 60), errorRate: p.requests ? p.errors / p.requests : 0, requests: p.requests, errors: p.errors, p50: bucketQuantile(p.buckets, 0.5), p95: bucketQuantile(p.buckets, 0.95), p99: bucketQuantile(p.buckets, 0.99) })),
-    })),
+    series,
   };
+}
+
+/** Band points drawn per chart at most (each costs two indexed reads per window length). */
+const BAND_POINTS = 40;
+
+/**
+ * The expected band of each enabled anomaly rule at the chart's points (at most BAND_POINTS,
+ * evenly spread): what the worker would have judged normal for the rule's window ending there.
+ */
+async function expectedBands(d: { id: string; name: string }, times: number[], step: number) {
+  const rules = await getDb()
+    .select({ name: alertRules.name, metric: alertRules.metric, windowMinutes: alertRules.windowMinutes, sensitivity: alertRules.sensitivity })
+    .from(alertRules)
+    .where(and(eq(alertRules.deploymentId, d.id), eq(alertRules.kind, "anomaly"), eq(alertRules.enabled, true)))
+    .orderBy(asc(alertRules.createdAt));
+  const anomaly = rules.flatMap((r) => (isAnomalyMetric(r.metric) ? [{ ...r, metric: r.metric, sensitivity: r.sensitivity ?? "medium" }] : []));
+  if (!anomaly.length || !times.length) return [];
+  const every = Math.max(1, Math.ceil(times.length / BAND_POINTS));
+  const at = times.filter((_, i) => i % every === 0 || i === times.length - 1);
+  const points = new Map(anomaly.map((r) => [r, [] as { t: number; low: number; high: number }[]]));
+  for (const windowMinutes of new Set(anomaly.map((r) => r.windowMinutes))) {
+    const group = anomaly.filter((r) => r.windowMinutes === windowMinutes);
+    for (const t of at) {
+      const verdicts = await anomalyVerdicts(d.id, windowMinutes, group, new Date(t + step * 60_000), d.name);
+      verdicts.forEach((v, i) => {
+        if (v.status === "ok") points.get(group[i]!)!.push({ t, low: v.band.low, high: v.band.high });
+      });
+    }
+  }
+  return anomaly.map((r) => ({ rule: r.name, metric: r.metric, sensitivity: r.sensitivity, windowMinutes: r.windowMinutes, points: points.get(r)! }));
 }
 
 /** Drift now (ops and admins) instead of at the next 10-minute slot: a job for the worker, audited. */
@@ -119,7 +161,11 @@ export async function requestDrift(actor: WorkspaceActor, input: { name: string;
     actor,
     async (tx, audit) => {
       await enqueue(tx, monitoringDrift, { windowMinutes: input.windowMinutes, deploymentId: d.id });
-      audit({ action: "monitoring.drift_requested", target: { type: "deployment", id: d.id }, metadata: { name: input.name, windowMinutes: input.windowMinutes } });
+      audit({
+        action: "monitoring.drift_requested",
+        target: { type: "deployment", id: d.id },
+        metadata: { name: input.name, windowMinutes: input.windowMinutes },
+      });
     },
     meta,
   );
@@ -140,22 +186,50 @@ export async function resources(actor: WorkspaceActor, name: string, range: Rang
   const batches = await db.execute<{ t: Date; runs: number; rows: number; max_rows: number; requests: number }>(sql`
     select ${bin} as t, sum(runs)::int as runs, sum(rows)::int as rows, max(max_rows)::int as max_rows, sum(requests)::int as requests
     from ${batchMinutes} where deployment_id = ${d.id} and minute >= ${since}::timestamptz group by 1 order by 1`);
-  const replicas = await db.execute<{ replica: string; t: Date; cpu: number; cpu_max: number; rss: number; in_flight: number; in_flight_max: number; lag: number; requests: number }>(sql`
+  const replicas = await db.execute<{
+    replica: string;
+    t: Date;
+    cpu: number;
+    cpu_max: number;
+    rss: number;
+    in_flight: number;
+    in_flight_max: number;
+    lag: number;
+    requests: number;
+  }>(sql`
     select replica, ${bin} as t, avg(cpu_pct)::float8 as cpu, max(cpu_max_pct)::float8 as cpu_max, max(rss_bytes)::float8 as rss, avg(in_flight_avg)::float8 as in_flight,
       max(in_flight_max)::int as in_flight_max, max(loop_lag_ms)::float8 as lag, sum(requests)::int as requests
     from ${replicaMinutes}
     where minute >= ${since}::timestamptz and replica in (select distinct replica from ${batchMinutes} where deployment_id = ${d.id} and minute >= ${since}::timestamptz)
     group by 1, 2 order by 1, 2`);
-  const byReplica = new Map<string, { t: number; cpuPct: number; cpuMaxPct: number; rssMb: number; inFlightAvg: number; inFlightMax: number; loopLagMs: number; requests: number }[]>();
+  const byReplica = new Map<
+    string,
+    { t: number; cpuPct: number; cpuMaxPct: number; rssMb: number; inFlightAvg: number; inFlightMax: number; loopLagMs: number; requests: number }[]
+  >();
   for (const r of replicas) {
     const list = byReplica.get(r.replica) ?? [];
-    list.push({ t: new Date(r.t).getTime(), cpuPct: r.cpu, cpuMaxPct: r.cpu_max, rssMb: r.rss / 2 ** 20, inFlightAvg: r.in_flight, inFlightMax: r.in_flight_max, loopLagMs: r.lag, requests: r.requests });
+    list.push({
+      t: new Date(r.t).getTime(),
+      cpuPct: r.cpu,
+      cpuMaxPct: r.cpu_max,
+      rssMb: r.rss / 2 ** 20,
+      inFlightAvg: r.in_flight,
+      inFlightMax: r.in_flight_max,
+      loopLagMs: r.lag,
+      requests: r.requests,
+    });
     byReplica.set(r.replica, list);
   }
   return {
     stepMinutes: step,
     replicas: [...byReplica].map(([replica, points]) => ({ replica, points })),
-    batches: [...batches].map((b) => ({ t: new Date(b.t).getTime(), runs: b.runs, meanRows: b.runs ? b.rows / b.runs : 0, maxRows: b.max_rows, requests: b.requests })),
+    batches: [...batches].map((b) => ({
+      t: new Date(b.t).getTime(),
+      runs: b.runs,
+      meanRows: b.runs ? b.rows / b.runs : 0,
+      maxRows: b.max_rows,
+      requests: b.requests,
+    })),
   };
 }
 
@@ -180,7 +254,13 @@ export async function drift(actor: WorkspaceActor, name: string) {
     heatmap: history
       .slice()
       .reverse()
-      .map((h) => ({ windowEnd: h.windowEnd, features: (h.features as { feature: string; status: string; psi?: number }[]).map((f) => ({ feature: f.feature, psi: f.status === "ok" ? (f.psi ?? null) : null })) })),
+      .map((h) => ({
+        windowEnd: h.windowEnd,
+        features: (h.features as { feature: string; status: string; psi?: number }[]).map((f) => ({
+          feature: f.feature,
+          psi: f.status === "ok" ? (f.psi ?? null) : null,
+        })),
+      })),
   };
 }
 
@@ -189,14 +269,28 @@ export async function overview(actor: WorkspaceActor) {
   const db = getDb();
   const ws = actor.workspaceId;
   const since = new Date(Date.now() - 15 * 60_000);
-  const [list, rollups, drifts, labels, incidents] = await Promise.all([
-    db.select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.workspaceId, ws)).orderBy(deployments.name),
+  const [list, rollups, drifts, labels, incidents, marks] = await Promise.all([
     db
-      .select({ deploymentId: predictionRollups.deploymentId, requests: predictionRollups.requests, errors: predictionRollups.errors, buckets: predictionRollups.latencyBuckets })
+      .select({ d: deployments, model: models.name })
+      .from(deployments)
+      .innerJoin(models, eq(models.id, deployments.modelId))
+      .where(eq(deployments.workspaceId, ws))
+      .orderBy(deployments.name),
+    db
+      .select({
+        deploymentId: predictionRollups.deploymentId,
+        requests: predictionRollups.requests,
+        errors: predictionRollups.errors,
+        buckets: predictionRollups.latencyBuckets,
+      })
       .from(predictionRollups)
       .where(and(eq(predictionRollups.workspaceId, ws), gte(predictionRollups.minute, since), ne(predictionRollups.role, "shadow"))),
     db
-      .selectDistinctOn([driftResults.deploymentId], { deploymentId: driftResults.deploymentId, maxSeverity: driftResults.maxSeverity, windowEnd: driftResults.windowEnd })
+      .selectDistinctOn([driftResults.deploymentId], {
+        deploymentId: driftResults.deploymentId,
+        maxSeverity: driftResults.maxSeverity,
+        windowEnd: driftResults.windowEnd,
+      })
       .from(driftResults)
       .where(eq(driftResults.workspaceId, ws))
       .orderBy(driftResults.deploymentId, desc(driftResults.windowEnd)),
@@ -210,6 +304,11 @@ export async function overview(actor: WorkspaceActor) {
       .from(alertIncidents)
       .where(and(eq(alertIncidents.workspaceId, ws), ne(alertIncidents.status, "resolved")))
       .groupBy(alertIncidents.deploymentId, alertIncidents.status),
+    db
+      .select({ deploymentId: monitoringWatermarks.deploymentId, rolledUpTo: monitoringWatermarks.rolledUpTo })
+      .from(monitoringWatermarks)
+      .innerJoin(deployments, eq(deployments.id, monitoringWatermarks.deploymentId))
+      .where(eq(deployments.workspaceId, ws)),
   ]);
   return list.map(({ d, model }) => {
     const rows = rollups.filter((r) => r.deploymentId === d.id);
@@ -218,6 +317,9 @@ export async function overview(actor: WorkspaceActor) {
     const buckets = emptyBuckets();
     for (const r of rows) r.buckets.forEach((c, i) => (buckets[i]! += c));
     const last = drifts.find((x) => x.deploymentId === d.id);
+    // The rate over the minutes rolled up so far, not over 15 minutes of which the last are not rolled up yet.
+    const rolledUpTo = marks.find((m) => m.deploymentId === d.id)?.rolledUpTo ?? null;
+    const seconds = rolledUpTo ? Math.min(900, Math.max(60, (rolledUpTo.getTime() - since.getTime()) / 1000)) : 900;
     const open = (status: string) => incidents.find((i) => i.deploymentId === d.id && i.status === status)?.n ?? 0;
     return {
       id: d.id,
@@ -227,7 +329,8 @@ export async function overview(actor: WorkspaceActor) {
       firing: open("firing"),
       acknowledged: open("acknowledged"),
       requests15m: requests,
-      rps: requests / 900,
+      rps: requests / seconds,
+      rolledUpTo,
       errorRate: requests ? errors / requests : 0,
       p95: bucketQuantile(buckets, 0.95),
       drift: last?.maxSeverity ?? null,

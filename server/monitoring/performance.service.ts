@@ -22,7 +22,16 @@ function scoreOf(outputs: Outputs): number | null {
   for (const k of ["probability", "probabilities", "score", "variable", "prediction", "y", "output"]) if (k in outputs) return pick(outputs[k]);
   return pick(Object.values(outputs)[0]);
 }
-const labelOf = (v: unknown): number | null => (typeof v === "number" ? v : typeof v === "boolean" ? Number(v) : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : Array.isArray(v) ? labelOf(v[0]) : null);
+const labelOf = (v: unknown): number | null =>
+  typeof v === "number"
+    ? v
+    : typeof v === "boolean"
+      ? Number(v)
+      : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))
+        ? Number(v)
+        : Array.isArray(v)
+          ? labelOf(v[0])
+          : null;
 
 export async function computePerformance(now = new Date(), hours = 24) {
   const db = getDb();
@@ -47,7 +56,9 @@ export async function computePerformance(now = new Date(), hours = 24) {
     }
     for (const [t, rs] of byWindow) {
       const primary = rs.filter((r) => r.role !== "shadow");
-      const labeled = primary.map((r) => ({ score: scoreOf(r.outputs), label: labelOf(r.label) })).filter((x): x is { score: number; label: number } => x.score !== null && x.label !== null);
+      const labeled = primary
+        .map((r) => ({ score: scoreOf(r.outputs), label: labelOf(r.label) }))
+        .filter((x): x is { score: number; label: number } => x.score !== null && x.label !== null);
       const metrics: PerformanceMetrics = {};
       if (labeled.length) {
         const y = labeled.map((x) => x.label);
@@ -94,8 +105,19 @@ export async function computePerformance(now = new Date(), hours = 24) {
       }
       await db
         .insert(performanceWindows)
-        .values({ deploymentId: d.id, workspaceId: d.workspaceId, windowStart: new Date(t), predictions: primary.length, labeled: labeled.length, metrics, computedAt: now })
-        .onConflictDoUpdate({ target: [performanceWindows.deploymentId, performanceWindows.windowStart], set: { predictions: primary.length, labeled: labeled.length, metrics, computedAt: now } });
+        .values({
+          deploymentId: d.id,
+          workspaceId: d.workspaceId,
+          windowStart: new Date(t),
+          predictions: primary.length,
+          labeled: labeled.length,
+          metrics,
+          computedAt: now,
+        })
+        .onConflictDoUpdate({
+          target: [performanceWindows.deploymentId, performanceWindows.windowStart],
+          set: { predictions: primary.length, labeled: labeled.length, metrics, computedAt: now },
+        });
       windows++;
     }
     publish.toWorkspace(d.workspaceId, "monitoring.updated", { workspaceId: d.workspaceId, deploymentId: d.id });
@@ -111,15 +133,34 @@ export type PerformanceMetrics = {
   mae?: number;
   rmse?: number;
   /** The shadow against the primary on the same requests; on the labelled ones, each one's accuracy (or MAE) and the shadow's delta. */
-  shadow?: { compared: number; agreement: number; meanAbsDiff: number; labeled: number; metric?: "accuracy" | "mae"; primary?: number; shadow?: number; delta?: number };
+  shadow?: {
+    compared: number;
+    agreement: number;
+    meanAbsDiff: number;
+    labeled: number;
+    metric?: "accuracy" | "mae";
+    primary?: number;
+    shadow?: number;
+    delta?: number;
+  };
 };
 
-export async function performance(actor: WorkspaceActor, name: string, days = 7): Promise<{ windowStart: Date; predictions: number; labeled: number; coverage: number; metrics: PerformanceMetrics }[]> {
+export async function performance(
+  actor: WorkspaceActor,
+  name: string,
+  days = 7,
+): Promise<{ windowStart: Date; predictions: number; labeled: number; coverage: number; metrics: PerformanceMetrics }[]> {
   const d = await deploymentByName(actor, name);
   const rows = await getDb()
     .select()
     .from(performanceWindows)
     .where(and(eq(performanceWindows.deploymentId, d.id), gte(performanceWindows.windowStart, new Date(Date.now() - days * 86_400_000))))
     .orderBy(asc(performanceWindows.windowStart));
-  return rows.map((r) => ({ windowStart: r.windowStart, predictions: r.predictions, labeled: r.labeled, coverage: r.predictions ? r.labeled / r.predictions : 0, metrics: r.metrics }));
+  return rows.map((r) => ({
+    windowStart: r.windowStart,
+    predictions: r.predictions,
+    labeled: r.labeled,
+    coverage: r.predictions ? r.labeled / r.predictions : 0,
+    metrics: r.metrics,
+  }));
 }

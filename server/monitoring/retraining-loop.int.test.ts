@@ -1,6 +1,3 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
@@ -10,7 +7,7 @@ import { savePipeline } from "~/server/pipelines/definitions.service";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
 import { servedCredit } from "~/test/monitoring";
 import { creditModel, drive } from "~/test/pipelines";
-import { computeDriftAll } from "~/workers/monitoring/drift-job";
+import { computeDriftAll } from "~/workers/worker/monitoring/drift-job";
 import { evaluateAlerts } from "./alerts.service";
 
 describe("the retraining loop", () => {
@@ -19,14 +16,13 @@ describe("the retraining loop", () => {
 
     // The retraining pipeline (an owner defines command steps): its ONNX output becomes credit-risk's next version,
     // and a review asks for it in production.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-retrain-"));
-    const src = path.join(dir, "model.b64");
-    fs.writeFileSync(src, creditModel(generateCredit(400, 31), ["age", "income_k", "debt_ratio"]).toString("base64"));
+    // The step runs sandboxed (it sees none of the worker's files): the bytes come in its env.
+    const retrained = creditModel(generateCredit(400, 31), ["age", "income_k", "debt_ratio"]).toString("base64");
     const yaml = `steps:
   retrain:
     type: command
-    env: { SRC: "${src}" }
-    run: base64 -d "$SRC" > "$STEWARD_OUTPUT_DIR/credit-risk.onnx"
+    env: { MODEL_B64: "${retrained}" }
+    run: printf %s "$MODEL_B64" | base64 -d > "$STEWARD_OUTPUT_DIR/credit-risk.onnx"
     with:
       register_as: credit-risk
       open_review: { alias: production, summary: "Retrained on recent traffic." }
@@ -34,11 +30,27 @@ describe("the retraining loop", () => {
     await savePipeline(owner.wsActor, { name: "retrain", yaml });
     // open_review belongs to command steps only, and says so.
     await expectTrpcError(
-      callerFor(owner).pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  e:\n    type: evaluate\n    with: { open_review: { alias: production } }\n" }),
+      callerFor(owner).pipelines.save({
+        workspaceId: workspace.id,
+        name: "bad",
+        yaml: "steps:\n  e:\n    type: evaluate\n    with: { open_review: { alias: production } }\n",
+      }),
       "BAD_REQUEST",
       /open_review` is only for command steps/,
     );
-    await callerFor(owner).monitoring.saveRule({ workspaceId: workspace.id, name: "credit-prod", rule: { name: "Retrain on income drift", metric: "drift_feature", feature: "income_k", threshold: 0.5, windowMinutes: 60, severity: "critical", startPipeline: "retrain" } });
+    await callerFor(owner).monitoring.saveRule({
+      workspaceId: workspace.id,
+      name: "credit-prod",
+      rule: {
+        name: "Retrain on income drift",
+        metric: "drift_feature",
+        feature: "income_k",
+        threshold: 0.5,
+        windowMinutes: 60,
+        severity: "critical",
+        startPipeline: "retrain",
+      },
+    });
 
     // Traffic whose incomes moved; drift is computed; the alert fires and starts the pipeline.
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
@@ -53,7 +65,9 @@ describe("the retraining loop", () => {
     await getDb().insert(predictionLogs).values(logs);
     await computeDriftAll(now, 60, d.id);
     await evaluateAlerts(now);
-    const incident = (await callerFor(owner).monitoring.alerts({ workspaceId: workspace.id, name: "credit-prod" })).incidents.find((i) => i.rule === "Retrain on income drift")!;
+    const incident = (await callerFor(owner).monitoring.alerts({ workspaceId: workspace.id, name: "credit-prod" })).incidents.find(
+      (i) => i.rule === "Retrain on income drift",
+    )!;
     expect(incident).toMatchObject({ status: "firing", pipelineRunId: expect.any(String) });
     await expectAudit(workspace.id, { action: "pipeline.run_started", targetId: incident.pipelineRunId! });
 
@@ -63,7 +77,10 @@ describe("the retraining loop", () => {
     const [v] = await getDb().select().from(modelVersions).where(eq(modelVersions.sourceRunId, run.id));
     expect(v).toBeTruthy();
     await expectAudit(workspace.id, { action: "model.version_registered", targetId: v!.id });
-    const validations = await getDb().select().from(pipelineRuns).where(and(eq(pipelineRuns.modelVersionId, v!.id), eq(pipelineRuns.trigger, "model_version")));
+    const validations = await getDb()
+      .select()
+      .from(pipelineRuns)
+      .where(and(eq(pipelineRuns.modelVersionId, v!.id), eq(pipelineRuns.trigger, "model_version")));
     expect(validations).toHaveLength(1);
     const [review] = await getDb().select().from(reviewRequests).where(eq(reviewRequests.modelVersionId, v!.id));
     expect(review).toMatchObject({ alias: "production", requestedBy: owner.id, status: "open" });
@@ -74,7 +91,13 @@ describe("the retraining loop", () => {
     // The room shows it to the reviewer, with the policy still to satisfy; the author cannot approve their own request.
     const reviewer = members[0]!;
     const room = await callerFor(reviewer).reviews.get({ workspaceId: workspace.id, number: review!.number });
-    expect(room).toMatchObject({ status: "open", alias: "production", model: { name: "credit-risk" }, version: { version: v!.version }, requestedBy: { id: owner.id } });
+    expect(room).toMatchObject({
+      status: "open",
+      alias: "production",
+      model: { name: "credit-risk" },
+      version: { version: v!.version },
+      requestedBy: { id: owner.id },
+    });
     expect(room.state!.satisfied).toBe(false);
     const sign = { workspaceId: workspace.id, number: review!.number, decision: "approve" as const, meaning: "Approved for production release" };
     await expectTrpcError(callerFor(owner).reviews.sign({ ...sign, password: owner.password }), "FORBIDDEN");

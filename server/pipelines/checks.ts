@@ -1,5 +1,5 @@
 import type { CheckStatus } from "~/db/schema/pipelines";
-import type { Threshold } from "./spec";
+import type { Threshold } from "~/server/shared/pipeline-spec";
 
 export type CheckResult = { name: string; status: CheckStatus; value: number | null; threshold: string; message: string };
 
@@ -41,7 +41,13 @@ export function evaluateChecks(
   return Object.entries(merged).map(([name, t]) => {
     if (!(name in metrics)) {
       const available = Object.keys(metrics).sort();
-      return { name, status: "fail" as const, value: null, threshold: describeThreshold(t), message: `This step produces no figure "${name}"${available.length ? ` (it produces: ${available.join(", ")})` : ""}.` };
+      return {
+        name,
+        status: "fail" as const,
+        value: null,
+        threshold: describeThreshold(t),
+        message: `This step produces no figure "${name}"${available.length ? ` (it produces: ${available.join(", ")})` : ""}.`,
+      };
     }
     return judge(name, metrics[name], t, notes[name]);
   });

@@ -5,7 +5,7 @@ import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, 
 import type { stepRuns } from "~/db/schema";
 import type { ColumnSchema, DatasetProfile, OnnxSignature } from "~/db/schema/registry";
 import { materialize } from "~/server/artifacts/store";
-import type { PipelineSpec, StepOptions, StepSpec } from "./spec";
+import type { PipelineSpec, StepOptions, StepSpec } from "~/server/shared/pipeline-spec";
 
 /*
  * What a step needs, resolved from the database before it runs: the pipeline's options
@@ -54,13 +54,18 @@ export async function resolveStep(step: Step): Promise<ResolvedStep> {
       return { ...base, model: null };
     }
     const loadModel = async (id: string): Promise<ModelInfo> => {
-      const [mv] = await db.select({ id: modelVersions.id, sha256: modelVersions.sha256, signature: modelVersions.signature, version: modelVersions.version, name: models.name }).from(modelVersions).innerJoin(models, eq(models.id, modelVersions.modelId)).where(eq(modelVersions.id, id));
+      const [mv] = await db
+        .select({ id: modelVersions.id, sha256: modelVersions.sha256, signature: modelVersions.signature, version: modelVersions.version, name: models.name })
+        .from(modelVersions)
+        .innerJoin(models, eq(models.id, modelVersions.modelId))
+        .where(eq(modelVersions.id, id));
       const file = await materialize(mv!.sha256);
       releases.push(file.release);
       return { id: mv!.id, file: file.path, signature: mv!.signature, ref: `${mv!.name}@${mv!.version}`, name: mv!.name, version: mv!.version };
     };
     const model = await loadModel(run!.modelVersionId);
-    if (spec.type === "command") return { ...base, model };
+    // A command step gets a dataset only when it names one itself (`with: { dataset: … }`).
+    if (spec.type === "command" && !spec.with?.dataset) return { ...base, model };
 
     const lineage = await db
       .select({ role: modelVersionDatasets.role, id: datasetVersions.id, name: datasets.name, version: datasetVersions.version })
@@ -69,7 +74,18 @@ export async function resolveStep(step: Step): Promise<ResolvedStep> {
       .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
       .where(eq(modelVersionDatasets.modelVersionId, model.id));
     const loadDataset = async (id: string): Promise<DatasetInfo> => {
-      const [dv] = await db.select({ sha256: datasetVersions.sha256, format: datasetVersions.format, schema: datasetVersions.schema, profile: datasetVersions.profile, version: datasetVersions.version, name: datasets.name }).from(datasetVersions).innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId)).where(eq(datasetVersions.id, id));
+      const [dv] = await db
+        .select({
+          sha256: datasetVersions.sha256,
+          format: datasetVersions.format,
+          schema: datasetVersions.schema,
+          profile: datasetVersions.profile,
+          version: datasetVersions.version,
+          name: datasets.name,
+        })
+        .from(datasetVersions)
+        .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+        .where(eq(datasetVersions.id, id));
       const file = await materialize(dv!.sha256);
       releases.push(file.release);
       return { file: file.path, format: dv!.format, schema: dv!.schema, profile: dv!.profile, ref: `${dv!.name}@${dv!.version}` };
@@ -79,7 +95,9 @@ export async function resolveStep(step: Step): Promise<ResolvedStep> {
     if (choice === "eval" || choice === "train") {
       datasetId = lineage.find((l) => l.role === choice)?.id;
       if (!datasetId && spec.type !== "performance") {
-        throw new ConfigError(`${model.ref} has no ${choice === "eval" ? "evaluation" : "training"} dataset in its lineage. Register it with datasets: [{ ref: "name@version", role: "${choice}" }], or set \`dataset: name@version\` in the pipeline.`);
+        throw new ConfigError(
+          `${model.ref} has no ${choice === "eval" ? "evaluation" : "training"} dataset in its lineage. Register it with datasets: [{ ref: "name@version", role: "${choice}" }], or set \`dataset: name@version\` in the pipeline.`,
+        );
       }
     } else {
       const [name, v] = choice.split("@");
@@ -94,6 +112,7 @@ export async function resolveStep(step: Step): Promise<ResolvedStep> {
       datasetId = row.id;
     }
     const dataset = datasetId ? await loadDataset(datasetId) : undefined;
+    if (spec.type === "command") return { ...base, model, dataset };
     const trainLineage = lineage.find((l) => l.role === "train");
     let train: ResolvedStep["train"];
     if (trainLineage) {
@@ -108,7 +127,10 @@ export async function resolveStep(step: Step): Promise<ResolvedStep> {
     let champion: ModelInfo | null | undefined;
     if (spec.type === "compare-to-champion") {
       const [mv] = await db.select({ modelId: modelVersions.modelId }).from(modelVersions).where(eq(modelVersions.id, model.id));
-      const holders = await db.select({ alias: modelAliases.alias, id: modelAliases.modelVersionId }).from(modelAliases).where(and(eq(modelAliases.modelId, mv!.modelId), inArray(modelAliases.alias, ["champion", "production"])));
+      const holders = await db
+        .select({ alias: modelAliases.alias, id: modelAliases.modelVersionId })
+        .from(modelAliases)
+        .where(and(eq(modelAliases.modelId, mv!.modelId), inArray(modelAliases.alias, ["champion", "production"])));
       const holder = holders.find((h) => h.alias === "champion") ?? holders.find((h) => h.alias === "production");
       champion = holder ? (holder.id === model.id ? { ...model } : await loadModel(holder.id)) : null;
     }

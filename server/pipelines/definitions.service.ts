@@ -5,9 +5,9 @@ import { pipelines, pipelineVersions, users } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import type { AuditFn } from "~/server/audit/mutate";
 import { mutate } from "~/server/audit/mutate";
-import { can } from "~/server/authz/permissions";
+import { can } from "~/server/shared/permissions";
 import { AppError } from "~/server/errors";
-import { DEFAULT_VALIDATE_YAML, hasCommandStep, parsePipelineYaml, type PipelineSpec } from "./spec";
+import { DEFAULT_VALIDATE_YAML, hasCommandStep, parsePipelineYaml, type PipelineSpec } from "~/server/shared/pipeline-spec";
 
 export const DEFAULT_PIPELINE = "validate";
 
@@ -15,9 +15,13 @@ function parseOrThrow(yaml: string): PipelineSpec {
   const parsed = parsePipelineYaml(yaml);
   if (!parsed.ok) {
     const first = parsed.issues[0]!;
-    throw new AppError("INVALID", `Line ${first.line}, column ${first.col}: ${first.message}${parsed.issues.length > 1 ? ` (and ${parsed.issues.length - 1} more problem${parsed.issues.length > 2 ? "s" : ""})` : ""}`, {
-      field: "yaml",
-    });
+    throw new AppError(
+      "INVALID",
+      `Line ${first.line}, column ${first.col}: ${first.message}${parsed.issues.length > 1 ? ` (and ${parsed.issues.length - 1} more problem${parsed.issues.length > 2 ? "s" : ""})` : ""}`,
+      {
+        field: "yaml",
+      },
+    );
   }
   return parsed.spec;
 }
@@ -53,24 +57,43 @@ export async function savePipeline(actor: WorkspaceActor, input: { name: string;
         .where(and(eq(pipelines.workspaceId, actor.workspaceId), eq(pipelines.name, input.name)))
         .for("update");
       if (existing) {
-        const [current] = await tx.select().from(pipelineVersions).where(and(eq(pipelineVersions.pipelineId, existing.id), eq(pipelineVersions.version, existing.currentVersion)));
+        const [current] = await tx
+          .select()
+          .from(pipelineVersions)
+          .where(and(eq(pipelineVersions.pipelineId, existing.id), eq(pipelineVersions.version, existing.currentVersion)));
         if (current?.yaml === input.yaml) return { name: existing.name, version: existing.currentVersion, changed: false };
         // An admin's command step stays an admin's: others cannot edit it away or around.
         if (current && hasCommandStep(current.spec as PipelineSpec) && !can(actor.role, "pipeline:command")) {
           throw new AppError("FORBIDDEN", "This pipeline runs shell commands; only admins may change it.", { field: "yaml" });
         }
         const version = existing.currentVersion + 1;
-        await tx.insert(pipelineVersions).values({ workspaceId: actor.workspaceId, pipelineId: existing.id, version, yaml: input.yaml, spec, createdBy: actor.userId });
-        await tx.update(pipelines).set({ currentVersion: version, updatedAt: new Date(), ...triggerColumns(spec) }).where(eq(pipelines.id, existing.id));
-        audit({ action: "pipeline.updated", target: { type: "pipeline", id: existing.id }, changes: { version: [existing.currentVersion, version] }, metadata: { name: existing.name, commands: hasCommandStep(spec) } });
+        await tx
+          .insert(pipelineVersions)
+          .values({ workspaceId: actor.workspaceId, pipelineId: existing.id, version, yaml: input.yaml, spec, createdBy: actor.userId });
+        await tx
+          .update(pipelines)
+          .set({ currentVersion: version, updatedAt: new Date(), ...triggerColumns(spec) })
+          .where(eq(pipelines.id, existing.id));
+        audit({
+          action: "pipeline.updated",
+          target: { type: "pipeline", id: existing.id },
+          changes: { version: [existing.currentVersion, version] },
+          metadata: { name: existing.name, commands: hasCommandStep(spec) },
+        });
         return { name: existing.name, version, changed: true };
       }
       const [p] = await tx
         .insert(pipelines)
         .values({ workspaceId: actor.workspaceId, name: input.name, currentVersion: 1, createdBy: actor.userId, ...triggerColumns(spec) })
         .returning();
-      await tx.insert(pipelineVersions).values({ workspaceId: actor.workspaceId, pipelineId: p!.id, version: 1, yaml: input.yaml, spec, createdBy: actor.userId });
-      audit({ action: "pipeline.created", target: { type: "pipeline", id: p!.id }, metadata: { name: input.name, version: 1, commands: hasCommandStep(spec) } });
+      await tx
+        .insert(pipelineVersions)
+        .values({ workspaceId: actor.workspaceId, pipelineId: p!.id, version: 1, yaml: input.yaml, spec, createdBy: actor.userId });
+      audit({
+        action: "pipeline.created",
+        target: { type: "pipeline", id: p!.id },
+        metadata: { name: input.name, version: 1, commands: hasCommandStep(spec) },
+      });
       return { name: input.name, version: 1, changed: true };
     },
     meta,
@@ -79,7 +102,14 @@ export async function savePipeline(actor: WorkspaceActor, input: { name: string;
 
 export async function listPipelines(actor: WorkspaceActor) {
   return getDb()
-    .select({ id: pipelines.id, name: pipelines.name, currentVersion: pipelines.currentVersion, onModelVersion: pipelines.onModelVersion, schedule: pipelines.schedule, updatedAt: pipelines.updatedAt })
+    .select({
+      id: pipelines.id,
+      name: pipelines.name,
+      currentVersion: pipelines.currentVersion,
+      onModelVersion: pipelines.onModelVersion,
+      schedule: pipelines.schedule,
+      updatedAt: pipelines.updatedAt,
+    })
     .from(pipelines)
     .where(eq(pipelines.workspaceId, actor.workspaceId))
     .orderBy(asc(pipelines.name));
@@ -87,7 +117,10 @@ export async function listPipelines(actor: WorkspaceActor) {
 
 export async function getPipeline(actor: WorkspaceActor, name: string, version?: number) {
   const db = getDb();
-  const [p] = await db.select().from(pipelines).where(and(eq(pipelines.workspaceId, actor.workspaceId), eq(pipelines.name, name)));
+  const [p] = await db
+    .select()
+    .from(pipelines)
+    .where(and(eq(pipelines.workspaceId, actor.workspaceId), eq(pipelines.name, name)));
   if (!p) throw new AppError("NOT_FOUND", `There is no pipeline "${name}" in this workspace.`);
   const versions = await db
     .select({ version: pipelineVersions.version, createdAt: pipelineVersions.createdAt, createdBy: users.name })
@@ -100,5 +133,14 @@ export async function getPipeline(actor: WorkspaceActor, name: string, version?:
     .from(pipelineVersions)
     .where(and(eq(pipelineVersions.pipelineId, p.id), eq(pipelineVersions.version, version ?? p.currentVersion)));
   if (!v) throw new AppError("NOT_FOUND", `Pipeline "${name}" has no version ${version}.`);
-  return { id: p.id, name: p.name, currentVersion: p.currentVersion, version: v.version, yaml: v.yaml, spec: v.spec as PipelineSpec, versions, editable: !hasCommandStep(v.spec as PipelineSpec) || can(actor.role, "pipeline:command") };
+  return {
+    id: p.id,
+    name: p.name,
+    currentVersion: p.currentVersion,
+    version: v.version,
+    yaml: v.yaml,
+    spec: v.spec as PipelineSpec,
+    versions,
+    editable: !hasCommandStep(v.spec as PipelineSpec) || can(actor.role, "pipeline:command"),
+  };
 }

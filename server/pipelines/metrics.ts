@@ -140,8 +140,14 @@ export function calibrationCurve(yTrue: ArrayLike<number>, p: ArrayLike<number>,
 
 export type ClassReport = { label: string; precision: number; recall: number; f1: number; support: number };
 
-/** Confusion matrix (rows true, columns predicted) and per-class and macro figures over classes 0..k−1. */
-export function classification(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: string[]) {
+/**
+ * Confusion matrix (rows true, columns predicted) and per-class figures over classes 0..k−1;
+ * macro averages over the classes that occur in the labels or the predictions, as
+ * scikit-learn's default (unique_labels(y_true, y_pred)) — a class that never occurs is not
+ * averaged in as a 0. `opts.averageOver` names the label set instead (sklearn's `labels=`),
+ * for a pipeline that wants every class of its label set counted.
+ */
+export function classification(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: string[], opts: { averageOver?: number[] } = {}) {
   const k = labels.length;
   const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let correct = 0;
@@ -161,12 +167,16 @@ export function classification(yTrue: ArrayLike<number>, yPred: ArrayLike<number
     const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
     return { label, precision, recall, f1, support };
   });
-  const present = perClass;
+  const occurs = labels.map((_, c) => perClass[c]!.support > 0 || matrix.some((row) => row[c]! > 0));
+  const averaged = opts.averageOver ?? labels.map((_, c) => c).filter((c) => occurs[c]);
+  const present = averaged.filter((c) => c >= 0 && c < k).map((c) => perClass[c]!);
   return {
     accuracy: yTrue.length ? correct / yTrue.length : NaN,
     matrix,
     perClass,
     macro: {
+      /** The classes (indices into labels) the macro figures average over. */
+      classes: averaged,
       precision: mean(present.map((c) => c.precision)),
       recall: mean(present.map((c) => c.recall)),
       f1: mean(present.map((c) => c.f1)),
@@ -206,9 +216,16 @@ export function regression(yTrue: ArrayLike<number>, yPred: ArrayLike<number>) {
 export type GroupRates = { group: string; count: number; selectionRate: number; tpr: number | null; fpr: number | null };
 
 /**
- * Fairness by group (binary outcome, 1 = positive): selection rate, TPR and FPR per
- * group; demographic parity difference (max − min selection rate) and ratio (min / max),
- * equalized odds difference (the larger of the TPR and FPR gaps) — as fairlearn.
+ * Fairness by group (binary outcome, 1 = positive), with fairlearn's definitions: selection
+ * rate, TPR and FPR per group; demographic parity difference (max − min selection rate) and
+ * ratio (min / max); equalized odds difference (the larger of the between-group TPR and FPR
+ * gaps). Where fairlearn divides by zero:
+ * - a group with no positives (or no negatives) has an undefined TPR (FPR), shown as null —
+ *   fairlearn's true_positive_rate counts it as 0 (scikit-learn's normalised confusion
+ *   matrix), and so does the equalized-odds gap here, with a note naming the group;
+ * - when no group has any positive prediction the parity ratio is 0/0: null with the
+ *   reason (fairlearn gives NaN), never 1.
+ * `undefinedBecause` says why a figure is null or rests on such a convention.
  */
 export function fairness(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, groups: ArrayLike<string>) {
   const acc = new Map<string, { n: number; sel: number; tp: number; pos: number; fp: number; neg: number }>();
@@ -226,22 +243,45 @@ export function fairness(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, gro
     }
     acc.set(g, a);
   }
-  const rates: GroupRates[] = [...acc.entries()]
-    .sort((a, b) => a[0].localeCompare(b[0]))
-    .map(([group, a]) => ({ group, count: a.n, selectionRate: a.sel / a.n, tpr: a.pos ? a.tp / a.pos : null, fpr: a.neg ? a.fp / a.neg : null }));
-  const spread = (xs: (number | null)[]) => {
-    const v = xs.filter((x): x is number => x !== null);
-    return v.length >= 2 ? Math.max(...v) - Math.min(...v) : v.length === 1 ? 0 : null;
-  };
+  const entries = [...acc.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const rates: GroupRates[] = entries.map(([group, a]) => ({
+    group,
+    count: a.n,
+    selectionRate: a.sel / a.n,
+    tpr: a.pos ? a.tp / a.pos : null,
+    fpr: a.neg ? a.fp / a.neg : null,
+  }));
+  const spread = (xs: number[]) => (xs.length ? Math.max(...xs) - Math.min(...xs) : null);
   const sel = rates.map((r) => r.selectionRate);
   const maxSel = Math.max(...sel);
-  const tprGap = spread(rates.map((r) => r.tpr));
-  const fprGap = spread(rates.map((r) => r.fpr));
+  const undefinedBecause: Record<string, string> = {};
+  // fairlearn's rates: zero division counts as 0.
+  const tprGap = spread(rates.map((r) => r.tpr ?? 0));
+  const fprGap = spread(rates.map((r) => r.fpr ?? 0));
+  const noPos = rates.filter((r) => r.tpr === null).map((r) => r.group);
+  const noNeg = rates.filter((r) => r.fpr === null).map((r) => r.group);
+  if (rates.length > 1 && (noPos.length || noNeg.length)) {
+    undefinedBecause.equalized_odds_difference = [
+      noPos.length
+        ? `${noPos.map((g) => `"${g}"`).join(", ")} ${noPos.length > 1 ? "have" : "has"} no positive labels, so ${noPos.length > 1 ? "their" : "its"} true positive rate is undefined and counted as 0 (fairlearn's convention)`
+        : "",
+      noNeg.length
+        ? `${noNeg.map((g) => `"${g}"`).join(", ")} ${noNeg.length > 1 ? "have" : "has"} no negative labels, so ${noNeg.length > 1 ? "their" : "its"} false positive rate is undefined and counted as 0 (fairlearn's convention)`
+        : "",
+    ]
+      .filter(Boolean)
+      .join("; ");
+  }
+  let ratio: number | null = null;
+  if (!rates.length) undefinedBecause.demographic_parity_ratio = "there are no rows";
+  else if (maxSel === 0) undefinedBecause.demographic_parity_ratio = "no group has any positive prediction (0 / 0)";
+  else ratio = Math.min(...sel) / maxSel;
   return {
     groups: rates,
     demographicParityDifference: rates.length ? maxSel - Math.min(...sel) : null,
-    demographicParityRatio: rates.length ? (maxSel === 0 ? 1 : Math.min(...sel) / maxSel) : null,
-    equalizedOddsDifference: tprGap === null && fprGap === null ? null : Math.max(tprGap ?? 0, fprGap ?? 0),
+    demographicParityRatio: ratio,
+    equalizedOddsDifference: tprGap === null || fprGap === null ? null : Math.max(tprGap, fprGap),
+    undefinedBecause,
   };
 }
 

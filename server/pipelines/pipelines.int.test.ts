@@ -63,14 +63,22 @@ describe("validation on registration", () => {
     const run1 = await drive(v1.runs[0]!);
     const caller = callerFor(owner);
     const r1 = await caller.runs.get({ workspaceId: workspace.id, runId: run1.id });
-    expect(run1.status, JSON.stringify([r1.steps.map((s) => [s.key, s.status, s.reason]), r1.checks.map((c) => [c.name, c.status, c.value])])).not.toBe("failed");
+    expect(run1.status, JSON.stringify([r1.steps.map((s) => [s.key, s.status, s.reason]), r1.checks.map((c) => [c.name, c.status, c.value])])).not.toBe(
+      "failed",
+    );
     await seedAlias(owner.wsActor, { workspaceId: workspace.id, name: "credit", alias: "production", version: 1 });
     const v2 = await pushModel(owner.wsActor, "credit", creditModel(train));
     const done = await drive(v2.runs[0]!);
     const run = await caller.runs.get({ workspaceId: workspace.id, runId: done.id });
     const step = (k: string) => run.steps.find((s) => s.key === k)!;
-    expect(run.steps.map((s) => [s.key, s.status])).toEqual(expect.arrayContaining([["integrity", "passed"], ["fairness", expect.stringMatching(/passed|warned|failed/)]]));
-    for (const k of ["integrity", "evaluate", "robustness", "performance", "explain", "champion"]) expect(step(k).status, `${k}: ${step(k).reason}`).toMatch(/passed|warned/);
+    expect(run.steps.map((s) => [s.key, s.status])).toEqual(
+      expect.arrayContaining([
+        ["integrity", "passed"],
+        ["fairness", expect.stringMatching(/passed|warned|failed/)],
+      ]),
+    );
+    for (const k of ["integrity", "evaluate", "robustness", "performance", "explain", "champion"])
+      expect(step(k).status, `${k}: ${step(k).reason}`).toMatch(/passed|warned/);
 
     const ev = step("evaluate").outputs as Record<string, any>;
     expect(ev.task).toBe("classification");
@@ -109,7 +117,15 @@ describe("validation on registration", () => {
 
     const rows = await getDb().select().from(checks).where(eq(checks.runId, done.id));
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
-    expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining(["integrity.schema_mismatches", "evaluate.roc_auc", "fairness.demographic_parity_ratio", "performance.latency_p99_ms_b1", "champion.roc_auc_delta"]));
+    expect(rows.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        "integrity.schema_mismatches",
+        "evaluate.roc_auc",
+        "fairness.demographic_parity_ratio",
+        "performance.latency_p99_ms_b1",
+        "champion.roc_auc_delta",
+      ]),
+    );
     expect(rows.every((r) => r.threshold)).toBe(true);
     await expectAudit(workspace.id, { action: "pipeline.run_finished", targetId: done.id });
 
@@ -124,9 +140,21 @@ describe("pipeline definitions", () => {
   it("refuses invalid YAML with the line and the problem, and saves nothing", async () => {
     const { workspace, owner } = await createWorkspace();
     const caller = callerFor(owner);
-    await expectTrpcError(caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a:\n    type: evaluate\n    needs: [b]\n" }), "BAD_REQUEST", /Line 4.*needs "b", which is not a step/);
-    await expectTrpcError(caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a:\n    type: evaluat\n" }), "BAD_REQUEST", /Line 3.*type must be one of/);
-    await expectTrpcError(caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a: {type: evaluate, needs: [b]}\n  b: {type: evaluate, needs: [a]}\n" }), "BAD_REQUEST", /cycle/);
+    await expectTrpcError(
+      caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a:\n    type: evaluate\n    needs: [b]\n" }),
+      "BAD_REQUEST",
+      /Line 4.*needs "b", which is not a step/,
+    );
+    await expectTrpcError(
+      caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a:\n    type: evaluat\n" }),
+      "BAD_REQUEST",
+      /Line 3.*type must be one of/,
+    );
+    await expectTrpcError(
+      caller.pipelines.save({ workspaceId: workspace.id, name: "bad", yaml: "steps:\n  a: {type: evaluate, needs: [b]}\n  b: {type: evaluate, needs: [a]}\n" }),
+      "BAD_REQUEST",
+      /cycle/,
+    );
     expect(await caller.pipelines.list({ workspaceId: workspace.id })).toEqual([]);
   });
 
@@ -139,7 +167,11 @@ describe("pipeline definitions", () => {
     expect(r2).toMatchObject({ version: 2, changed: true });
     await expectAudit(workspace.id, { action: "pipeline.updated" });
     const cmd = "steps:\n  train:\n    type: command\n    run: echo hi\n";
-    await expectTrpcError(callerFor(eng!).pipelines.save({ workspaceId: workspace.id, name: "train", yaml: cmd }), "FORBIDDEN", /Only admins may define command steps/);
+    await expectTrpcError(
+      callerFor(eng!).pipelines.save({ workspaceId: workspace.id, name: "train", yaml: cmd }),
+      "FORBIDDEN",
+      /Only admins may define command steps/,
+    );
     await callerFor(admin!).pipelines.save({ workspaceId: workspace.id, name: "train", yaml: cmd });
     // Nor may an engineer edit the admin's command pipeline into something else.
     await expectTrpcError(callerFor(eng!).pipelines.save({ workspaceId: workspace.id, name: "train", yaml }), "FORBIDDEN", /only admins may change it/);
@@ -162,7 +194,10 @@ describe("other triggers", () => {
       "BAD_REQUEST",
       /A scheduled pipeline needs `target`/,
     );
-    await savePipeline(owner.wsActor, { name: "nightly", yaml: "on: { schedule: '0 3 * * *' }\ntarget: { model: credit, alias: production }\nsteps:\n  e: { type: evaluate }\n" });
+    await savePipeline(owner.wsActor, {
+      name: "nightly",
+      yaml: "on: { schedule: '0 3 * * *' }\ntarget: { model: credit, alias: production }\nsteps:\n  e: { type: evaluate }\n",
+    });
     // Three workers tick at once, a minute after the slot.
     const slot = new Date(Date.UTC(2030, 0, 1, 3, 0));
     const at = new Date(slot.getTime() + 60_000);
@@ -184,10 +219,17 @@ describe("other triggers", () => {
     const v = await pushModel(owner.wsActor, "credit", creditModel(train));
     await savePipeline(owner.wsActor, { name: "check", yaml: "steps:\n  e: { type: evaluate }\n" });
     const [p] = await callerFor(owner).pipelines.list({ workspaceId: workspace.id });
-    const run = await startSystemRun({ type: "system", job: "alert:psi-high", workspaceId: workspace.id }, { pipelineId: p!.id, trigger: "alert", triggerRef: "alert-123", modelVersionId: v.versionId });
+    const run = await startSystemRun(
+      { type: "system", job: "alert:psi-high", workspaceId: workspace.id },
+      { pipelineId: p!.id, trigger: "alert", triggerRef: "alert-123", modelVersionId: v.versionId },
+    );
     const ev = await expectAudit(workspace.id, { action: "pipeline.run_started", targetId: run!.id });
     expect(ev).toMatchObject({ actorType: "system", actorId: "alert:psi-high" });
-    expect(await callerFor(owner).runs.get({ workspaceId: workspace.id, runId: run!.id })).toMatchObject({ trigger: "alert", triggerRef: "alert-123", model: { name: "credit", version: 1 } });
+    expect(await callerFor(owner).runs.get({ workspaceId: workspace.id, runId: run!.id })).toMatchObject({
+      trigger: "alert",
+      triggerRef: "alert-123",
+      model: { name: "credit", version: 1 },
+    });
     await callerFor(owner).runs.cancel({ workspaceId: workspace.id, runId: run!.id });
   });
 });

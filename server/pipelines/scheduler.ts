@@ -18,12 +18,18 @@ export async function tickSchedules(now = new Date()) {
   for (const p of list) {
     let slot: Date;
     try {
-      slot = cronParser.parseExpression(p.schedule!, { currentDate: new Date(now.getTime() + 1), tz: "UTC" }).prev().toDate();
+      slot = cronParser
+        .parseExpression(p.schedule!, { currentDate: new Date(now.getTime() + 1), tz: "UTC" })
+        .prev()
+        .toDate();
     } catch {
       continue; // validated on save; an unparsable leftover is ignored
     }
     if (now.getTime() - slot.getTime() > CATCH_UP_MS || slot < p.updatedAt) continue;
-    const run = await startSystemRun({ type: "system", job: "scheduler", workspaceId: p.workspaceId }, { pipelineId: p.id, trigger: "schedule", triggerRef: slot.toISOString() });
+    const run = await startSystemRun(
+      { type: "system", job: "scheduler", workspaceId: p.workspaceId },
+      { pipelineId: p.id, trigger: "schedule", triggerRef: slot.toISOString() },
+    );
     if (run) started.push(run.id);
   }
   return started;

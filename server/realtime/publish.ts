@@ -1,5 +1,8 @@
 import "server-only";
-import { liveRoom, userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEvents } from "./rooms";
+import { eq } from "drizzle-orm";
+import { getDb } from "~/db/client";
+import { reviewRequests } from "~/db/schema";
+import { liveRoom, reviewRoom, sessionRoom, userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEvents } from "~/server/shared/rooms";
 
 /**
  * What both socket.io's Server (with the Postgres adapter) and the Postgres emitter
@@ -7,7 +10,11 @@ import { liveRoom, userRoom, workspaceRoom, type RealtimeEvent, type RealtimeEve
  */
 export interface RealtimeSink {
   to(room: string): { emit(event: string, payload: unknown): unknown };
-  in(room: string): { socketsJoin(room: string): unknown; socketsLeave(room: string): unknown; disconnectSockets(close?: boolean): unknown };
+  in(room: string): {
+    socketsJoin(room: string | string[]): unknown;
+    socketsLeave(room: string | string[]): unknown;
+    disconnectSockets(close?: boolean): unknown;
+  };
 }
 
 // On globalThis: the custom server, Next's server bundle and the worker each load their
@@ -40,9 +47,33 @@ export const publish = {
     this.toUser(userId, "session.ended", { userId });
     sink()?.in(userRoom(userId)).disconnectSockets(true);
   },
+  /** One signed-out session: close the sockets it opened, on every replica. */
+  disconnectSession(sid: string) {
+    sink()?.in(sessionRoom(sid)).disconnectSockets(true);
+  },
+  /**
+   * Membership ended: the user's sockets leave every room of the workspace on every replica
+   * — the workspace room, its live dashboard room and the room of each of its reviews
+   * (all of the workspace's: a socket may sit in any of them). Room names are not scoped by
+   * workspace, so the review ids are read first; the notice to the browser follows the move.
+   * io.ts also checks membership when a socket joins a review room or sends to one.
+   */
   revokeWorkspace(userId: string, workspaceId: string) {
-    sink()?.in(userRoom(userId)).socketsLeave(workspaceRoom(workspaceId));
-    sink()?.in(userRoom(userId)).socketsLeave(liveRoom(workspaceId));
-    this.toUser(userId, "workspace.access_revoked", { workspaceId });
+    const s = sink();
+    if (!s) return;
+    void getDb()
+      .select({ id: reviewRequests.id })
+      .from(reviewRequests)
+      .where(eq(reviewRequests.workspaceId, workspaceId))
+      .catch((err: unknown) => {
+        // Still leave the other rooms; the membership checks in io.ts keep review rooms shut.
+        console.error("[realtime] could not list the workspace's review rooms:", err);
+        return [];
+      })
+      .then((reviews) => {
+        s.in(userRoom(userId)).socketsLeave([workspaceRoom(workspaceId), liveRoom(workspaceId), ...reviews.map((r) => reviewRoom(r.id))]);
+        this.toUser(userId, "workspace.access_revoked", { workspaceId });
+      })
+      .catch((err: unknown) => console.error("[realtime] could not revoke workspace rooms:", err));
   },
 };

@@ -1,16 +1,17 @@
 import "server-only";
 import type { Readable } from "node:stream";
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { datasets, datasetVersions, users } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
+import { refuseNulBytes, refuseUnstorableProfile } from "./dataset-bytes";
 import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { profileDataset } from "./profile";
 import { AlreadyRegistered, registerUpload } from "./staged-upload";
-import { DatasetUploadMeta, RegistryName } from "./registry.schema";
+import { DatasetUploadMeta, RegistryName } from "~/server/shared/registry.schema";
 
 export function formatFromFilename(filename: string): "csv" | "parquet" {
   const lower = filename.toLowerCase();
@@ -18,7 +19,6 @@ export function formatFromFilename(filename: string): "csv" | "parquet" {
   if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return "parquet";
   throw new AppError("INVALID", "Upload a .csv or .parquet file.", { field: "file" });
 }
-
 
 /**
  * Registers a dataset version from an upload stream: staged and hashed, profiled with
@@ -36,12 +36,19 @@ export async function uploadDatasetVersion(
   const format = formatFromFilename(input.filename);
   const { result, created } = await registerUpload(body, {
     existing: (sha256) => findVersionBySha(actor.workspaceId, name, sha256),
-    inspect: (path) => profileDataset(path, format),
+    // Validated before profiling: a NUL byte would only fail later, as a database error.
+    inspect: async (path) => {
+      if (format === "csv") await refuseNulBytes(path);
+      return refuseUnstorableProfile(await profileDataset(path, format));
+    },
     record: (staged, { schema, profile }) =>
       mutate(
         actor,
         async (tx, audit) => {
-          await tx.insert(datasets).values({ workspaceId: actor.workspaceId, name, description: meta.description, createdBy: actor.userId }).onConflictDoNothing();
+          await tx
+            .insert(datasets)
+            .values({ workspaceId: actor.workspaceId, name, description: meta.description, createdBy: actor.userId })
+            .onConflictDoNothing();
           // Locking the dataset row serialises version numbering and same-bytes races.
           const [ds] = await tx
             .select()
@@ -91,15 +98,23 @@ export async function uploadDatasetVersion(
 
 async function findVersionBySha(workspaceId: string, name: string, sha256: string) {
   const [row] = await getDb()
-    .select({ datasetId: datasets.id, versionId: datasetVersions.id, version: datasetVersions.version, sizeBytes: datasetVersions.sizeBytes, format: datasetVersions.format, rows: datasetVersions.rowCount })
+    .select({
+      datasetId: datasets.id,
+      versionId: datasetVersions.id,
+      version: datasetVersions.version,
+      sizeBytes: datasetVersions.sizeBytes,
+      format: datasetVersions.format,
+      rows: datasetVersions.rowCount,
+    })
     .from(datasetVersions)
     .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
     .where(and(eq(datasets.workspaceId, workspaceId), eq(datasets.name, name), eq(datasetVersions.sha256, sha256)));
   return row ? { name, sha256, ...row } : null;
 }
 
-export async function listDatasets(actor: WorkspaceActor) {
-  return getDb()
+/** By name; `after` (a name) and `limit` page through them. */
+export async function listDatasets(actor: WorkspaceActor, page: { after?: string; limit?: number } = {}) {
+  const query = getDb()
     .select({
       id: datasets.id,
       name: datasets.name,
@@ -111,10 +126,12 @@ export async function listDatasets(actor: WorkspaceActor) {
     })
     .from(datasets)
     .leftJoin(datasetVersions, eq(datasetVersions.datasetId, datasets.id))
-    .where(eq(datasets.workspaceId, actor.workspaceId))
+    .where(and(eq(datasets.workspaceId, actor.workspaceId), page.after !== undefined ? gt(datasets.name, page.after) : undefined))
     .groupBy(datasets.id)
     .orderBy(datasets.name)
-    .then((rows) => rows.map((r) => ({ ...r, lastUploadAt: r.lastUploadAt ? new Date(r.lastUploadAt) : null })));
+    .$dynamic();
+  const rows = await (page.limit ? query.limit(page.limit) : query);
+  return rows.map((r) => ({ ...r, lastUploadAt: r.lastUploadAt ? new Date(r.lastUploadAt) : null }));
 }
 
 async function findDataset(actor: WorkspaceActor, name: string) {

@@ -1,22 +1,26 @@
 import "server-only";
 import type { Readable } from "node:stream";
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { z } from "zod";
-import { getDb, type Tx } from "~/db/client";
-import { datasets, datasetVersions, modelAliases, models, modelVersionDatasets, modelVersions, users } from "~/db/schema";
+import { getDb } from "~/db/client";
+import { aliasHistory, datasets, datasetVersions, deployments, modelAliases, models, modelVersionDatasets, modelVersions, users } from "~/db/schema";
 import type { OnnxSignature } from "~/db/schema/registry";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { startModelVersionPipelines } from "~/server/pipelines/runs.service";
-import { followAlias } from "~/server/serving/deployments.service";
-import { mutate, type AuditFn } from "~/server/audit/mutate";
+import { mutate } from "~/server/audit/mutate";
+import { deliver } from "~/server/reviews/notifications.service";
+import { lockAlias, moveAliasTx } from "./aliases.service";
 import { AppError } from "~/server/errors";
+import { modelByName } from "~/server/registry/lookup";
 import { policyFor } from "~/server/reviews/policies.service";
 import { resolveDatasetVersion } from "./datasets.service";
 import { inspectOnnx } from "./onnx-inspect";
+import { bundleFilename, bundleKind } from "~/server/artifacts/bundle";
+import { prepareBundle } from "./bundle-upload";
 import { displayFilename } from "./filename";
 import { parseMeta } from "./parse-meta";
 import { AlreadyRegistered, registerUpload } from "./staged-upload";
-import { ModelUploadMeta, RegistryName, SetAliasInput } from "./registry.schema";
+import { ModelUploadMeta, RegistryName, SetAliasInput } from "~/server/shared/registry.schema";
 
 async function resolveParent(workspaceId: string, modelName: string, parent: z.infer<typeof ModelUploadMeta>["parent"]) {
   if (parent === undefined) return null;
@@ -44,7 +48,9 @@ export async function uploadModelVersion(
 ) {
   const name = RegistryName.parse(input.name);
   const meta = parseMeta(ModelUploadMeta, input.meta);
-  if (!input.filename.toLowerCase().endsWith(".onnx")) throw new AppError("INVALID", "Upload an .onnx file.", { field: "file" });
+  const bundle = bundleKind(input.filename);
+  if (!bundle && !input.filename.toLowerCase().endsWith(".onnx"))
+    throw new AppError("INVALID", "Upload an .onnx file, or a .zip, .tar or .tar.gz bundle holding model.onnx and its external data files.", { field: "file" });
   const lineage: { id: string; role: "train" | "eval"; ref: string }[] = [];
   for (const d of meta.datasets ?? []) {
     const id = await resolveDatasetVersion(actor.workspaceId, d.ref.name, d.ref.version);
@@ -57,13 +63,19 @@ export async function uploadModelVersion(
   const { result, created } = await registerUpload(body, {
     existing: async (sha256) => {
       const [same] = await getDb()
-        .select({ versionId: modelVersions.id, version: modelVersions.version, sizeBytes: modelVersions.sizeBytes, loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean` })
+        .select({
+          versionId: modelVersions.id,
+          version: modelVersions.version,
+          sizeBytes: modelVersions.sizeBytes,
+          loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
+        })
         .from(modelVersions)
         .innerJoin(models, eq(models.id, modelVersions.modelId))
         .where(and(eq(models.workspaceId, actor.workspaceId), eq(models.name, name), eq(modelVersions.sha256, sha256)));
       return same ? { name, sha256, ...same, runs: [] as string[] } : null;
     },
     inspect: (path) => inspectOnnx(path),
+    prepare: bundle ? (uploaded) => prepareBundle(uploaded, bundle) : undefined,
     record: (staged, signature) =>
       mutate(
         actor,
@@ -93,7 +105,7 @@ export async function uploadModelVersion(
               version: Number(next),
               sha256: staged.sha256,
               sizeBytes: staged.size,
-              filename: displayFilename(input.filename),
+              filename: bundle ? bundleFilename(displayFilename(input.filename)) : displayFilename(input.filename),
               signature,
               description: meta.description,
               params: meta.params ?? {},
@@ -106,9 +118,9 @@ export async function uploadModelVersion(
             })
             .returning();
           if (lineage.length) {
-            await tx.insert(modelVersionDatasets).values(
-              lineage.map((l) => ({ workspaceId: actor.workspaceId, modelVersionId: v!.id, datasetVersionId: l.id, role: l.role })),
-            );
+            await tx
+              .insert(modelVersionDatasets)
+              .values(lineage.map((l) => ({ workspaceId: actor.workspaceId, modelVersionId: v!.id, datasetVersionId: l.id, role: l.role })));
           }
           audit({
             action: "model.version_registered",
@@ -126,7 +138,14 @@ export async function uploadModelVersion(
           });
           // Validation starts with the version, in the same transaction.
           const runs = signature.runtime.loadable
-            ? await startModelVersionPipelines(tx, audit, { workspaceId: actor.workspaceId, modelVersionId: v!.id, modelName: name, version: v!.version, createdBy: userId, sourceRunId: input.sourceRunId })
+            ? await startModelVersionPipelines(tx, audit, {
+                workspaceId: actor.workspaceId,
+                modelVersionId: v!.id,
+                modelName: name,
+                version: v!.version,
+                createdBy: userId,
+                sourceRunId: input.sourceRunId,
+              })
             : [];
           return { name, sha256: staged.sha256, sizeBytes: staged.size, loadable: signature.runtime.loadable, versionId: v!.id, version: v!.version, runs };
         },
@@ -136,14 +155,11 @@ export async function uploadModelVersion(
   return { ...result, created };
 }
 
-async function findModel(workspaceId: string, name: string) {
-  const [m] = await getDb().select().from(models).where(and(eq(models.workspaceId, workspaceId), eq(models.name, name)));
-  if (!m) throw new AppError("NOT_FOUND", `There is no model named "${name}" in this workspace.`, { field: "name" });
-  return m;
-}
+const findModel = (workspaceId: string, name: string) => modelByName(getDb(), workspaceId, name, { field: "name" });
 
-export async function listModels(actor: WorkspaceActor) {
-  const rows = await getDb()
+/** By name; `after` (a name) and `limit` page through them. */
+export async function listModels(actor: WorkspaceActor, page: { after?: string; limit?: number } = {}) {
+  const query = getDb()
     .select({
       id: models.id,
       name: models.name,
@@ -154,15 +170,22 @@ export async function listModels(actor: WorkspaceActor) {
     })
     .from(models)
     .leftJoin(modelVersions, eq(modelVersions.modelId, models.id))
-    .where(eq(models.workspaceId, actor.workspaceId))
+    .where(and(eq(models.workspaceId, actor.workspaceId), page.after !== undefined ? gt(models.name, page.after) : undefined))
     .groupBy(models.id)
-    .orderBy(models.name);
+    .orderBy(models.name)
+    .$dynamic();
+  const rows = await (page.limit ? query.limit(page.limit) : query);
   const aliases = rows.length
     ? await getDb()
         .select({ modelId: modelAliases.modelId, alias: modelAliases.alias, version: modelVersions.version })
         .from(modelAliases)
         .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
-        .where(inArray(modelAliases.modelId, rows.map((r) => r.id)))
+        .where(
+          inArray(
+            modelAliases.modelId,
+            rows.map((r) => r.id),
+          ),
+        )
     : [];
   return rows.map((r) => ({
     ...r,
@@ -210,7 +233,12 @@ export async function getModel(actor: WorkspaceActor, name: string) {
         .from(modelVersionDatasets)
         .innerJoin(datasetVersions, eq(datasetVersions.id, modelVersionDatasets.datasetVersionId))
         .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
-        .where(inArray(modelVersionDatasets.modelVersionId, versions.map((v) => v.id)))
+        .where(
+          inArray(
+            modelVersionDatasets.modelVersionId,
+            versions.map((v) => v.id),
+          ),
+        )
     : [];
   const parentIds = versions.map((v) => v.parentVersionId).filter((p): p is string => !!p);
   const parents = parentIds.length
@@ -243,15 +271,11 @@ export async function getModelVersion(actor: WorkspaceActor, name: string, versi
     .from(modelVersions)
     .where(and(eq(modelVersions.modelId, m.id), eq(modelVersions.version, version)));
   if (!v) throw new AppError("NOT_FOUND", `Model "${name}" has no version ${version}.`, { field: "version" });
-  const aliases = await getDb()
-    .select({ alias: modelAliases.alias })
-    .from(modelAliases)
-    .where(eq(modelAliases.modelVersionId, v.id));
+  const aliases = await getDb().select({ alias: modelAliases.alias }).from(modelAliases).where(eq(modelAliases.modelVersionId, v.id));
   return { ...v, name: m.name, aliases: aliases.map((a) => a.alias) };
 }
 
-/** Points an alias at a version (one version per alias per model). `production` needs an admin. */
-/** Refuses a move of an alias that an approval policy protects: only an approved review moves it. */
+/** Refuses a move of an alias that an approval policy protects: only an approved review (or a Promote of an approved version) moves it. */
 async function refuseProtected(workspaceId: string, alias: string, verb: string) {
   const policy = await policyFor(getDb(), workspaceId, alias);
   if (policy) {
@@ -263,39 +287,11 @@ async function refuseProtected(workspaceId: string, alias: string, verb: string)
   }
 }
 
-/**
- * Points an alias at a version, in `tx`: the alias row (one holder per alias and model),
- * its audit event, and the deployments that follow the alias. The only place an alias moves.
- */
-export async function moveAliasTx(tx: Tx, audit: AuditFn, actor: WorkspaceActor, input: { modelId: string; modelName: string; alias: string; versionId: string; version: number; via?: Record<string, unknown> }) {
-  const [before] = await tx
-    .select({ id: modelAliases.id, version: modelVersions.version })
-    .from(modelAliases)
-    .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
-    .where(and(eq(modelAliases.modelId, input.modelId), eq(modelAliases.alias, input.alias)))
-    .for("update", { of: modelAliases });
-  await tx
-    .insert(modelAliases)
-    .values({ workspaceId: actor.workspaceId, modelId: input.modelId, alias: input.alias, modelVersionId: input.versionId, updatedBy: actor.userId })
-    .onConflictDoUpdate({
-      target: [modelAliases.modelId, modelAliases.alias],
-      set: { modelVersionId: input.versionId, updatedBy: actor.userId, updatedAt: new Date() },
-    });
-  audit({
-    action: "model.alias_moved",
-    target: { type: "model", id: input.modelId },
-    changes: { [input.alias]: [before?.version ?? null, input.version] },
-    metadata: { name: input.modelName, alias: input.alias, ...input.via },
-  });
-  // Deployments following this alias roll out the new version in the same transaction.
-  await followAlias(tx, audit, actor, { modelId: input.modelId, alias: input.alias, versionId: input.versionId });
-}
-
 /** Moves an alias that no approval policy protects (protected ones move through reviews). */
 export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: RequestMeta = {}) {
   const input = SetAliasInput.parse(raw);
   await refuseProtected(actor.workspaceId, input.alias, "moved");
-  return moveAliasUnchecked(actor, input, meta);
+  return moveAliasChecked(actor, input, meta);
 }
 
 /**
@@ -303,30 +299,51 @@ export async function setAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: 
  * procedure or route: only the demo seed and tests call it to set up a starting state.
  */
 export async function seedAlias(actor: WorkspaceActor, raw: SetAliasInput, meta: RequestMeta = {}) {
-  return moveAliasUnchecked(actor, SetAliasInput.parse(raw), meta);
+  return moveAliasChecked(actor, SetAliasInput.parse(raw), meta, "seed");
 }
 
-async function moveAliasUnchecked(actor: WorkspaceActor, input: SetAliasInput, meta: RequestMeta) {
+async function moveAliasChecked(actor: WorkspaceActor, input: SetAliasInput, meta: RequestMeta, approvedBy?: "seed") {
   const m = await findModel(actor.workspaceId, input.name);
   const [current] = await getDb()
     .select({ version: modelVersions.version })
     .from(modelAliases)
     .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
     .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)));
-  if (current?.version === input.version) return { alias: input.alias, version: input.version, changed: false };
-  return mutate(
+  if (current?.version === input.version) return { alias: input.alias, version: input.version, changed: false, rollouts: [] };
+  let toDeliver: { id: string; userId: string }[] = [];
+  const out = await mutate(
     actor,
     async (tx, audit) => {
+      await lockAlias(tx, m.id, input.alias);
+      // Re-checked under the lock: a policy saved a moment ago governs this move.
+      if (!approvedBy && (await policyFor(tx, actor.workspaceId, input.alias))) await refuseProtected(actor.workspaceId, input.alias, "moved");
       const [v] = await tx
         .select({ id: modelVersions.id })
         .from(modelVersions)
         .where(and(eq(modelVersions.modelId, m.id), eq(modelVersions.version, input.version)));
       if (!v) throw new AppError("NOT_FOUND", `Model "${m.name}" has no version ${input.version}.`, { field: "version" });
-      await moveAliasTx(tx, audit, actor, { modelId: m.id, modelName: m.name, alias: input.alias, versionId: v.id, version: input.version });
-      return { alias: input.alias, version: input.version, changed: true };
+      const r = await moveAliasTx(tx, audit, actor, {
+        modelId: m.id,
+        modelName: m.name,
+        alias: input.alias,
+        versionId: v.id,
+        version: input.version,
+        via: approvedBy ? { seed: true } : { direct: true },
+        approvedBy,
+      });
+      if (!r.changed)
+        audit({
+          action: "model.alias_moved",
+          target: { type: "model", id: m.id },
+          metadata: { name: m.name, alias: input.alias, unchanged: true, version: input.version },
+        });
+      toDeliver = r.toDeliver;
+      return { alias: input.alias, version: input.version, changed: r.changed, rollouts: r.rollouts };
     },
     meta,
   );
+  deliver(toDeliver);
+  return out;
 }
 
 export async function removeAlias(actor: WorkspaceActor, input: { name: string; alias: string }, meta: RequestMeta = {}) {
@@ -335,11 +352,27 @@ export async function removeAlias(actor: WorkspaceActor, input: { name: string; 
   return mutate(
     actor,
     async (tx, audit) => {
+      await lockAlias(tx, m.id, input.alias);
+      if (await policyFor(tx, actor.workspaceId, input.alias)) await refuseProtected(actor.workspaceId, input.alias, "removed");
+      const followers = await tx
+        .select({ name: deployments.name })
+        .from(deployments)
+        .where(and(eq(deployments.modelId, m.id), eq(deployments.alias, input.alias), eq(deployments.following, true)));
+      if (followers.length)
+        throw new AppError(
+          "PRECONDITION_FAILED",
+          `Deployments follow "${input.alias}" (${followers.map((f) => f.name).join(", ")}): pin them to a version first, or move the alias instead of removing it.`,
+          { field: "alias" },
+        );
       const [gone] = await tx
         .delete(modelAliases)
         .where(and(eq(modelAliases.modelId, m.id), eq(modelAliases.alias, input.alias)))
         .returning({ versionId: modelAliases.modelVersionId });
       if (!gone) throw new AppError("NOT_FOUND", `Model "${m.name}" has no alias "${input.alias}".`, { field: "alias" });
+      await tx
+        .update(aliasHistory)
+        .set({ untilAt: new Date() })
+        .where(and(eq(aliasHistory.modelId, m.id), eq(aliasHistory.alias, input.alias), isNull(aliasHistory.untilAt)));
       const [v] = await tx.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, gone.versionId));
       audit({
         action: "model.alias_removed",
@@ -371,8 +404,30 @@ export async function compareVersions(actor: WorkspaceActor, name: string, a: nu
   const ops = [...new Set([...Object.keys(va.signature.opCounts), ...Object.keys(vb.signature.opCounts)])].sort();
   const paramNames = [...new Set([...Object.keys(va.params), ...Object.keys(vb.params)])].sort();
   return {
-    a: { version: va.version, sha256: va.sha256, sizeBytes: va.sizeBytes, createdAt: va.createdAt, gitCommit: va.gitCommit, tags: va.tags, aliases: va.aliases, producer: va.signature.producer, opsets: va.signature.opsets, loadable: va.signature.runtime.loadable },
-    b: { version: vb.version, sha256: vb.sha256, sizeBytes: vb.sizeBytes, createdAt: vb.createdAt, gitCommit: vb.gitCommit, tags: vb.tags, aliases: vb.aliases, producer: vb.signature.producer, opsets: vb.signature.opsets, loadable: vb.signature.runtime.loadable },
+    a: {
+      version: va.version,
+      sha256: va.sha256,
+      sizeBytes: va.sizeBytes,
+      createdAt: va.createdAt,
+      gitCommit: va.gitCommit,
+      tags: va.tags,
+      aliases: va.aliases,
+      producer: va.signature.producer,
+      opsets: va.signature.opsets,
+      loadable: va.signature.runtime.loadable,
+    },
+    b: {
+      version: vb.version,
+      sha256: vb.sha256,
+      sizeBytes: vb.sizeBytes,
+      createdAt: vb.createdAt,
+      gitCommit: vb.gitCommit,
+      tags: vb.tags,
+      aliases: vb.aliases,
+      producer: vb.signature.producer,
+      opsets: vb.signature.opsets,
+      loadable: vb.signature.runtime.loadable,
+    },
     metrics: metricNames.map((m) => {
       const x = va.metrics[m] ?? null;
       const y = vb.metrics[m] ?? null;
@@ -382,6 +437,11 @@ export async function compareVersions(actor: WorkspaceActor, name: string, a: nu
     inputs: diffIO(va.signature.inputs, vb.signature.inputs),
     outputs: diffIO(va.signature.outputs, vb.signature.outputs),
     ops: ops.map((op) => ({ op, a: va.signature.opCounts[op] ?? 0, b: vb.signature.opCounts[op] ?? 0 })),
-    size: { a: va.sizeBytes, b: vb.sizeBytes, delta: vb.sizeBytes - va.sizeBytes, initializerBytes: { a: va.signature.initializerBytes, b: vb.signature.initializerBytes } },
+    size: {
+      a: va.sizeBytes,
+      b: vb.sizeBytes,
+      delta: vb.sizeBytes - va.sizeBytes,
+      initializerBytes: { a: va.signature.initializerBytes, b: vb.signature.initializerBytes },
+    },
   };
 }

@@ -1,61 +1,56 @@
 import "server-only";
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
-import { DuckDBInstance } from "@duckdb/node-api";
-import type { ColumnProfile, ColumnSchema, DatasetProfile } from "~/db/schema/registry";
+import path from "node:path";
+import type { ColumnSchema, DatasetProfile } from "~/db/schema/registry";
+import { env } from "~/env";
 import { AppError } from "~/server/errors";
+import { tooManyColumns } from "./profile-messages";
 
-const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$/;
-const TEMPORAL = /^(DATE|TIME|TIMESTAMP.*|INTERVAL)$/;
-const HIST_BINS = 20;
-const TOP_N = 10;
+/**
+ * The profiler's budget. Wide files cost DuckDB far more than their size, so profiling runs
+ * in a child process that is killed past the time or the memory, and files wider than
+ * maxColumns are refused before DuckDB sees them. Tests lower these.
+ */
+export const PROFILE_LIMITS = {
+  timeoutMs: env.DATASET_PROFILE_TIMEOUT_SECONDS * 1000,
+  rssBytes: env.DATASET_PROFILE_MEMORY_MB * 1024 ** 2,
+  maxColumns: env.DATASET_MAX_COLUMNS,
+  /** Profilers one web process runs at once; more uploads wait their turn (each may use the whole memory budget). */
+  concurrency: 2,
+};
 
-function logical(type: string): ColumnSchema["logical"] {
-  if (NUMERIC.test(type)) return "numeric";
-  if (type === "BOOLEAN") return "boolean";
-  if (TEMPORAL.test(type)) return "temporal";
-  if (type === "VARCHAR" || type.startsWith("ENUM")) return "categorical";
-  return "other";
+let running = 0;
+const waiting: (() => void)[] = [];
+async function slot() {
+  if (running >= PROFILE_LIMITS.concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  return () => {
+    running--;
+    waiting.shift()?.();
+  };
 }
 
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** The header line is read by hand; one longer than this is not a header anyone means. */
+const MAX_HEADER_BYTES = 1024 ** 2;
 
-/** Turns DuckDB's multi-line diagnostics into one sentence for the user, without server paths. */
-function readableError(err: unknown, format: "csv" | "parquet") {
-  const text = err instanceof Error ? err.message : String(err);
-  const line = /on Line: (\d+)/.exec(text)?.[1];
-  const cols = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(text);
-  if (cols && line) {
-    return `Row ${line} of the CSV file has ${cols[2]} field${cols[2] === "1" ? "" : "s"}, but the header has ${cols[1]}. Every row needs one field per column.`;
-  }
-  if (/Invalid unicode|not utf-8 encoded/i.test(text)) {
-    return `The CSV file is not valid UTF-8${line ? ` (line ${line})` : ""}. Save it as UTF-8 and upload it again.`;
-  }
-  if (/unterminated quote|quote/i.test(text) && line) return `The CSV file has an unterminated quoted field near line ${line}.`;
-  if (format === "parquet") return "The file is not a valid Parquet file (it may be truncated or corrupt).";
-  return `The CSV file could not be read: ${duckMessage(err)}`;
-}
-
-function duckMessage(err: unknown) {
-  const text = err instanceof Error ? err.message : String(err);
-  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
-  const first = (lines[0] ?? "unreadable").replace(/^[A-Za-z ]+Error: /, "");
-  // "CSV Error on Line: 2" is followed by the reason on the next line.
-  const reason = /on Line: \d+$/.test(first) && lines[1] ? `${first}: ${lines[1]}` : first;
-  // Never show where files live on the server.
-  return reason.replace(/(["'])\/[^"']*\1/g, "the file").slice(0, 300);
-}
-
-async function checkCsvHeader(file: string): Promise<{ delimiter: string; names: string[] }> {
+async function checkCsvHeader(file: string, maxColumns: number): Promise<{ delimiter: string; names: string[] }> {
   const handle = await fs.open(file, "r");
   try {
-    const buf = Buffer.alloc(64 * 1024);
+    const buf = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
     const text = buf.subarray(0, bytesRead).toString("utf8");
-    const line = text.split(/\r?\n/, 1)[0] ?? "";
-    if (!line.trim()) throw new AppError("INVALID", "The CSV file has an empty first line; it must start with a header row of column names.", { field: "file" });
+    const end = text.search(/\r?\n/);
+    if (end === -1 && bytesRead === buf.length) {
+      throw new AppError("INVALID", "The CSV file's first line is longer than 1 MiB; it must be a header row of column names.", { field: "file" });
+    }
+    const line = end === -1 ? text : text.slice(0, end);
+    if (!line.trim())
+      throw new AppError("INVALID", "The CSV file has an empty first line; it must start with a header row of column names.", { field: "file" });
     const delimiter = [",", ";", "\t", "|"].map((d) => [d, line.split(d).length] as const).sort((a, b) => b[1] - a[1])[0]![0];
     const names = line.split(delimiter).map((n) => n.trim().replace(/^"(.*)"$/, "$1"));
+    // Before anything else: a wide file is refused in milliseconds, not profiled for minutes.
+    if (names.length > maxColumns) throw new AppError("INVALID", tooManyColumns(names.length, maxColumns), { field: "file" });
     if (names.every((n) => n !== "" && !Number.isNaN(Number(n)))) {
       throw new AppError("INVALID", "The CSV file has no header row: its first line holds numbers, not column names.", { field: "file" });
     }
@@ -71,103 +66,101 @@ async function checkCsvHeader(file: string): Promise<{ delimiter: string; names:
   }
 }
 
+async function rssOf(pid: number) {
+  const status = await fs.readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
+type ChildReply = { ok: true; schema: ColumnSchema[]; profile: DatasetProfile } | { ok: false; message: string | null };
+
 /**
- * Infers the schema and profile of a CSV or Parquet file with DuckDB: rows, nulls,
- * min/max/mean/std, quantiles and a histogram for numeric columns; distinct count and top
- * values for the others. Throws AppError("INVALID") with DuckDB's reason for bad files.
+ * Infers the schema and profile of a staged CSV or Parquet file (see
+ * workers/inspect/profile-duckdb.ts) in a child process with a time and memory budget and
+ * a column limit. Throws AppError("INVALID") with the reason for bad, too wide or too
+ * costly files. `file` is a staging path Steward created.
  */
 export async function profileDataset(file: string, format: "csv" | "parquet"): Promise<{ schema: ColumnSchema[]; profile: DatasetProfile }> {
-  const header = format === "csv" ? await checkCsvHeader(file) : null;
-  const instance = await DuckDBInstance.create(":memory:", { threads: "2", memory_limit: "1GB" });
-  const con = await instance.connect();
+  const limits = { ...PROFILE_LIMITS };
+  const header = format === "csv" ? await checkCsvHeader(file, limits.maxColumns) : null;
+  const release = await slot();
   try {
-    const literal = `'${file.replace(/'/g, "''")}'`;
-    const sqlString = (v: string) => `'${v.replace(/'/g, "''")}'`;
-    try {
-      if (header) {
-        const delim = sqlString(header.delimiter === "\t" ? "\\t" : header.delimiter);
-        const dialect = `header = true, delim = ${delim}, quote = '"', escape = '"', strict_mode = true`;
-        // Pass 1, structure only (every field as text): ragged rows and bad encodings are
-        // reported with their line, which DuckDB's dialect sniffer would hide.
-        const cols = header.names.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(", ");
-        await con.run(`select count(*) from read_csv(${literal}, auto_detect = false, ${dialect}, columns = {${cols}})`);
-        // Pass 2: types inferred from every row.
-        await con.run(`create table t as select * from read_csv(${literal}, ${dialect}, sample_size = -1)`);
-      } else {
-        await con.run(`create table t as select * from read_parquet(${literal})`);
-      }
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError("INVALID", readableError(err, format), { field: "file", cause: err });
-    }
-    const described = (await con.runAndReadAll("describe t")).getRowObjects();
-    const schema: ColumnSchema[] = described.map((r) => {
-      const type = String(r.column_type);
-      return { name: String(r.column_name), type, logical: logical(type) };
-    });
-    if (schema.length === 0) throw new AppError("INVALID", "The file has no columns.", { field: "file" });
-    const rows = Number((await con.runAndReadAll("select count(*) as n from t")).getRowObjects()[0]!.n);
-    if (rows === 0) throw new AppError("INVALID", "The file has a header but no rows.", { field: "file" });
-
-    const columns: ColumnProfile[] = [];
-    for (const col of schema) {
-      const c = q(col.name);
-      const base = (
-        await con.runAndReadAll(`select count(${c}) as n, count(distinct ${c}) as d from t`)
-      ).getRowObjects()[0]!;
-      const profile: ColumnProfile = {
-        name: col.name,
-        type: col.type,
-        logical: col.logical,
-        count: Number(base.n),
-        nulls: rows - Number(base.n),
-        distinct: Number(base.d),
-      };
-      if (col.logical === "numeric") {
-        const s = (
-          await con.runAndReadAll(
-            `select min(${c})::double as mn, max(${c})::double as mx, avg(${c})::double as mean, stddev_samp(${c})::double as sd,
-                    quantile_cont(${c}::double, [0.01, 0.25, 0.5, 0.75, 0.99]) as qs from t`,
-          )
-        ).getRowObjects()[0]!;
-        const qs = (s.qs as { items?: unknown[] } | null)?.items ?? [];
-        profile.min = num(s.mn);
-        profile.max = num(s.mx);
-        profile.mean = num(s.mean);
-        profile.std = num(s.sd);
-        profile.quantiles = { p01: num(qs[0]), p25: num(qs[1]), p50: num(qs[2]), p75: num(qs[3]), p99: num(qs[4]) };
-        if (profile.min !== null && profile.max !== null && profile.count > 0) {
-          const lo = profile.min;
-          const width = (profile.max - lo) / HIST_BINS || 1;
-          const edges = Array.from({ length: HIST_BINS + 1 }, (_, i) => lo + i * width);
-          const counts = new Array<number>(HIST_BINS).fill(0);
-          const bins = (
-            await con.runAndReadAll(
-              `select least(greatest(floor((${c}::double - ${lo}) / ${width})::int, 0), ${HIST_BINS - 1}) as b, count(*) as n
-               from t where ${c} is not null and isfinite(${c}::double) group by 1`,
-            )
-          ).getRowObjects();
-          for (const b of bins) counts[Number(b.b)] = Number(b.n);
-          profile.histogram = { edges, counts };
-        }
-      } else {
-        const top = (
-          await con.runAndReadAll(
-            `select ${c}::varchar as v, count(*) as n from t where ${c} is not null group by 1 order by 2 desc, 1 limit ${TOP_N}`,
-          )
-        ).getRowObjects();
-        profile.top = top.map((r) => ({ value: String(r.v), count: Number(r.n) }));
-        if (col.logical === "temporal") {
-          const mm = (await con.runAndReadAll(`select min(${c})::varchar as mn, max(${c})::varchar as mx from t`)).getRowObjects()[0]!;
-          profile.min = mm.mn === null ? null : String(mm.mn);
-          profile.max = mm.mx === null ? null : String(mm.mx);
-        }
-      }
-      columns.push(profile);
-    }
-    return { schema, profile: { rows, columns } };
+    return await runProfiler(file, format, limits, header);
   } finally {
-    con.closeSync();
-    instance.closeSync();
+    release();
   }
+}
+
+async function runProfiler(
+  file: string,
+  format: "csv" | "parquet",
+  limits: typeof PROFILE_LIMITS,
+  header: { delimiter: string; names: string[] } | null,
+): Promise<{ schema: ColumnSchema[]; profile: DatasetProfile }> {
+  const budgetMb = Math.floor(limits.rssBytes / 1024 ** 2);
+  // DuckDB spills or fails within its own limit before the watchdog has to kill the process.
+  const args = { file, format, header, maxColumns: limits.maxColumns, memoryMb: Math.max(128, Math.floor(budgetMb * 0.6)) };
+  const child = spawn(
+    process.execPath,
+    [
+      "--max-old-space-size=512",
+      "--import",
+      "tsx",
+      "--import",
+      "./bin/hooks/register.js",
+      path.join("workers", "inspect", "profile-child.ts"),
+      JSON.stringify(args),
+    ],
+    // The child gets no configuration or secrets: only PATH.
+    // eslint-disable-next-line no-restricted-properties
+    { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, NODE_ENV: "production" } },
+  );
+  let out = "";
+  let err = "";
+  let killedFor: string | null = null;
+  const kill = (why: string) => {
+    if (killedFor) return;
+    killedFor = why;
+    child.kill("SIGKILL");
+  };
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const seconds = Math.round(limits.timeoutMs / 100) / 10;
+  const timer = setTimeout(
+    () =>
+      kill(
+        `Profiling the dataset took longer than its budget of ${seconds} s (DATASET_PROFILE_TIMEOUT_SECONDS) and was stopped; nothing was stored. Wide files cost the most: split it into narrower files, or ask the administrator to raise the budget.`,
+      ),
+    limits.timeoutMs,
+  );
+  const watch = setInterval(() => {
+    void rssOf(child.pid!).then((rss) => {
+      if (rss > limits.rssBytes) {
+        kill(
+          `Profiling the dataset needed more than its memory budget of ${budgetMb} MiB (DATASET_PROFILE_MEMORY_MB) and was stopped; nothing was stored. Split it into smaller files, or ask the administrator to raise the budget.`,
+        );
+      }
+    });
+  }, 100);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  clearInterval(watch);
+  if (killedFor) throw new AppError("INVALID", killedFor, { field: "file" });
+  let reply: ChildReply | undefined;
+  try {
+    const last = out.trim().split("\n").pop();
+    reply = last ? (JSON.parse(last) as ChildReply) : undefined;
+  } catch {
+    reply = undefined;
+  }
+  if (!reply || (!reply.ok && reply.message === null)) {
+    console.error(`[profile] child exited with ${code}: ${err}`);
+    throw new AppError(
+      "INVALID",
+      "The dataset could not be profiled: the profiler stopped without an answer. Check that the file is a valid CSV or Parquet file.",
+      { field: "file" },
+    );
+  }
+  if (!reply.ok) throw new AppError("INVALID", reply.message!, { field: "file" });
+  return { schema: reply.schema, profile: reply.profile };
 }

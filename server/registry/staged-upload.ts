@@ -31,14 +31,31 @@ export async function registerUpload<I, T>(
     existing: (sha256: string) => Promise<T | null>;
     inspect: (stagedPath: string) => Promise<I>;
     record: (staged: { sha256: string; size: number }, inspected: I) => Promise<T>;
+    /**
+     * Bundles: turns the staged upload into the file that is stored (its normalised form,
+     * whose sha256 is the address) and inspects it on the way; `inspect` is then not called.
+     * The upload as it arrived is removed either way.
+     */
+    prepare?: (uploaded: store.Staged) => Promise<{ staged: store.Staged; inspected: I }>;
   },
 ): Promise<{ result: T; created: boolean }> {
-  const staged = await store.stage(body);
+  let staged = await store.stage(body);
+  let prepared: { inspected: I } | null = null;
+  if (steps.prepare) {
+    const uploaded = staged;
+    try {
+      const p = await steps.prepare(uploaded);
+      staged = p.staged;
+      prepared = { inspected: p.inspected };
+    } finally {
+      await uploaded.discard();
+    }
+  }
   let blobCreated = false;
   try {
     const existing = await steps.existing(staged.sha256);
     if (existing) return { result: existing, created: false };
-    const inspected = await steps.inspect(staged.path);
+    const inspected = prepared ? prepared.inspected : await steps.inspect(staged.path);
     blobCreated = (await store.commit(staged)).created;
     return { result: await steps.record(staged, inspected), created: true };
   } catch (err) {

@@ -7,9 +7,9 @@ import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
-import { mentionedEmails } from "./markdown";
+import { mentionedEmails } from "~/server/shared/markdown";
 import { deliver, notifyTx } from "./notifications.service";
-import { slugOf } from "./reviews.service";
+import { slugOf } from "./loading";
 
 /*
  * Threaded comments in a review room: markdown (rendered sanitised: no script, no raw
@@ -18,10 +18,19 @@ import { slugOf } from "./reviews.service";
  */
 
 const Body = z.string().trim().min(1, "body is required: write something.").max(10_000, "body is limited to 10,000 characters.");
-const Anchor = z.string().regex(/^(general|card|signature|lineage|metrics|checks|(check|metric):[\w.:-]{1,100})$/, 'anchor must be "general", "card", "signature", "lineage", "metrics", "checks", "check:<name>" or "metric:<name>".');
+const Anchor = z
+  .string()
+  .regex(
+    /^(general|card|signature|lineage|metrics|checks|(check|metric):[\w.:-]{1,100})$/,
+    'anchor must be "general", "card", "signature", "lineage", "metrics", "checks", "check:<name>" or "metric:<name>".',
+  );
 
 async function request(tx: Tx, workspaceId: string, number: number) {
-  const [r] = await tx.select().from(reviewRequests).where(and(eq(reviewRequests.workspaceId, workspaceId), eq(reviewRequests.number, number))).for("update");
+  const [r] = await tx
+    .select()
+    .from(reviewRequests)
+    .where(and(eq(reviewRequests.workspaceId, workspaceId), eq(reviewRequests.number, number)))
+    .for("update");
   if (!r) throw new AppError("NOT_FOUND", `There is no review request #${number} in this workspace.`, { field: "number" });
   return r;
 }
@@ -30,7 +39,11 @@ async function request(tx: Tx, workspaceId: string, number: number) {
 async function mentioned(tx: Tx, workspaceId: string, body: string, authorId: string) {
   const emails = mentionedEmails(body);
   if (!emails.length) return [];
-  const rows = await tx.select({ id: users.id, email: users.email }).from(memberships).innerJoin(users, eq(users.id, memberships.userId)).where(and(eq(memberships.workspaceId, workspaceId), isNull(users.deactivatedAt)));
+  const rows = await tx
+    .select({ id: users.id, email: users.email })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.workspaceId, workspaceId), isNull(users.deactivatedAt)));
   return rows.filter((r) => emails.includes(r.email.toLowerCase()) && r.id !== authorId);
 }
 
@@ -39,11 +52,20 @@ async function notifyMentions(tx: Tx, actor: WorkspaceActor, r: typeof reviewReq
   const slug = await slugOf(tx, actor.workspaceId);
   return notifyTx(
     tx,
-    people.map((p) => ({ userId: p.id, workspaceId: actor.workspaceId, kind: "mention" as const, title: `${actor.email} mentioned you in review #${r.number}`, body: body.slice(0, 300), link: `/w/${slug}/reviews/${r.number}`, actorLabel: actor.email })),
+    people.map((p) => ({
+      userId: p.id,
+      workspaceId: actor.workspaceId,
+      kind: "mention" as const,
+      title: `${actor.email} mentioned you in review #${r.number}`,
+      body: body.slice(0, 300),
+      link: `/w/${slug}/reviews/${r.number}`,
+      actorLabel: actor.email,
+    })),
   );
 }
 
-const announce = (r: { workspaceId: string; id: string; number: number }) => publish.toWorkspace(r.workspaceId, "review.changed", { workspaceId: r.workspaceId, requestId: r.id, number: r.number });
+const announce = (r: { workspaceId: string; id: string; number: number }) =>
+  publish.toWorkspace(r.workspaceId, "review.changed", { workspaceId: r.workspaceId, requestId: r.id, number: r.number });
 
 export async function addComment(actor: WorkspaceActor, raw: { number: number; body: string; anchor?: string; threadId?: string }, meta: RequestMeta = {}) {
   const body = Body.parse(raw.body);
@@ -56,18 +78,35 @@ export async function addComment(actor: WorkspaceActor, raw: { number: number; b
       let threadId: string | null = null;
       let threadAnchor = anchor;
       if (raw.threadId) {
-        const [root] = await tx.select().from(reviewComments).where(and(eq(reviewComments.id, raw.threadId), eq(reviewComments.requestId, r.id)));
+        const [root] = await tx
+          .select()
+          .from(reviewComments)
+          .where(and(eq(reviewComments.id, raw.threadId), eq(reviewComments.requestId, r.id)));
         if (!root || root.threadId !== root.id) throw new AppError("NOT_FOUND", "That thread does not exist in this review.", { field: "threadId" });
         threadId = root.id;
         threadAnchor = root.anchor;
       }
-      const [c] = await tx.insert(reviewComments).values({ workspaceId: actor.workspaceId, requestId: r.id, threadId: threadId ?? "00000000-0000-0000-0000-000000000000", anchor: threadAnchor, authorId: actor.userId, body }).returning();
+      const [c] = await tx
+        .insert(reviewComments)
+        .values({
+          workspaceId: actor.workspaceId,
+          requestId: r.id,
+          threadId: threadId ?? "00000000-0000-0000-0000-000000000000",
+          anchor: threadAnchor,
+          authorId: actor.userId,
+          body,
+        })
+        .returning();
       // A root comment is its own thread.
       if (!threadId) await tx.update(reviewComments).set({ threadId: c!.id }).where(eq(reviewComments.id, c!.id));
       // A reply in a resolved thread reopens it.
       if (threadId) await tx.update(reviewComments).set({ resolvedAt: null, resolvedBy: null }).where(eq(reviewComments.id, threadId));
       toDeliver = await notifyMentions(tx, actor, r, body);
-      audit({ action: "review.commented", target: { type: "review_request", id: r.id }, metadata: { number: r.number, commentId: c!.id, threadId: threadId ?? c!.id, anchor: threadAnchor, mentions: toDeliver.length } });
+      audit({
+        action: "review.commented",
+        target: { type: "review_request", id: r.id },
+        metadata: { number: r.number, commentId: c!.id, threadId: threadId ?? c!.id, anchor: threadAnchor, mentions: toDeliver.length },
+      });
       return { r, id: c!.id, threadId: threadId ?? c!.id };
     },
     meta,
@@ -85,7 +124,11 @@ export async function editComment(actor: WorkspaceActor, raw: { number: number; 
     actor,
     async (tx, audit) => {
       const r = await request(tx, actor.workspaceId, raw.number);
-      const [c] = await tx.select().from(reviewComments).where(and(eq(reviewComments.id, raw.commentId), eq(reviewComments.requestId, r.id))).for("update");
+      const [c] = await tx
+        .select()
+        .from(reviewComments)
+        .where(and(eq(reviewComments.id, raw.commentId), eq(reviewComments.requestId, r.id)))
+        .for("update");
       if (!c) throw new AppError("NOT_FOUND", "That comment does not exist in this review.", { field: "commentId" });
       if (c.authorId !== actor.userId) throw new AppError("FORBIDDEN", "Only its author can edit a comment.");
       if (c.body === body) throw new AppError("PRECONDITION_FAILED", "Nothing changed in the comment.");
@@ -107,11 +150,21 @@ export async function setThreadResolved(actor: WorkspaceActor, raw: { number: nu
     actor,
     async (tx, audit) => {
       const r = await request(tx, actor.workspaceId, raw.number);
-      const [root] = await tx.select().from(reviewComments).where(and(eq(reviewComments.id, raw.threadId), eq(reviewComments.requestId, r.id)));
+      const [root] = await tx
+        .select()
+        .from(reviewComments)
+        .where(and(eq(reviewComments.id, raw.threadId), eq(reviewComments.requestId, r.id)));
       if (!root || root.threadId !== root.id) throw new AppError("NOT_FOUND", "That thread does not exist in this review.", { field: "threadId" });
       if (Boolean(root.resolvedAt) === raw.resolved) throw new AppError("PRECONDITION_FAILED", `The thread is already ${raw.resolved ? "resolved" : "open"}.`);
-      await tx.update(reviewComments).set(raw.resolved ? { resolvedAt: new Date(), resolvedBy: actor.userId } : { resolvedAt: null, resolvedBy: null }).where(eq(reviewComments.id, root.id));
-      audit({ action: raw.resolved ? "review.thread_resolved" : "review.thread_reopened", target: { type: "review_request", id: r.id }, metadata: { number: r.number, threadId: root.id } });
+      await tx
+        .update(reviewComments)
+        .set(raw.resolved ? { resolvedAt: new Date(), resolvedBy: actor.userId } : { resolvedAt: null, resolvedBy: null })
+        .where(eq(reviewComments.id, root.id));
+      audit({
+        action: raw.resolved ? "review.thread_resolved" : "review.thread_reopened",
+        target: { type: "review_request", id: r.id },
+        metadata: { number: r.number, threadId: root.id },
+      });
       return r;
     },
     meta,

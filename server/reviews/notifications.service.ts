@@ -14,7 +14,15 @@ import { publish } from "~/server/realtime/publish";
  * e-mail goes out (its failure never undoes the change; it is retried at the next send).
  */
 
-export type NewNotification = { userId: string; workspaceId: string; kind: (typeof notifications.$inferInsert)["kind"]; title: string; body?: string; link?: string; actorLabel?: string };
+export type NewNotification = {
+  userId: string;
+  workspaceId: string | null;
+  kind: (typeof notifications.$inferInsert)["kind"];
+  title: string;
+  body?: string;
+  link?: string;
+  actorLabel?: string;
+};
 
 /** In the caller's transaction; returns what to deliver after commit. */
 export async function notifyTx(tx: Tx, items: NewNotification[]) {
@@ -79,7 +87,13 @@ export async function markRead(actor: UserActor, ids: string[] | "all") {
   const rows = await getDb()
     .update(notifications)
     .set({ readAt: new Date() })
-    .where(and(eq(notifications.userId, actor.userId), isNull(notifications.readAt), ids === "all" ? undefined : inArray(notifications.id, ids.length ? ids : ["00000000-0000-0000-0000-000000000000"])))
+    .where(
+      and(
+        eq(notifications.userId, actor.userId),
+        isNull(notifications.readAt),
+        ids === "all" ? undefined : inArray(notifications.id, ids.length ? ids : ["00000000-0000-0000-0000-000000000000"]),
+      ),
+    )
     .returning({ id: notifications.id });
   publish.toUser(actor.userId, "notification.created", { userId: actor.userId });
   return { marked: rows.length };

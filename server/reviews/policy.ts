@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Role } from "~/db/schema/identity";
 import type { PolicyRules } from "~/db/schema/reviews";
-import { can, type Permission } from "~/server/authz/permissions";
+import { can, type Permission } from "~/server/shared/permissions";
 
 /*
  * Approval policies: what must be true before a protected alias moves, and the state of
@@ -13,19 +13,55 @@ export const APPROVER_ROLES = ["reviewer", "compliance_officer", "admin", "owner
 
 export const PolicyRulesInput = z.object({
   requiredApprovals: z
-    .array(z.object({ role: z.enum(APPROVER_ROLES, { error: "requiredApprovals[].role must be reviewer, compliance_officer, admin or owner." }), count: z.number().int().min(1, "requiredApprovals[].count must be at least 1.").max(10) }))
+    .array(
+      z.object({
+        role: z.enum(APPROVER_ROLES, { error: "requiredApprovals[].role must be reviewer, compliance_officer, admin or owner." }),
+        count: z.number().int().min(1, "requiredApprovals[].count must be at least 1.").max(10),
+      }),
+    )
     .max(4)
     .refine((xs) => new Set(xs.map((x) => x.role)).size === xs.length, "requiredApprovals names a role twice: give it one count."),
   minDistinctApprovers: z.number().int().min(1, "minDistinctApprovers must be at least 1: somebody must approve.").max(20),
   requiredChecks: z.array(z.string().trim().min(1).max(100)).max(50),
   allowRequesterApproval: z.boolean(),
   approvalValidDays: z.number().int().min(1).max(3650).nullable(),
+  /** Off (null) by default; on, a version under open review may take up to maxPercent of traffic as a canary. */
+  canaryBeforeApproval: z
+    .object({
+      maxPercent: z
+        .number({ error: "canaryBeforeApproval.maxPercent must be a number from 1 to 50." })
+        .int("canaryBeforeApproval.maxPercent must be a whole percentage.")
+        .min(1, "canaryBeforeApproval.maxPercent must be at least 1.")
+        .max(50, "canaryBeforeApproval.maxPercent may be at most 50: a canary is a minority of traffic."),
+    })
+    .nullable()
+    .default(null),
 });
+
+/** The rules with every optional field present (null when off), so two policies compare by meaning. */
+export function normalizeRules(r: PolicyRules): PolicyRules {
+  return { ...r, canaryBeforeApproval: r.canaryBeforeApproval ?? null };
+}
 
 /** Aliases protected even before an admin writes a policy for them. */
 export const DEFAULT_POLICIES: Record<string, PolicyRules> = {
-  production: { requiredApprovals: [{ role: "reviewer", count: 1 }, { role: "compliance_officer", count: 1 }], minDistinctApprovers: 2, requiredChecks: ["*"], allowRequesterApproval: false, approvalValidDays: 30 },
-  staging: { requiredApprovals: [{ role: "reviewer", count: 1 }], minDistinctApprovers: 1, requiredChecks: ["*"], allowRequesterApproval: false, approvalValidDays: 30 },
+  production: {
+    requiredApprovals: [
+      { role: "reviewer", count: 1 },
+      { role: "compliance_officer", count: 1 },
+    ],
+    minDistinctApprovers: 2,
+    requiredChecks: ["*"],
+    allowRequesterApproval: false,
+    approvalValidDays: 30,
+  },
+  staging: {
+    requiredApprovals: [{ role: "reviewer", count: 1 }],
+    minDistinctApprovers: 1,
+    requiredChecks: ["*"],
+    allowRequesterApproval: false,
+    approvalValidDays: 30,
+  },
 };
 
 /** Which approvals fill a role's slot: the permission that role's approval stands for. */
@@ -46,7 +82,16 @@ export function mayApprove(role: Role, rules: PolicyRules) {
   return rules.requiredApprovals.some((r) => fills(role, r.role)) || can(role, "review:approve_technical") || can(role, "review:approve_compliance");
 }
 
-export type SignatureFact = { signerId: string; signerName: string; role: Role; decision: "approve" | "reject"; evidenceHash: string; signedAt: Date };
+export type SignatureFact = {
+  signerId: string;
+  signerName: string;
+  role: Role;
+  decision: "approve" | "reject";
+  evidenceHash: string;
+  signedAt: Date;
+  /** The request's re-base round it was given in (0 before any re-base). */
+  round?: number;
+};
 export type CheckFact = { name: string; status: "pass" | "warn" | "fail"; required: boolean };
 export type ReviewFacts = {
   rules: PolicyRules;
@@ -58,6 +103,14 @@ export type ReviewFacts = {
   validation: null | "running" | { checks: CheckFact[] };
   currentEvidenceHash: string;
   now: Date;
+  /** The request's current round: signatures of earlier rounds no longer count. */
+  round?: number;
+  /**
+   * The alias moved since the request was opened (or last re-based): who holds it now.
+   * Its approvals do not count until the requester re-bases it. `alreadyHolds`: the
+   * requested version itself holds the alias now, so there is nothing left to approve.
+   */
+  superseded?: { alias: string; holderVersion: number | null; alreadyHolds?: boolean } | null;
 };
 
 export type ChecklistItem = { ok: boolean; text: string };
@@ -68,7 +121,17 @@ export type ReviewState = {
   valid: SignatureFact[];
   /** Approvals given for evidence that has since changed, or expired. */
   stale: (SignatureFact & { why: "evidence_changed" | "expired" })[];
+  /** True when the alias moved under the request: nothing counts until it is re-based. */
+  superseded: boolean;
 };
+
+/** The checklist line of a superseded request (also the reason signing is refused). */
+export function supersededText(s: NonNullable<ReviewFacts["superseded"]>) {
+  if (s.alreadyHolds) return `v${s.holderVersion} already holds ${s.alias} — nothing left to approve; withdraw this request`;
+  return s.holderVersion === null
+    ? `superseded: nobody holds ${s.alias} now — re-base to continue`
+    : `superseded: v${s.holderVersion} holds ${s.alias} now — re-base to continue`;
+}
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const roleLabel = (r: string) => r.replace("_", " ");
@@ -79,17 +142,23 @@ export function evaluate(f: ReviewFacts): ReviewState {
   const stale: ReviewState["stale"] = [];
   const valid: SignatureFact[] = [];
   // The latest approval per person counts (a person can re-approve after the evidence changed).
+  // Only this round's signatures count (a re-base starts a new round), and none while superseded.
+  const round = f.round ?? 0;
   const latest = new Map<string, SignatureFact>();
-  for (const s of [...f.signatures].sort((a, b) => a.signedAt.getTime() - b.signedAt.getTime())) if (s.decision === "approve") latest.set(s.signerId, s);
+  for (const s of [...f.signatures].sort((a, b) => a.signedAt.getTime() - b.signedAt.getTime()))
+    if (s.decision === "approve" && (s.round ?? 0) === round) latest.set(s.signerId, s);
+  if (f.superseded) latest.clear();
   for (const s of latest.values()) {
     const self = !rules.allowRequesterApproval && (s.signerId === f.requesterId || s.signerId === f.authorId);
     if (self) continue; // refused at signing; never counted even if policy changed since
     if (s.evidenceHash !== f.currentEvidenceHash) stale.push({ ...s, why: "evidence_changed" });
-    else if (rules.approvalValidDays !== null && f.now.getTime() - s.signedAt.getTime() > rules.approvalValidDays * 86_400_000) stale.push({ ...s, why: "expired" });
+    else if (rules.approvalValidDays !== null && f.now.getTime() - s.signedAt.getTime() > rules.approvalValidDays * 86_400_000)
+      stale.push({ ...s, why: "expired" });
     else valid.push(s);
   }
 
   const checklist: ChecklistItem[] = [];
+  if (f.superseded) checklist.push({ ok: false, text: supersededText(f.superseded) });
   // Role slots: the most constrained slots are filled first; one approval fills one slot.
   const slots = rules.requiredApprovals
     .flatMap((r) => Array.from({ length: r.count }, () => r.role))
@@ -103,17 +172,31 @@ export function evaluate(f: ReviewFacts): ReviewState {
   }
   for (const r of rules.requiredApprovals) {
     const m = missing.get(r.role) ?? 0;
-    checklist.push(m ? { ok: false, text: `needs ${plural(m, `${roleLabel(r.role)} approval`)}` } : { ok: true, text: `${plural(r.count, `${roleLabel(r.role)} approval`)}` });
+    checklist.push(
+      m
+        ? { ok: false, text: `needs ${plural(m, `${roleLabel(r.role)} approval`)}` }
+        : { ok: true, text: `${plural(r.count, `${roleLabel(r.role)} approval`)}` },
+    );
   }
   const distinct = new Set(valid.map((s) => s.signerId)).size;
   if (rules.minDistinctApprovers > 0) {
     checklist.push(
       distinct >= rules.minDistinctApprovers
         ? { ok: true, text: `${plural(rules.minDistinctApprovers, "distinct approver")}` }
-        : { ok: false, text: `needs ${plural(rules.minDistinctApprovers - distinct, "more distinct approver")} (${distinct} of ${rules.minDistinctApprovers})` },
+        : {
+            ok: false,
+            text: `needs ${plural(rules.minDistinctApprovers - distinct, "more distinct approver")} (${distinct} of ${rules.minDistinctApprovers})`,
+          },
     );
   }
-  for (const s of stale) checklist.push({ ok: false, text: s.why === "expired" ? `${s.signerName}'s approval expired (older than ${rules.approvalValidDays} days)` : `${s.signerName}'s approval is stale: the evidence changed since they signed` });
+  for (const s of stale)
+    checklist.push({
+      ok: false,
+      text:
+        s.why === "expired"
+          ? `${s.signerName}'s approval expired (older than ${rules.approvalValidDays} days)`
+          : `${s.signerName}'s approval is stale: the evidence changed since they signed`,
+    });
 
   // Checks.
   if (rules.requiredChecks.length) {
@@ -133,5 +216,83 @@ export function evaluate(f: ReviewFacts): ReviewState {
   }
 
   for (const c of f.openChangeRequests) checklist.push({ ok: false, text: `${c.reviewerName} requested changes: ${c.reason}` });
-  return { satisfied: checklist.every((c) => c.ok), checklist, valid, stale };
+  return { satisfied: checklist.every((c) => c.ok), checklist, valid, stale, superseded: Boolean(f.superseded) };
+}
+
+// ---------------------------------------------------------------------------
+// Policy changes (two-person rule): what a proposed change does, field by field
+// ---------------------------------------------------------------------------
+
+export type PolicyDiffRow = { field: string; label: string; before: string; after: string; weakens: boolean };
+
+const checksText = (xs: string[]) => (xs.length ? xs.join(", ") : "none");
+const daysText = (d: number | null) => (d === null ? "no expiry" : `${d} days`);
+const canaryText = (c: PolicyRules["canaryBeforeApproval"]) => (c ? `up to ${c.maxPercent}%` : "off");
+
+/**
+ * Every difference between the policy in force (null: the alias is unprotected) and a
+ * proposed one, each marked when it weakens the gate. Every change of a protected alias's
+ * policy needs a second admin whatever this says; the marks tell the approver what to look at.
+ */
+export function policyDiff(before: { rules: PolicyRules; active: boolean } | null, after: { rules: PolicyRules; active: boolean }): PolicyDiffRow[] {
+  const rows: PolicyDiffRow[] = [];
+  const wasOn = before?.active ?? false;
+  if (wasOn !== after.active)
+    rows.push({ field: "active", label: "Protection", before: wasOn ? "on" : "off", after: after.active ? "on" : "off", weakens: wasOn && !after.active });
+  if (!before) {
+    if (after.active) rows.push({ field: "rules", label: "Policy", before: "none", after: "new policy", weakens: false });
+    return rows;
+  }
+  const b = normalizeRules(before.rules);
+  const a = normalizeRules(after.rules);
+  for (const role of APPROVER_ROLES) {
+    const x = b.requiredApprovals.find((r) => r.role === role)?.count ?? 0;
+    const y = a.requiredApprovals.find((r) => r.role === role)?.count ?? 0;
+    if (x !== y) rows.push({ field: `requiredApprovals.${role}`, label: `${roleLabel(role)} approvals`, before: String(x), after: String(y), weakens: y < x });
+  }
+  if (b.minDistinctApprovers !== a.minDistinctApprovers)
+    rows.push({
+      field: "minDistinctApprovers",
+      label: "Distinct approvers",
+      before: String(b.minDistinctApprovers),
+      after: String(a.minDistinctApprovers),
+      weakens: a.minDistinctApprovers < b.minDistinctApprovers,
+    });
+  const bc = [...b.requiredChecks].sort();
+  const ac = [...a.requiredChecks].sort();
+  if (bc.join("\n") !== ac.join("\n"))
+    rows.push({
+      field: "requiredChecks",
+      label: "Checks that must pass",
+      before: checksText(b.requiredChecks),
+      after: checksText(a.requiredChecks),
+      weakens: bc.some((c) => !ac.includes(c)),
+    });
+  if (b.allowRequesterApproval !== a.allowRequesterApproval)
+    rows.push({
+      field: "allowRequesterApproval",
+      label: "Requester may approve",
+      before: b.allowRequesterApproval ? "yes" : "no",
+      after: a.allowRequesterApproval ? "yes" : "no",
+      weakens: a.allowRequesterApproval,
+    });
+  if (b.approvalValidDays !== a.approvalValidDays)
+    rows.push({
+      field: "approvalValidDays",
+      label: "Approvals valid for",
+      before: daysText(b.approvalValidDays),
+      after: daysText(a.approvalValidDays),
+      weakens: a.approvalValidDays === null || (b.approvalValidDays !== null && a.approvalValidDays > b.approvalValidDays),
+    });
+  const bk = b.canaryBeforeApproval?.maxPercent ?? 0;
+  const ak = a.canaryBeforeApproval?.maxPercent ?? 0;
+  if (bk !== ak)
+    rows.push({
+      field: "canaryBeforeApproval",
+      label: "Canary before approval",
+      before: canaryText(b.canaryBeforeApproval),
+      after: canaryText(a.canaryBeforeApproval),
+      weakens: ak > bk,
+    });
+  return rows;
 }

@@ -8,41 +8,78 @@ import { auditEvents, modelAliases, notifications, reviewSignatures } from "~/db
 import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { uploadModelVersion } from "~/server/registry/models.service";
+import type { PolicyRules } from "~/db/schema/reviews";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { applyPolicy } from "~/test/reviews";
 import { sendEmails } from "./notifications.service";
-import { signatureRecordHash } from "./reviews.service";
+import { signatureRecordHash } from "./signature-record";
 
-const NO_CHECKS = { requiredApprovals: [{ role: "reviewer", count: 1 }, { role: "compliance_officer", count: 1 }], minDistinctApprovers: 2, requiredChecks: [], allowRequesterApproval: false, approvalValidDays: 30 };
+const NO_CHECKS: PolicyRules = {
+  requiredApprovals: [
+    { role: "reviewer", count: 1 },
+    { role: "compliance_officer", count: 1 },
+  ],
+  minDistinctApprovers: 2,
+  requiredChecks: [],
+  allowRequesterApproval: false,
+  approvalValidDays: 30,
+};
 
 async function setup(extraReviewers = 0) {
   const ws = await createWorkspace({
-    members: [{ role: "ml_engineer" }, { role: "reviewer" }, { role: "compliance_officer" }, { role: "admin" }, ...Array.from({ length: extraReviewers }, () => ({ role: "reviewer" as const }))],
+    members: [
+      { role: "ml_engineer" },
+      { role: "reviewer" },
+      { role: "compliance_officer" },
+      { role: "admin" },
+      ...Array.from({ length: extraReviewers }, () => ({ role: "reviewer" as const })),
+    ],
   });
   const [eng, rev, comp, admin, ...more] = ws.members;
-  const push = (w: number) => uploadModelVersion(eng!.wsActor, { name: "risk", filename: "risk.onnx" }, Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [w, 1], bias: 0, featureNames: ["a", "b"] }))]));
+  const push = (w: number) =>
+    uploadModelVersion(
+      eng!.wsActor,
+      { name: "risk", filename: "risk.onnx" },
+      Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [w, 1], bias: 0, featureNames: ["a", "b"] }))]),
+    );
   await push(1);
   await push(2);
   const wsId = ws.workspace.id;
-  await callerFor(ws.owner).policies.save({ workspaceId: wsId, alias: "production", rules: NO_CHECKS });
+  await applyPolicy(ws, "production", NO_CHECKS);
   const api = (u: { id: string; email: string }) => callerFor(u).reviews;
   const sign = (u: (typeof ws.members)[number], number: number, decision: "approve" | "reject" = "approve", password = u.password) =>
-    api(u).sign({ workspaceId: wsId, number, decision, meaning: decision === "approve" ? "Approved for production release" : "Rejected for production release", reason: decision === "reject" ? "AUC too low on the north slice" : undefined, password });
+    api(u).sign({
+      workspaceId: wsId,
+      number,
+      decision,
+      meaning: decision === "approve" ? "Approved for production release" : "Rejected for production release",
+      reason: decision === "reject" ? "AUC too low on the north slice" : undefined,
+      password,
+    });
   return { ...ws, eng: eng!, rev: rev!, comp: comp!, admin: admin!, more, wsId, api, sign };
 }
 
 const holder = async (wsId: string, alias = "production") => {
-  const rows = await getDb().execute<{ version: number }>(sql`select v.version from model_aliases a join model_versions v on v.id = a.model_version_id join models m on m.id = a.model_id where m.workspace_id = ${wsId} and a.alias = ${alias}`);
+  const rows = await getDb().execute<{ version: number }>(
+    sql`select v.version from model_aliases a join model_versions v on v.id = a.model_version_id join models m on m.id = a.model_id where m.workspace_id = ${wsId} and a.alias = ${alias}`,
+  );
   return rows[0]?.version ?? null;
 };
 
 describe("review requests and e-signatures", () => {
   it("opens a review, refuses self-approval and wrong passwords, and moves the alias once the policy is satisfied", async () => {
     const s = await setup();
-    const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "Better calibrated.", assignees: [s.rev.id] });
+    const { number } = await s
+      .api(s.eng)
+      .open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "Better calibrated.", assignees: [s.rev.id] });
     expect(number).toBe(1);
     await expectAudit(s.wsId, { action: "review.opened" });
     let room = await s.api(s.eng).get({ workspaceId: s.wsId, number });
-    expect(room.state!.checklist.filter((c) => !c.ok).map((c) => c.text)).toEqual(["needs 1 reviewer approval", "needs 1 compliance officer approval", "needs 2 more distinct approvers (0 of 2)"]);
+    expect(room.state!.checklist.filter((c) => !c.ok).map((c) => c.text)).toEqual([
+      "needs 1 reviewer approval",
+      "needs 1 compliance officer approval",
+      "needs 2 more distinct approvers (0 of 2)",
+    ]);
     expect(room.card!.markdown).toContain("## Intended use");
     // Assigned and needed people hear about it.
     const inbox = async (u: { id: string }) => getDb().select().from(notifications).where(eq(notifications.userId, u.id));
@@ -68,11 +105,24 @@ describe("review requests and e-signatures", () => {
     await expectAudit(s.wsId, { action: "review.approved" });
 
     // The signature record: who, role then, meaning, UTC time, artifact and evidence hashes; bound to its request.
-    const [sig] = await getDb().select().from(reviewSignatures).where(and(eq(reviewSignatures.requestId, room.id), eq(reviewSignatures.signerId, s.comp.id)));
-    expect(sig).toMatchObject({ signerName: s.comp.name, role: "compliance_officer", decision: "approve", meaning: "Approved for production release", artifactSha256: room.version.sha256, method: "password" });
+    const [sig] = await getDb()
+      .select()
+      .from(reviewSignatures)
+      .where(and(eq(reviewSignatures.requestId, room.id), eq(reviewSignatures.signerId, s.comp.id)));
+    expect(sig).toMatchObject({
+      signerName: s.comp.name,
+      role: "compliance_officer",
+      decision: "approve",
+      meaning: "Approved for production release",
+      artifactSha256: room.version.sha256,
+      method: "password",
+    });
     expect(sig!.recordHash).toBe(signatureRecordHash({ ...sig!, reason: sig!.reason }));
     expect(signatureRecordHash({ ...sig!, requestId: "00000000-0000-0000-0000-000000000000" })).not.toBe(sig!.recordHash);
-    const [signedEvent] = await getDb().select().from(auditEvents).where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "review.signed"), sql`${auditEvents.metadata}->>'signerId' = ${s.comp.id}`));
+    const [signedEvent] = await getDb()
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "review.signed"), sql`${auditEvents.metadata}->>'signerId' = ${s.comp.id}`));
     expect(signedEvent!.metadata).toMatchObject({ recordHash: sig!.recordHash, evidenceHash: sig!.evidenceHash });
     // Signatures cannot be edited.
     await expect(getDb().update(reviewSignatures).set({ meaning: "forged" }).where(eq(reviewSignatures.id, sig!.id))).rejects.toThrow();
@@ -86,7 +136,10 @@ describe("review requests and e-signatures", () => {
     const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "x" });
     for (let i = 0; i < 5; i++) await expectTrpcError(s.sign(s.rev, number, "approve", `wrong-${i}`), "UNAUTHORIZED", /password is incorrect/);
     await expectTrpcError(s.sign(s.rev, number), "TOO_MANY_REQUESTS", /Too many wrong passwords when signing\. Try again in 15 minutes/);
-    const refused = await getDb().select().from(auditEvents).where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "review.signature_refused")));
+    const refused = await getDb()
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "review.signature_refused")));
     expect(refused).toHaveLength(5);
     expect(await getDb().select().from(reviewSignatures).where(eq(reviewSignatures.signerId, s.rev.id))).toEqual([]);
     // Another signer is not affected.
@@ -99,10 +152,16 @@ describe("review requests and e-signatures", () => {
     await s.sign(s.rev, number);
     const room = await s.api(s.eng).get({ workspaceId: s.wsId, number });
     await s.api(s.eng).updateCard({ workspaceId: s.wsId, number, markdown: "## Intended use\n\nLoan pre-screening only.", baseRevision: room.card!.revision });
-    await expectTrpcError(s.api(s.comp).updateCard({ workspaceId: s.wsId, number, markdown: "stale edit", baseRevision: room.card!.revision }), "CONFLICT", /reload it/);
+    await expectTrpcError(
+      s.api(s.comp).updateCard({ workspaceId: s.wsId, number, markdown: "stale edit", baseRevision: room.card!.revision }),
+      "CONFLICT",
+      /reload it/,
+    );
     expect((await s.sign(s.comp, number)).outcome).toBe("signed");
     const after = await s.api(s.eng).get({ workspaceId: s.wsId, number });
-    expect(after.state!.checklist.filter((c) => !c.ok).map((c) => c.text)).toContain(`${s.rev.name}'s approval is stale: the evidence changed since they signed`);
+    expect(after.state!.checklist.filter((c) => !c.ok).map((c) => c.text)).toContain(
+      `${s.rev.name}'s approval is stale: the evidence changed since they signed`,
+    );
     expect(await holder(s.wsId)).toBeNull();
     expect((await s.sign(s.rev, number)).outcome).toBe("approved");
     expect(await holder(s.wsId)).toBe(2);
@@ -110,16 +169,26 @@ describe("review requests and e-signatures", () => {
 
   it("moves the alias exactly once when many approvals race", async () => {
     const s = await setup(6);
-    await callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "production", rules: { ...NO_CHECKS, requiredApprovals: [{ role: "reviewer", count: 1 }], minDistinctApprovers: 1 } });
+    await applyPolicy(s, "production", { ...NO_CHECKS, requiredApprovals: [{ role: "reviewer", count: 1 }], minDistinctApprovers: 1 });
     const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "race" });
     const signers = [s.rev, s.admin, ...s.more];
     const results = await Promise.allSettled(signers.map((u) => s.sign(u, number)));
     const approved = results.filter((r) => r.status === "fulfilled" && r.value.outcome === "approved");
     expect(approved).toHaveLength(1);
     for (const r of results) if (r.status === "rejected") expect(String(r.reason)).toMatch(/already approved/);
-    const moves = await getDb().select().from(auditEvents).where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "model.alias_moved")));
+    const moves = await getDb()
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.workspaceId, s.wsId), eq(auditEvents.action, "model.alias_moved")));
     expect(moves).toHaveLength(1);
-    expect((await getDb().select().from(modelAliases).where(and(eq(modelAliases.workspaceId, s.wsId), eq(modelAliases.alias, "production")))).length).toBe(1);
+    expect(
+      (
+        await getDb()
+          .select()
+          .from(modelAliases)
+          .where(and(eq(modelAliases.workspaceId, s.wsId), eq(modelAliases.alias, "production")))
+      ).length,
+    ).toBe(1);
   });
 
   it("blocks approval while a reviewer's change request is open, until that reviewer clears it; rejects with a reason", async () => {
@@ -143,17 +212,34 @@ describe("review requests and e-signatures", () => {
 
   it("versions and audits policies; refuses bad rules; an alias without a policy moves directly", async () => {
     const s = await setup();
-    await expectTrpcError(callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "production", rules: { ...NO_CHECKS, minDistinctApprovers: 0 } }), "BAD_REQUEST", /somebody must approve/);
+    await expectTrpcError(
+      callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "production", rules: { ...NO_CHECKS, minDistinctApprovers: 0 } }),
+      "BAD_REQUEST",
+      /somebody must approve/,
+    );
     await expectTrpcError(callerFor(s.rev).policies.save({ workspaceId: s.wsId, alias: "production", rules: NO_CHECKS }), "FORBIDDEN");
-    await expectTrpcError(callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "production", rules: NO_CHECKS }), "PRECONDITION_FAILED", /Nothing changed/);
-    await callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "staging", rules: NO_CHECKS, active: false });
+    await expectTrpcError(
+      callerFor(s.owner).policies.save({ workspaceId: s.wsId, alias: "production", rules: NO_CHECKS }),
+      "PRECONDITION_FAILED",
+      /Nothing changed/,
+    );
+    await applyPolicy(s, "staging", NO_CHECKS, { active: false });
     const list = await callerFor(s.eng).policies.list({ workspaceId: s.wsId });
-    expect(list.map((p) => [p.alias, p.version, p.active, p.source])).toEqual([["production", 1, true, "workspace"], ["staging", 1, false, "workspace"]]);
-    const ev = await expectAudit(s.wsId, { action: "policy.saved" });
-    expect(ev.changes).toMatchObject({ rules: [expect.objectContaining({ minDistinctApprovers: 2, requiredChecks: ["*"] }), expect.objectContaining({ requiredChecks: [] })] });
+    expect(list.map((p) => [p.alias, p.version, p.active, p.source])).toEqual([
+      ["production", 1, true, "workspace"],
+      ["staging", 1, false, "workspace"],
+    ]);
+    const ev = await expectAudit(s.wsId, { action: "policy.change_approved" });
+    expect(ev.changes).toMatchObject({
+      rules: [expect.objectContaining({ minDistinctApprovers: 2, requiredChecks: ["*"] }), expect.objectContaining({ requiredChecks: [] })],
+    });
     // staging is no longer protected: it moves directly; a review for it is refused.
     await callerFor(s.eng).models.setAlias({ workspaceId: s.wsId, name: "risk", alias: "staging", version: 1 });
-    await expectTrpcError(s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "staging", summary: "x" }), "PRECONDITION_FAILED", /not protected/);
+    await expectTrpcError(
+      s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "staging", summary: "x" }),
+      "PRECONDITION_FAILED",
+      /not protected/,
+    );
   });
 });
 
@@ -162,7 +248,12 @@ describe("review comments and notifications", () => {
     const s = await setup();
     const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "x" });
     const { threadId } = await s.api(s.eng).comment({ workspaceId: s.wsId, number, body: `What do you think, @${s.comp.email}?`, anchor: "card" });
-    const mention = (await getDb().select().from(notifications).where(and(eq(notifications.userId, s.comp.id), eq(notifications.kind, "mention"))))[0];
+    const mention = (
+      await getDb()
+        .select()
+        .from(notifications)
+        .where(and(eq(notifications.userId, s.comp.id), eq(notifications.kind, "mention")))
+    )[0];
     expect(mention).toMatchObject({ title: `${s.eng.email} mentioned you in review #1`, link: expect.stringMatching(/\/reviews\/1$/) });
     const reply = await s.api(s.comp).comment({ workspaceId: s.wsId, number, body: "Add the **limitations**.", threadId });
     await expectTrpcError(s.api(s.rev).editComment({ workspaceId: s.wsId, number, commentId: reply.id, body: "hijack" }), "FORBIDDEN");
@@ -173,7 +264,10 @@ describe("review comments and notifications", () => {
     let room = await s.api(s.rev).get({ workspaceId: s.wsId, number });
     expect(room.threads).toHaveLength(1);
     expect(room.threads[0]).toMatchObject({ anchor: "card", resolvedAt: expect.any(Date) });
-    expect(room.threads[0]!.comments.map((c) => [c.author, c.edits])).toEqual([[s.eng.name, 0], [s.comp.name, 1]]);
+    expect(room.threads[0]!.comments.map((c) => [c.author, c.edits])).toEqual([
+      [s.eng.name, 0],
+      [s.comp.name, 1],
+    ]);
     await s.api(s.rev).comment({ workspaceId: s.wsId, number, body: "Reopening: the north slice.", threadId });
     room = await s.api(s.rev).get({ workspaceId: s.wsId, number });
     expect(room.threads[0]!.resolvedAt).toBeNull();

@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { predictionFeedback, predictionLogs, workspaces } from "~/db/schema";
 import type { SystemActor } from "~/server/audit/actor";
-import { appendAuditEvents, type AuditInput } from "~/server/audit/mutate";
+import { mutate } from "~/server/audit/mutate";
+import { retentionFloor } from "~/server/shared/frameworks";
 
 /*
  * Prediction logs are kept for the workspace's retention (workspaces.prediction_retention_days)
@@ -32,7 +33,13 @@ async function partitionsBefore(cutoff: Date) {
 /** Removes prediction logs and feedback older than each workspace's retention. Idempotent. */
 export async function applyPredictionRetention(now = new Date()): Promise<{ partitionsDropped: string[]; purged: Purged[] }> {
   const db = getDb();
-  const all = await db.select({ id: workspaces.id, days: workspaces.predictionRetentionDays }).from(workspaces);
+  // Never below the floor of a framework the workspace enabled, even if the setting was changed behind the service's back.
+  const all = (await db.select({ id: workspaces.id, days: workspaces.predictionRetentionDays, frameworks: workspaces.frameworks }).from(workspaces)).map(
+    (w) => ({
+      id: w.id,
+      days: Math.max(w.days, retentionFloor(w.frameworks)?.days ?? 0),
+    }),
+  );
   if (!all.length) return { partitionsDropped: [], purged: [] };
   const totals = new Map<string, Purged>();
   const add = (workspaceId: string, before: Date, predictions: number, feedback: number) => {
@@ -48,32 +55,56 @@ export async function applyPredictionRetention(now = new Date()): Promise<{ part
   const oldest = cutoffOf(Math.max(...all.map((w) => w.days)));
   const dropped: string[] = [];
   for (const p of await partitionsBefore(oldest)) {
-    const counts = await db.execute<{ workspace_id: string; n: string }>(sql`select workspace_id, count(*)::text as n from ${sql.identifier(p.name)} group by 1`);
-    await db.transaction(async (tx) => {
-      const events: AuditInput[] = [];
-      const audit = (e: AuditInput) => events.push(e);
-      for (const c of counts) {
-        if (!cutoffs.has(c.workspace_id)) continue;
-        audit({ action: "prediction_logs.purged", target: { type: "workspace", id: c.workspace_id }, workspaceId: c.workspace_id, metadata: { predictions: Number(c.n), feedback: 0, before: cutoffs.get(c.workspace_id)!.toISOString(), partition: p.name } });
-        add(c.workspace_id, cutoffs.get(c.workspace_id)!, Number(c.n), 0);
-      }
-      await tx.execute(sql`drop table if exists ${sql.identifier(p.name)}`);
-      if (events.length) await appendAuditEvents(tx, ACTOR, events);
-    });
+    const counts = await db.execute<{ workspace_id: string; n: string }>(
+      sql`select workspace_id, count(*)::text as n from ${sql.identifier(p.name)} group by 1`,
+    );
+    // A partition holding no rows of a known workspace is dropped without an event.
+    await mutate(
+      ACTOR,
+      async (tx, audit) => {
+        for (const c of counts) {
+          if (!cutoffs.has(c.workspace_id)) continue;
+          audit({
+            action: "prediction_logs.purged",
+            target: { type: "workspace", id: c.workspace_id },
+            workspaceId: c.workspace_id,
+            metadata: { predictions: Number(c.n), feedback: 0, before: cutoffs.get(c.workspace_id)!.toISOString(), partition: p.name },
+          });
+          add(c.workspace_id, cutoffs.get(c.workspace_id)!, Number(c.n), 0);
+        }
+        await tx.execute(sql`drop table if exists ${sql.identifier(p.name)}`);
+      },
+      {},
+      { eventOptional: true },
+    );
     dropped.push(p.name);
   }
 
   // 2. Per workspace: rows (and ground truth) older than its own retention.
   for (const w of all) {
     const before = cutoffs.get(w.id)!;
-    await db.transaction(async (tx) => {
-      const [logs] = await tx.execute<{ n: number }>(sql`with d as (delete from ${predictionLogs} where ${predictionLogs.workspaceId} = ${w.id} and ${predictionLogs.at} < ${before.toISOString()}::timestamptz returning 1) select count(*)::int as n from d`);
-      const [fb] = await tx.execute<{ n: number }>(sql`with d as (delete from ${predictionFeedback} where ${predictionFeedback.workspaceId} = ${w.id} and ${predictionFeedback.at} < ${before.toISOString()}::timestamptz returning 1) select count(*)::int as n from d`);
-      if (!logs!.n && !fb!.n) return;
-      // The removal and its audit event commit together (or neither does).
-      await appendAuditEvents(tx, ACTOR, [{ action: "prediction_logs.purged", target: { type: "workspace", id: w.id }, workspaceId: w.id, metadata: { predictions: logs!.n, feedback: fb!.n, before: before.toISOString(), retentionDays: w.days } }]);
-      add(w.id, before, logs!.n, fb!.n);
-    });
+    await mutate(
+      ACTOR,
+      async (tx, audit) => {
+        const [logs] = await tx.execute<{ n: number }>(
+          sql`with d as (delete from ${predictionLogs} where ${predictionLogs.workspaceId} = ${w.id} and ${predictionLogs.at} < ${before.toISOString()}::timestamptz returning 1) select count(*)::int as n from d`,
+        );
+        const [fb] = await tx.execute<{ n: number }>(
+          sql`with d as (delete from ${predictionFeedback} where ${predictionFeedback.workspaceId} = ${w.id} and ${predictionFeedback.at} < ${before.toISOString()}::timestamptz returning 1) select count(*)::int as n from d`,
+        );
+        if (!logs!.n && !fb!.n) return;
+        // The removal and its audit event commit together (or neither does).
+        audit({
+          action: "prediction_logs.purged",
+          target: { type: "workspace", id: w.id },
+          workspaceId: w.id,
+          metadata: { predictions: logs!.n, feedback: fb!.n, before: before.toISOString(), retentionDays: w.days },
+        });
+        add(w.id, before, logs!.n, fb!.n);
+      },
+      {},
+      { eventOptional: true },
+    );
   }
   return { partitionsDropped: dropped, purged: [...totals.values()] };
 }

@@ -21,7 +21,10 @@ export class PlanError extends Error {}
 export function featureNames(sig: Pick<OnnxSignature, "metadata">): string[] | null {
   const raw = sig.metadata.feature_names;
   if (!raw) return null;
-  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return names.length ? names : null;
 }
 
@@ -36,7 +39,10 @@ export function planInputs(sig: Pick<OnnxSignature, "inputs" | "metadata">, colu
     }
     if (columns) {
       const missing = names.filter((n) => !columns.includes(n));
-      if (missing.length) throw new PlanError(`The dataset has no column${missing.length > 1 ? "s" : ""} ${missing.map((m) => `"${m}"`).join(", ")}, which the model takes as features (feature_names: ${names.join(", ")}).`);
+      if (missing.length)
+        throw new PlanError(
+          `The dataset has no column${missing.length > 1 ? "s" : ""} ${missing.map((m) => `"${m}"`).join(", ")}, which the model takes as features (feature_names: ${names.join(", ")}).`,
+        );
     }
     return { kind: "matrix", input: first.name, elemType: first.elemType, features: names };
   }
@@ -48,7 +54,7 @@ export function planInputs(sig: Pick<OnnxSignature, "inputs" | "metadata">, colu
       );
     }
     if (columns && !columns.includes(inp.name)) throw new PlanError(`The dataset has no column "${inp.name}" for the model's input "${inp.name}".`);
-    return { input: inp.name, column: inp.name, elemType: inp.elemType, rank: (rank === 2 ? 2 : 1) };
+    return { input: inp.name, column: inp.name, elemType: inp.elemType, rank: rank === 2 ? 2 : 1 };
   });
   return { kind: "columns", inputs };
 }

@@ -1,7 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { workerHeartbeats } from "~/db/schema";
+import { processExits, workerHeartbeats } from "~/db/schema";
 
 /** Telemetry, not domain state: not audited (see db/schema/system.ts). */
 export async function recordHeartbeat(beat: { workerId: string; hostname: string; pid: number; startedAt: Date }) {
@@ -16,4 +16,19 @@ export async function recordHeartbeat(beat: { workerId: string; hostname: string
 
 export async function recordWorkerStopped(workerId: string) {
   await getDb().update(workerHeartbeats).set({ stoppedAt: new Date() }).where(eq(workerHeartbeats.id, workerId));
+}
+
+/** An unexpected exit of a process of `npm start` and what its supervisor did (bin/lib/supervisor.ts). Telemetry: not audited. */
+export async function recordProcessExit(exit: {
+  process: string;
+  hostname: string;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  restartInMs: number | null;
+  gaveUp: boolean;
+  crashesInWindow: number;
+  at: Date;
+}) {
+  await getDb().insert(processExits).values(exit);
 }

@@ -6,11 +6,10 @@ import { apiTokens, memberships, users, workspaces } from "~/db/schema";
 import type { Role } from "~/db/schema/identity";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
-import { can, ROLE_LABELS, ROLE_PERMISSIONS } from "~/server/authz/permissions";
+import { can, ROLE_LABELS, ROLE_PERMISSIONS } from "~/server/shared/permissions";
 import { AppError } from "~/server/errors";
-import { authenticate } from "~/server/identity/users.service";
-import { CreateTokenInput } from "~/server/registry/registry.schema";
-import { credentialsChanged } from "~/server/shared/credentials";
+import { CreateTokenInput } from "~/server/shared/registry.schema";
+import { credentialsChanged } from "~/server/platform/credentials";
 
 export const TOKEN_PREFIX = "stw_";
 const hashToken = (t: string) => createHash("sha256").update(t).digest("hex");
@@ -144,21 +143,4 @@ export async function actorForToken(token: string): Promise<WorkspaceActor & { t
     tokenId: row.id,
     workspaceSlug: row.slug,
   };
-}
-
-/** For `steward login` with e-mail and password: a token in one workspace with the member's role. */
-export async function tokenFromPassword(
-  input: { email: string; password: string; workspace: string; name: string },
-  meta: RequestMeta = {},
-) {
-  const user = await authenticate({ email: input.email, password: input.password }, meta);
-  const [m] = await getDb()
-    .select({ workspaceId: workspaces.id, slug: workspaces.slug, role: memberships.role })
-    .from(memberships)
-    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
-    .where(and(eq(memberships.userId, user.id), eq(workspaces.slug, input.workspace)));
-  if (!m) throw new AppError("NOT_FOUND", `You are not a member of a workspace "${input.workspace}".`, { field: "workspace" });
-  const actor: WorkspaceActor = { type: "user", userId: user.id, email: user.email, workspaceId: m.workspaceId, role: m.role };
-  const created = await createToken(actor, { workspaceId: m.workspaceId, name: input.name, role: m.role }, meta);
-  return { ...created, workspace: m.slug };
 }

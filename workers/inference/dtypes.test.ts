@@ -11,13 +11,17 @@ import { InferencePool } from "./pool";
 /*
  * Every element type onnxruntime-node takes, through the real path: JSON → validated typed
  * tensor → an inference thread running an Identity model in onnxruntime → JSON. What goes
- * in must come out unchanged (int64/uint64 beyond 2^53 as strings of digits, exactly).
+ * in must come out unchanged (int64/uint64 beyond 2^53 as strings of digits, NaN and the
+ * infinities by name, exactly).
  */
 const T = onnx.TensorProto.DataType;
-const CASES: { elem: keyof typeof T; values: unknown[]; out?: unknown[] }[] = [
+const CASES: { elem: keyof typeof T; label?: string; values: unknown[]; out?: unknown[] }[] = [
   { elem: "FLOAT", values: [1.5, -0.25, 3.4028234663852886e38] },
+  { elem: "FLOAT", label: "float NaN and infinities", values: ["NaN", "Infinity", "-Infinity"] },
   { elem: "FLOAT16", values: [0.5, -2, 65504] },
+  { elem: "FLOAT16", label: "float16 NaN and infinities", values: ["NaN", "-Infinity", 6.103515625e-5] },
   { elem: "DOUBLE", values: [0.1, -1e-300, 1.7976931348623157e308] },
+  { elem: "DOUBLE", label: "double NaN and infinities", values: ["-Infinity", "NaN", "Infinity"] },
   { elem: "INT8", values: [-128, 0, 127] },
   { elem: "UINT8", values: [0, 1, 255] },
   { elem: "INT16", values: [-32768, 7, 32767] },
@@ -27,7 +31,7 @@ const CASES: { elem: keyof typeof T; values: unknown[]; out?: unknown[] }[] = [
   { elem: "INT64", values: ["9223372036854775807", -9007199254740991, "-9007199254740993"] },
   { elem: "UINT64", values: ["18446744073709551615", 0, "9007199254740993"] },
   { elem: "BOOL", values: [true, false, true] },
-  { elem: "STRING", values: ["héllo", "", "naïve \"quoted\" 🙂"] },
+  { elem: "STRING", values: ["héllo", "", 'naïve "quoted" 🙂'] },
 ];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-dtypes-"));
@@ -42,12 +46,17 @@ afterAll(async () => {
 
 function identity(elem: number) {
   const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } });
-  return encodeModel({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], producerName: "steward-test", graph: { name: "id", node: [{ opType: "Identity", input: ["x"], output: ["y"] }], input: [vi("x")], output: [vi("y")] } });
+  return encodeModel({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    producerName: "steward-test",
+    graph: { name: "id", node: [{ opType: "Identity", input: ["x"], output: ["y"] }], input: [vi("x")], output: [vi("y")] },
+  });
 }
 
 describe("every onnxruntime element type round-trips through the inference path", () => {
   for (const c of CASES) {
-    it(c.elem.toLowerCase(), async () => {
+    it(c.label ?? c.elem.toLowerCase(), async () => {
       const bytes = identity(T[c.elem]);
       const file = path.join(dir, `${c.elem}.onnx`);
       fs.writeFileSync(file, bytes);
@@ -75,7 +84,8 @@ describe("every onnxruntime element type round-trips through the inference path"
     expect(bad("INT64", 2 ** 60)).toMatch(/expected an integer within ±2\^53 or a string of digits for larger values \(int64\)/);
     expect(bad("INT64", "9223372036854775808")).toMatch(/int64 range/);
     expect(bad("UINT8", 256)).toMatch(/from 0 to 255/);
-    expect(bad("FLOAT16", 70000)).toMatch(/within ±65504 \(float16\)/);
+    expect(bad("FLOAT16", 70000)).toMatch(/is 70000, outside the float16 range \(±65504\)/);
+    expect(bad("FLOAT", 1e39)).toMatch(/is 1e\+39, outside the float range/);
     expect(bad("FLOAT", Number.NaN)).toMatch(/a number|finite/);
     expect(bad("BOOL", 1)).toMatch(/true or false/);
     expect(bad("STRING", 5)).toMatch(/a string/);

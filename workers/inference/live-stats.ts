@@ -3,7 +3,7 @@ import { getDb } from "~/db/client";
 import { batchMinutes, replicaMinutes } from "~/db/schema/monitoring";
 import { bucketOf, emptyBuckets } from "~/server/shared/latency";
 import { postgresEmitter } from "~/server/realtime/pg-emitter";
-import { liveRoom, type LiveTick } from "~/server/realtime/rooms";
+import { liveRoom, type LiveTick } from "~/server/shared/rooms";
 
 /*
  * What dashboards show "live": every second this replica sends, per workspace, one
@@ -41,6 +41,8 @@ export class LiveStats {
   constructor(
     readonly replica: string,
     private inFlightRuns: () => number,
+    /** The prediction log's counts since start: written, dropped (buffer full), waiting. */
+    private logCounts: () => { written: number; dropped: number; buffered: number } = () => ({ written: 0, dropped: 0, buffered: 0 }),
   ) {}
 
   start(intervalMs = 1000) {
@@ -53,7 +55,8 @@ export class LiveStats {
   async stop() {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.currentMinute !== null) await this.flushMinute(this.currentMinute).catch((err: unknown) => console.error("[inference] could not write replica stats:", err));
+    if (this.currentMinute !== null)
+      await this.flushMinute(this.currentMinute).catch((err: unknown) => console.error("[inference] could not write replica stats:", err));
     this.loop.disable();
     this.minuteLoop.disable();
   }
@@ -114,7 +117,15 @@ export class LiveStats {
     const mem = process.memoryUsage();
     const lag = this.loop.count ? this.loop.percentile(99) / 1e6 : 0;
     this.loop.reset();
-    return { cpuPct: Math.round(cpu * 10) / 10, rssBytes: mem.rss, heapBytes: mem.heapUsed, inFlight: this.inFlightNow, inFlightRuns: this.inFlightRuns(), loopLagMs: Math.round(lag * 100) / 100 };
+    return {
+      cpuPct: Math.round(cpu * 10) / 10,
+      rssBytes: mem.rss,
+      heapBytes: mem.heapUsed,
+      inFlight: this.inFlightNow,
+      inFlightRuns: this.inFlightRuns(),
+      loopLagMs: Math.round(lag * 100) / 100,
+      log: this.logCounts(),
+    };
   }
 
   /** Sends the last second; at a minute boundary, writes the minute. */

@@ -1,9 +1,14 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { eq } from "drizzle-orm";
 import { getDb } from "~/db/client";
 import { deployments, models, modelVersions } from "~/db/schema";
 import type { DeploymentSettings } from "~/db/schema/serving";
 import type { OnnxSignature } from "~/db/schema/registry";
-import { materialize } from "~/server/artifacts/store";
+import { isBundleFilename } from "~/server/artifacts/bundle";
+import { materialize, materializeBundle } from "~/server/artifacts/store";
+import { isDatabaseUnavailable } from "~/server/errors";
+import { formatBytes } from "~/server/shared/format";
 import type { TensorData } from "~/server/shared/tensors";
 import type { InferencePool } from "./pool";
 
@@ -29,7 +34,12 @@ export type LiveDeployment = {
   shadow: LiveVersion | null;
 };
 
-type Job = { feeds: Record<string, TensorData>; rows: number; resolve: (r: { outputs: Record<string, TensorData>; ms: number; batch: number }) => void; reject: (e: Error) => void };
+type Job = {
+  feeds: Record<string, TensorData>;
+  rows: number;
+  resolve: (r: { outputs: Record<string, TensorData>; ms: number; batch: number }) => void;
+  reject: (e: Error) => void;
+};
 
 /**
  * Gathers concurrent requests for one version into one run. A request is sent when the
@@ -119,7 +129,10 @@ export class Batcher {
     } catch (err) {
       // One bad request must not fail its neighbours: run them one by one.
       for (const j of jobs) {
-        this.pool.run(this.key, j.feeds).then((r) => j.resolve({ ...r, batch: j.rows }), (e: Error) => j.reject(e));
+        this.pool.run(this.key, j.feeds).then(
+          (r) => j.resolve({ ...r, batch: j.rows }),
+          (e: Error) => j.reject(e),
+        );
       }
       void err;
     }
@@ -150,13 +163,41 @@ function slice(t: TensorData, start: number, rows: number, total: number): Tenso
 /** A model batches when every input and output has a symbolic first dimension. */
 const batchable = (sig: OnnxSignature) => [...sig.inputs, ...sig.outputs].every((v) => v.shape && v.shape.length >= 1 && typeof v.shape[0] !== "number");
 
+/** What a replica tells the rollouts service after each reload (see server/serving/rollouts.service.ts). */
+export type ReloadReporter = {
+  serving: (d: {
+    id: string;
+    workspaceId: string;
+    revision: number;
+    primaryVersionId: string;
+    canaryVersionId: string | null;
+    shadowVersionId: string | null;
+  }) => Promise<void>;
+  failed: (d: { id: string; workspaceId: string; revision: number }, reason: string, servingRevision: number | null) => Promise<void>;
+};
+
+/** Why a revision could not be loaded, in words for the deployment page. */
+export class LoadError extends Error {}
+
+/** sha256 of a file, streamed. */
+async function fileSha256(path: string) {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
 export class LiveRegistry {
   private byId = new Map<string, LiveDeployment>();
-  private loaded = new Map<string, { inUse: number }>();
+  private loaded = new Map<string, { inUse: number; bytes: number }>();
   private reloading = new Map<string, Promise<void>>();
+  /** The revision each deployment was last reported as served at (the periodic resync re-reports only what did not get through). */
+  private reported = new Map<string, number>();
   constructor(
     private pool: InferencePool,
     private onBatch: (deployment: { id: string; name: string; workspaceId: string }, rows: number) => void,
+    private reporter: ReloadReporter | null = null,
+    /** Model bytes this replica may hold in sessions (INFERENCE_MEMORY_LIMIT_BYTES); null: no limit. */
+    private memoryLimitBytes: number | null = null,
   ) {}
 
   find(workspaceId: string, name: string) {
@@ -178,47 +219,148 @@ export class LiveRegistry {
   /** Serialised per deployment: a burst of notifications reloads once more at most. */
   reload(id: string): Promise<void> {
     const prev = this.reloading.get(id) ?? Promise.resolve();
-    const next = prev.then(() => this.doReload(id)).catch((err: unknown) => console.error(`[inference] reload of ${id} failed:`, err));
+    const next = prev
+      .then(() => this.doReload(id))
+      .catch((err: unknown) =>
+        console.error(`[inference] reload of ${id} failed:`, err instanceof LoadError || isDatabaseUnavailable(err) ? (err as Error).message : err),
+      );
     this.reloading.set(id, next);
     return next;
   }
 
   private async version(id: string, settings: DeploymentSettings): Promise<LiveVersion> {
-    const [v] = await getDb().select({ id: modelVersions.id, version: modelVersions.version, sha256: modelVersions.sha256, signature: modelVersions.signature }).from(modelVersions).where(eq(modelVersions.id, id));
-    if (!v) throw new Error(`model version ${id} is gone`);
+    const [v] = await getDb()
+      .select({
+        id: modelVersions.id,
+        version: modelVersions.version,
+        sha256: modelVersions.sha256,
+        sizeBytes: modelVersions.sizeBytes,
+        signature: modelVersions.signature,
+        filename: modelVersions.filename,
+      })
+      .from(modelVersions)
+      .where(eq(modelVersions.id, id));
+    if (!v) throw new LoadError(`model version ${id} is gone`);
     const key = `${v.sha256}:${settings.intraOpThreads}`;
     if (!this.loaded.has(key)) {
-      const file = await materialize(v.sha256);
+      if (this.memoryLimitBytes !== null) {
+        const held = [...this.loaded.values()].reduce((a, e) => a + e.bytes, 0);
+        if (held + v.sizeBytes > this.memoryLimitBytes) {
+          throw new LoadError(
+            `v${v.version} needs ${formatBytes(v.sizeBytes)} of model memory; this replica holds ${formatBytes(held)} of its ${formatBytes(this.memoryLimitBytes)} limit (INFERENCE_MEMORY_LIMIT_BYTES)`,
+          );
+        }
+      }
+      let file: { path: string; release: () => Promise<void> };
       try {
-        await this.pool.load(key, file.path, settings.intraOpThreads);
+        file = await materialize(v.sha256);
+      } catch (err) {
+        throw new LoadError(`v${v.version}'s artifact could not be read from the artifact store (${(err as Error).message})`);
+      }
+      try {
+        // What serves is exactly what was registered: the bytes must still hash to the version's sha256.
+        let actual: string;
+        try {
+          actual = await fileSha256(file.path);
+        } catch (err) {
+          throw new LoadError(`v${v.version}'s artifact is missing from the artifact store (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+        if (actual !== v.sha256)
+          throw new LoadError(`v${v.version}'s artifact failed its sha256 check (expected ${v.sha256.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`);
+        // A bundle (its normalised tar, just verified) is unpacked once into its content-addressed folder; onnxruntime loads the model from there.
+        let model = file.path;
+        if (isBundleFilename(v.filename)) {
+          try {
+            model = await materializeBundle(v.sha256, file.path);
+          } catch (err) {
+            throw new LoadError(`v${v.version}'s bundle could not be unpacked (${(err as Error).message})`);
+          }
+        }
+        try {
+          await this.pool.load(key, model, settings.intraOpThreads, model !== file.path);
+        } catch (err) {
+          throw new LoadError(`onnxruntime could not load v${v.version}: ${(err as Error).message}`);
+        }
       } finally {
         await file.release();
       }
-      this.loaded.set(key, { inUse: 0 });
+      this.loaded.set(key, { inUse: 0, bytes: v.sizeBytes });
     }
     const canBatch = batchable(v.signature) && settings.maxWaitMs > 0 && settings.maxBatchSize > 1;
     return { ...v, key, batchable: canBatch, batcher: null };
   }
 
   private async doReload(id: string) {
-    const [row] = await getDb().select({ d: deployments, model: models.name }).from(deployments).innerJoin(models, eq(models.id, deployments.modelId)).where(eq(deployments.id, id));
+    const [row] = await getDb()
+      .select({ d: deployments, model: models.name })
+      .from(deployments)
+      .innerJoin(models, eq(models.id, deployments.modelId))
+      .where(eq(deployments.id, id));
     const old = this.byId.get(id);
     if (!row) {
       this.byId.delete(id);
+      this.reported.delete(id);
       if (old) this.retire(old);
       return;
     }
     const d = row.d;
-    if (old && old.revision >= d.revision) return;
+    const report = {
+      id: d.id,
+      workspaceId: d.workspaceId,
+      revision: d.revision,
+      primaryVersionId: d.primaryVersionId,
+      canaryVersionId: d.canaryVersionId,
+      shadowVersionId: d.shadowVersionId,
+    };
+    if (old && old.revision >= d.revision) {
+      // Nothing new: report again only if the last report did not get through (the database was away).
+      if (old.revision === d.revision && this.reported.get(id) !== d.revision) await this.report(report);
+      return;
+    }
     const s = d.settings;
-    const withBatcher = (v: LiveVersion): LiveVersion => ({ ...v, batcher: v.batchable ? new Batcher(this.pool, v.key, s.maxBatchSize, s.maxWaitMs, (rows) => this.onBatch(d, rows)) : null });
-    // Warm every version before the swap.
-    const primary = withBatcher(await this.version(d.primaryVersionId, s));
-    const canary = d.canaryVersionId && d.canaryPercent > 0 ? { v: withBatcher(await this.version(d.canaryVersionId, s)), percent: d.canaryPercent } : null;
-    const shadow = d.shadowVersionId ? withBatcher(await this.version(d.shadowVersionId, s)) : null;
-    const live: LiveDeployment = { id: d.id, workspaceId: d.workspaceId, name: d.name, model: row.model, status: d.status, revision: d.revision, settings: s, primary, canary, shadow };
+    const withBatcher = (v: LiveVersion): LiveVersion => ({
+      ...v,
+      batcher: v.batchable ? new Batcher(this.pool, v.key, s.maxBatchSize, s.maxWaitMs, (rows) => this.onBatch(d, rows)) : null,
+    });
+    let live: LiveDeployment;
+    try {
+      // Warm every version before the swap; a version that cannot load leaves the old one serving.
+      const primary = withBatcher(await this.version(d.primaryVersionId, s));
+      const canary = d.canaryVersionId && d.canaryPercent > 0 ? { v: withBatcher(await this.version(d.canaryVersionId, s)), percent: d.canaryPercent } : null;
+      const shadow = d.shadowVersionId ? withBatcher(await this.version(d.shadowVersionId, s)) : null;
+      live = {
+        id: d.id,
+        workspaceId: d.workspaceId,
+        name: d.name,
+        model: row.model,
+        status: d.status,
+        revision: d.revision,
+        settings: s,
+        primary,
+        canary,
+        shadow,
+      };
+    } catch (err) {
+      // The database went away mid-load: not the revision's fault. The old one keeps serving
+      // and the next resync (or the listener's reconnection) loads it again.
+      if (isDatabaseUnavailable(err)) throw err;
+      const reason = err instanceof LoadError ? err.message : `loading failed: ${(err as Error).message}`;
+      await this.reporter?.failed(report, reason, old?.revision ?? null).catch((e: unknown) => console.error("[inference] could not report a failed load:", e));
+      throw err;
+    }
     this.byId.set(id, live);
     if (old) this.retire(old);
+    await this.report(report);
+  }
+
+  private async report(r: Parameters<ReloadReporter["serving"]>[0]) {
+    if (!this.reporter) return;
+    try {
+      await this.reporter.serving(r);
+      this.reported.set(r.id, r.revision);
+    } catch (e) {
+      console.error("[inference] could not report what it serves:", e);
+    }
   }
 
   /** Marks a session as used by a request; call the returned function when done. */

@@ -65,9 +65,13 @@ export class InferencePool {
     this.idleListeners.add(fn);
     return () => this.idleListeners.delete(fn);
   }
-  /** Loads a session on every thread (warm before use); rejects with onnxruntime's reason. */
-  async load(key: string, file: string, threads: number) {
-    const replies = await Promise.all(this.threads.map((t) => t.call({ op: "load", key, file, threads })));
+  /**
+   * Loads a session on every thread (warm before use); rejects with onnxruntime's reason.
+   * A single model is read as bytes; a bundle's model (`fromPath`) from its path, so its
+   * external data resolves in its materialised folder.
+   */
+  async load(key: string, file: string, threads: number, fromPath = false) {
+    const replies = await Promise.all(this.threads.map((t) => t.call({ op: "load", key, file, threads, fromPath })));
     const bad = replies.find((r) => !r.ok);
     if (bad) throw new Error(bad.error);
   }

@@ -9,7 +9,15 @@ import { PredictionLog } from "./prediction-log";
 describe("prediction log", () => {
   it("writes every record exactly as pushed through COPY, whatever its text holds, and counts a record the database refuses", async () => {
     const { d, logRow } = await servedCredit();
-    const hostile = ['quote " and \'single\'', "back\\slash \\N \\t", "new\nline\r\nand\ttab", "comma, semicolon; pipe |", "unicode é 漢字 🙂 \u2028", "\\.", ""];
+    const hostile = [
+      "quote \" and 'single'",
+      "back\\slash \\N \\t",
+      "new\nline\r\nand\ttab",
+      "comma, semicolon; pipe |",
+      "unicode é 漢字 🙂 \u2028",
+      "\\.",
+      "",
+    ];
     const records = hostile.map((s, i) =>
       logRow({
         at: new Date(Date.now() - i * 1000),

@@ -25,7 +25,12 @@ const PARALLEL = 4;
  */
 let pool: pg.Pool | null = null;
 function logPool() {
-  pool ??= new pg.Pool({ connectionString: env.DATABASE_URL, max: PARALLEL, application_name: "steward-prediction-log" });
+  if (!pool) {
+    pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: PARALLEL, application_name: "steward-prediction-log", connectionTimeoutMillis: 5000 });
+    // An idle connection the server ends (a restart: 57P01) is an 'error' event on the pool,
+    // which would kill the process unheard. The pool drops that client and connects anew.
+    pool.on("error", (err) => console.error("[inference] prediction log connection lost:", err.message));
+  }
   return pool;
 }
 export async function closeLogPool() {
@@ -40,6 +45,8 @@ export class PredictionLog {
   dropped = 0;
   written = 0;
   failedWrites = 0;
+  /** Since when writes have failed because the database is unreachable (null: they succeed). */
+  unreachableSince: number | null = null;
   constructor(
     private capacity = 50_000,
     intervalMs = 500,
@@ -95,8 +102,19 @@ export class PredictionLog {
           unreachable = r.reason;
         }
         if (unreachable) {
-          console.error("[inference] prediction log write failed:", (unreachable as Error).message);
+          // Once per outage, not every tick: the buffer holds the records meanwhile.
+          if (this.unreachableSince === null)
+            console.error(
+              `[inference] prediction log cannot be written (${(unreachable as Error).message}); buffering up to ${this.capacity.toLocaleString("en")} records`,
+            );
+          this.unreachableSince ??= Date.now();
           return;
+        }
+        if (this.unreachableSince !== null) {
+          console.log(
+            `[inference] prediction log written again after ${((Date.now() - this.unreachableSince) / 1000).toFixed(1)} s (${this.dropped} record(s) dropped so far)`,
+          );
+          this.unreachableSince = null;
         }
         // Let requests in between rounds: encoding batches is the HTTP thread's work.
         await new Promise((r) => setImmediate(r));
@@ -107,6 +125,10 @@ export class PredictionLog {
   async close() {
     clearInterval(this.timer);
     await this.flush();
+    // Stopping while the database is away: what could not be written is counted, not forgotten.
+    if (this.buf.length) console.error(`[inference] prediction log: ${this.buf.length} record(s) not written at shutdown (database unreachable)`);
+    this.dropped += this.buf.length;
+    this.buf = [];
     await closeLogPool();
   }
 }
@@ -116,7 +138,8 @@ export class PredictionLog {
  * JSON.stringify never emits the last three raw — so a JSON value is copied as it is
  * unless it holds a backslash (CSV would double every one of its many quotes).
  */
-const text = (v: string) => (/[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : v);
+const text = (v: string) =>
+  /[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : v;
 const json = (v: unknown) => {
   if (v === null || v === undefined) return "\\N";
   const s = JSON.stringify(v);
@@ -134,11 +157,27 @@ export function encodeRows(rows: PredictionLogRow[]) {
 
 async function copyRows(rows: PredictionLogRow[]) {
   const client = await logPool().connect();
+  // A checked-out client has no listener of the pool's: its socket dying between queries
+  // would be an unhandled 'error' event. The COPY itself fails with the same error.
+  const onError = (err: Error) => console.error("[inference] prediction log connection lost:", err.message);
+  client.on("error", onError);
+  let failure: Error | undefined;
   try {
-    const sink = client.query(copyFrom("copy prediction_logs (at, request_id, workspace_id, deployment_id, model_version_id, role, status, latency_ms, rows, inputs, outputs, error) from stdin"));
+    const sink = client.query(
+      copyFrom(
+        "copy prediction_logs (at, request_id, workspace_id, deployment_id, model_version_id, role, status, latency_ms, rows, inputs, outputs, error) from stdin",
+      ),
+    );
     await pipeline(Readable.from([encodeRows(rows)]), sink);
+  } catch (err) {
+    failure = err as Error;
+    throw err;
   } finally {
-    client.release();
+    client.removeListener("error", onError);
+    // A connection that failed is discarded rather than handed to the next batch; one whose
+    // data the server refused is still sound.
+    const code = (failure as { code?: string } | undefined)?.code ?? "";
+    client.release(failure && !code.startsWith("22") && !code.startsWith("23") ? failure : undefined);
   }
 }
 

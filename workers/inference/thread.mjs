@@ -19,7 +19,7 @@ try {
 }
 
 // Plain JavaScript: worker threads do not inherit the TypeScript loader.
-// message: { op: "load", id, key, file, threads } | { op: "unload", id, key } | { op: "run", id, key, feeds }
+// message: { op: "load", id, key, file, threads, fromPath } | { op: "unload", id, key } | { op: "run", id, key, feeds }
 
 /** @type {Map<string, Promise<import("onnxruntime-node").InferenceSession>>} */
 const sessions = new Map();
@@ -29,7 +29,12 @@ parentPort.on("message", (m) => {
     try {
       if (m.op === "load") {
         if (!sessions.has(m.key)) {
-          const p = InferenceSession.create(fs.readFileSync(m.file), { executionProviders: ["cpu"], intraOpNumThreads: m.threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
+          const p = InferenceSession.create(m.fromPath ? m.file : fs.readFileSync(m.file), {
+            executionProviders: ["cpu"],
+            intraOpNumThreads: m.threads,
+            interOpNumThreads: 1,
+            graphOptimizationLevel: "all",
+          });
           sessions.set(m.key, p);
           p.catch(() => sessions.delete(m.key));
         }

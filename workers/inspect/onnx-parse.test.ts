@@ -1,7 +1,7 @@
 import onnxProto, { type onnx as OnnxNs } from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { encodeModel, logisticRegressionOnnx } from "~/db/seed/onnx-builder";
-import { OnnxRejected, parseOnnx } from "./onnx-parse";
+import { OnnxRejected, parseOnnx, runtimeReason } from "./onnx-parse";
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -93,16 +93,40 @@ describe("parseOnnx on a hostile corpus", () => {
     expect(reject(encodeModel(base({}, { node: [node] })))).toMatch(/Attribute tensor .* external file/);
   });
 
-  it("refuses absurd dimensions, unsupported IR versions and opsets, and deep nesting", () => {
+  it("refuses absurd dimensions, a missing IR version and deep nesting", () => {
     const huge = base({}, { input: [{ name: "x", type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimValue: 2 ** 40 }] } } } }] });
     expect(reject(encodeModel(huge))).toMatch(/"x" has an absurd dimension/);
     const bigInit = base({}, { initializer: [{ name: "W", dataType: T.FLOAT, dims: [2 ** 20, 2 ** 20] }] });
     expect(reject(encodeModel(bigInit))).toMatch(/absurd/);
-    expect(reject(encodeModel(base({ opsetImport: [{ domain: "", version: 99 }] })))).toMatch(/Opset ai.onnx 99 is not supported/);
-    expect(reject(encodeModel(base({ opsetImport: [] })))).toMatch(/declares no opset/);
-    expect(reject(encodeModel(base({ irVersion: 99 })))).toMatch(/IR version 99 is not supported/);
-    expect(reject(encodeModel(base({}, { node: [{ opType: "If", input: ["c"], output: ["y"], attribute: [{ name: "then_branch", type: 5, g: nestedIf(40) }] }] })))).toMatch(
-      /nests subgraphs more than 16 levels|nested too deeply/,
+    expect(reject(encodeModel(base({ irVersion: 0 })))).toMatch(/no graph or IR version/);
+    expect(
+      reject(encodeModel(base({}, { node: [{ opType: "If", input: ["c"], output: ["y"], attribute: [{ name: "then_branch", type: 5, g: nestedIf(40) }] }] }))),
+    ).toMatch(/nests subgraphs more than 16 levels|nested too deeply/);
+  });
+});
+
+describe("parseOnnx leaves IR versions and opsets to onnxruntime", () => {
+  it("reads old, new and unknown opsets and IR versions without a range of its own", () => {
+    for (const [opset, ir] of [
+      [1, 3],
+      [6, 3],
+      [17, 8],
+      [99, 99],
+    ] as const) {
+      const sig = parseOnnx(encodeModel(base({ irVersion: ir, opsetImport: [{ domain: "", version: opset }] })));
+      expect(sig).toMatchObject({ irVersion: ir, opsets: [{ domain: "ai.onnx", version: opset }] });
+    }
+    expect(parseOnnx(encodeModel(base({ opsetImport: [] }))).opsets).toEqual([]);
+  });
+
+  it("runtimeReason keeps onnxruntime's words without its C++ source location", () => {
+    const raw =
+      "/onnxruntime_src/onnxruntime/core/graph/model_load_utils.h:46 void onnxruntime::model_load_utils::ValidateOpsetForDomain(const std::unordered_map<std::string, int>&, const onnxruntime::logging::Logger&, bool, const std::string&, int) ONNX Runtime only *guarantees* support for models stamped with official released onnx opset versions. Opset 27 is under development.\n";
+    expect(runtimeReason(new Error(raw))).toBe(
+      "ONNX Runtime only *guarantees* support for models stamped with official released onnx opset versions. Opset 27 is under development.",
+    );
+    expect(runtimeReason(new Error("Could not find an implementation for Relu(1) node with name ''"))).toBe(
+      "Could not find an implementation for Relu(1) node with name ''",
     );
   });
 });

@@ -2,7 +2,7 @@ import { notFound, redirect } from "next/navigation";
 import { RealtimeProvider } from "~/components/realtime/realtime-provider";
 import { AppShell } from "~/components/shell/app-shell";
 import { WorkspaceProvider } from "~/components/shell/workspace-context";
-import { getSessionUser } from "~/server/auth/session";
+import { getSessionUser } from "~/server/web/auth/session";
 import { findUser } from "~/server/identity/users.service";
 import { findMembership } from "~/server/identity/workspaces.service";
 

@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { HomePage } from "~/components/workspaces/home-page";
+import { HomePage } from "~/components/home/home-page";
 
 export const metadata: Metadata = { title: "Home" };
 

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { CLIENT_IP_HEADER } from "~/server/auth/constants";
-import { getSessionUser } from "~/server/auth/session";
-import { appRouter } from "~/server/trpc/root";
+import { CLIENT_IP_HEADER } from "~/server/web/auth/constants";
+import { getSessionUser } from "~/server/web/auth/session";
+import { responseHeaders } from "~/server/web/trpc/init";
+import { appRouter } from "~/server/web/trpc/root";
 
 async function handler(req: Request) {
   // A plain HTML form can only send urlencoded, multipart or text/plain bodies; refusing
@@ -23,7 +24,7 @@ async function handler(req: Request) {
       requestId,
       ip: req.headers.get(CLIENT_IP_HEADER) ?? undefined,
     }),
-    responseMeta: () => ({ headers: new Headers({ "x-request-id": requestId }) }),
+    responseMeta: ({ errors }) => ({ headers: responseHeaders(requestId, errors) }),
   });
 }
 

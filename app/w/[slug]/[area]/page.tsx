@@ -17,8 +17,8 @@ export default async function AreaPage({ params }: { params: Promise<{ area: str
       <PageHeader title={area.label} description={area.blurb} />
       <Card>
         <EmptyState title={`${area.label} is not built yet`} icon={<Construction className="size-8" aria-hidden />}>
-          This area of Steward is planned but not available in this version. Everything you do elsewhere in the
-          workspace is already recorded in the audit trail.
+          This area of Steward is planned but not available in this version. Everything you do elsewhere in the workspace is already recorded in the audit
+          trail.
         </EmptyState>
       </Card>
     </>

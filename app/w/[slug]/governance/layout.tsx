@@ -9,6 +9,7 @@ export default function GovernanceLayout({ children }: { children: React.ReactNo
           { href: "/governance/audit", label: "Audit trail" },
           { href: "/governance/checkpoints", label: "Signed checkpoints" },
           { href: "/governance/access", label: "Access review" },
+          { href: "/governance/inventory", label: "Model inventory" },
         ]}
       />
       {children}

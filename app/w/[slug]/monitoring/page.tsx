@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { MonitoringOverview } from "~/components/monitoring/monitoring-pages";
+import { MonitoringOverview } from "~/components/monitoring/monitoring-overview-page";
 
 export const metadata: Metadata = { title: "Monitoring" };
 

@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { DeploymentMonitoring } from "~/components/monitoring/monitoring-pages";
+import { DeploymentMonitoring } from "~/components/monitoring/deployment-monitoring-page";
 
 export async function generateMetadata({ params }: { params: Promise<{ name: string }> }): Promise<Metadata> {
   return { title: `${decodeURIComponent((await params).name)} · Monitoring` };

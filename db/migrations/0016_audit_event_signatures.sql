@@ -1,0 +1,2 @@
+ALTER TABLE "audit_events" ADD COLUMN "signature" text;--> statement-breakpoint
+ALTER TABLE "audit_events" ADD COLUMN "key_id" text;

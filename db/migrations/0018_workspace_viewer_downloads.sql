@@ -1,0 +1,1 @@
+ALTER TABLE "workspaces" ADD COLUMN "viewer_downloads" boolean DEFAULT true NOT NULL;

@@ -1,0 +1,136 @@
+import type { AlertMetric } from "./alert-metrics";
+import { bucketQuantile } from "./latency";
+
+/*
+ * Anomaly rules, the part the browser also reads: which series a rule may watch, which way
+ * each is unusual, and what a sensitivity means. The baseline itself is computed on the
+ * server (server/monitoring/anomaly.ts); docs/MONITORING.md explains the method.
+ */
+
+/** The series an anomaly rule may watch (stored in alert_rules.metric). */
+export const ANOMALY_METRICS = ["traffic", "error_rate", "latency_p50", "latency_p95", "latency_p99"] as const satisfies readonly AlertMetric[];
+export type AnomalyMetric = (typeof ANOMALY_METRICS)[number];
+
+export const isAnomalyMetric = (m: string): m is AnomalyMetric => (ANOMALY_METRICS as readonly string[]).includes(m);
+
+/**
+ * How many robust standard deviations (1.4826 × MAD) from the baseline's median a value must
+ * be before the rule fires. Medium, 3.5, is the usual cut for the modified z-score
+ * (Iglewicz & Hoaglin); low and high trade missed anomalies against false alerts.
+ */
+export const SENSITIVITIES = { low: 5, medium: 3.5, high: 2.5 } as const;
+export type Sensitivity = keyof typeof SENSITIVITIES;
+export const SENSITIVITY_NAMES = Object.keys(SENSITIVITIES) as Sensitivity[];
+
+type AnomalyInfo = {
+  label: string;
+  /** How an explanation names it. */
+  noun: string;
+  /** Which way is unusual: a burst of errors is, a quiet hour of errors is good news. */
+  direction: "above" | "both";
+  /** The band is never narrower than this either side of the median (the series' own noise floor). */
+  floor: number;
+  format: (v: number) => string;
+};
+
+export const ANOMALY_METRIC_INFO = {
+  traffic: { label: "Traffic (requests/s)", noun: "traffic", direction: "both", floor: 0.02, format: (v) => `${v.toFixed(2)} req/s` },
+  error_rate: { label: "Error rate", noun: "error rate", direction: "above", floor: 0.005, format: (v) => `${(v * 100).toFixed(1)}%` },
+  latency_p50: { label: "Latency p50 (ms)", noun: "p50 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
+  latency_p95: { label: "Latency p95 (ms)", noun: "p95 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
+  latency_p99: { label: "Latency p99 (ms)", noun: "p99 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
+} as const satisfies Record<AnomalyMetric, AnomalyInfo>;
+
+/** Which history the baseline came from: the same hour of the week, of the day, or the hours just before. */
+export type BaselineKind = "weekly" | "daily" | "recent";
+
+/** The expected band at one time, as the evaluator judged it and the charts draw it. */
+export type AnomalyBand = {
+  at: string;
+  value: number | null;
+  median: number;
+  low: number;
+  high: number;
+  baseline: BaselineKind;
+  samples: number;
+};
+
+/** Baseline windows a rule needs before it may fire. */
+export const MIN_BASELINE_WINDOWS = 12;
+const MIN_REQUESTS = 20;
+const JITTER = [-2, -1, 0, 1, 2];
+const DAY = 86_400_000;
+const WEEK = 7 * DAY;
+
+/** Median and scaled MAD of the samples (a copy is sorted). */
+export function robustCentre(samples: readonly number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  const med = medianOfSorted(s);
+  const dev = s.map((v) => Math.abs(v - med)).sort((a, b) => a - b);
+  return { median: med, spread: 1.4826 * medianOfSorted(dev) };
+}
+
+function medianOfSorted(s: readonly number[]) {
+  const n = s.length;
+  if (!n) return NaN;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/**
+ * The expected band of a series from its baseline samples. `samplingSd` is the noise the
+ * current window has by itself (a rate from few requests, a count at low traffic), which the
+ * history's spread cannot know: the band is never narrower than it either.
+ */
+export function bandOf(metric: AnomalyMetric, samples: readonly number[], sensitivity: Sensitivity, samplingSd = 0) {
+  const { median, spread } = robustCentre(samples);
+  const info = ANOMALY_METRIC_INFO[metric];
+  const width = SENSITIVITIES[sensitivity] * Math.max(spread, 0.1 * Math.abs(median), info.floor, samplingSd);
+  return { median, low: Math.max(0, median - width), high: median + width };
+}
+
+/**
+ * The sampling noise of the current window's value: binomial for the error rate (at the
+ * baseline's pooled rate and this window's requests), Poisson for traffic; none for latency.
+ */
+export function samplingSd(metric: AnomalyMetric, current: AnomalyWindow, baseline: readonly AnomalyWindow[], windowMinutes: number, median: number) {
+  if (metric === "traffic") return Math.sqrt(Math.max(median, 0) / (windowMinutes * 60));
+  if (metric !== "error_rate" || !current.requests) return 0;
+  const judged = baseline.filter((w) => w.requests >= MIN_REQUESTS);
+  const requests = judged.reduce((a, w) => a + w.requests, 0);
+  const p = requests ? judged.reduce((a, w) => a + w.errors, 0) / requests : 0;
+  return Math.sqrt((p * (1 - p)) / current.requests);
+}
+
+/** Whether a value lies outside the band in the direction that matters for the metric. */
+export function outside(metric: AnomalyMetric, value: number, band: { low: number; high: number }) {
+  return value > band.high || (ANOMALY_METRIC_INFO[metric].direction === "both" && value < band.low);
+}
+
+/**
+ * Which windows form the baseline of the window ending at `end`, given the time the
+ * deployment's history starts: the start of each window (ms), newest first.
+ */
+export function baselinePlan(end: number, windowMinutes: number, historyFrom: number | null): { kind: BaselineKind; starts: number[] } | null {
+  const w = windowMinutes * 60_000;
+  const start = end - w;
+  if (historyFrom === null) return null;
+  const seasonal = (period: number, count: number) =>
+    Array.from({ length: count }, (_, i) => i + 1)
+      .flatMap((k) => JITTER.map((j) => start - k * period + j * w))
+      .filter((s) => s >= historyFrom);
+  if (start - 3 * WEEK >= historyFrom) return { kind: "weekly", starts: seasonal(WEEK, 4) };
+  if (start - 3 * DAY >= historyFrom) return { kind: "daily", starts: seasonal(DAY, 7) };
+  const count = Math.min(Math.floor(DAY / w), Math.floor((start - historyFrom) / w));
+  if (count < MIN_BASELINE_WINDOWS) return null;
+  return { kind: "recent", starts: Array.from({ length: count }, (_, i) => start - (i + 1) * w) };
+}
+
+export type AnomalyWindow = { requests: number; errors: number; buckets: number[] };
+
+/** The metric over one window; null when a rate or latency has too few requests to judge. */
+export function windowValue(metric: AnomalyMetric, x: AnomalyWindow, windowMinutes: number): number | null {
+  if (metric === "traffic") return x.requests / (windowMinutes * 60);
+  if (x.requests < MIN_REQUESTS) return null;
+  if (metric === "error_rate") return x.errors / x.requests;
+  return bucketQuantile(x.buckets, metric === "latency_p50" ? 0.5 : metric === "latency_p95" ? 0.95 : 0.99);
+}

@@ -1,0 +1,78 @@
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createWorkspace } from "~/db/seed/factories";
+import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
+import { uploadDatasetVersion } from "~/server/registry/datasets.service";
+import { uploadModelVersion } from "~/server/registry/models.service";
+import { openReview } from "~/server/reviews/requests.service";
+import { createToken } from "~/server/tokens/tokens.service";
+import { mutate } from "~/server/audit/mutate";
+import { fireSystemIncidentTx, resolveIncident } from "~/server/monitoring/alerts.service";
+import { createDeployment } from "~/server/serving/deployments.service";
+import { rest } from "~/test/rest-client";
+
+describe("REST: paged lists with opaque cursors", () => {
+  it("pages models and datasets by name, runs, reviews and incidents newest first, the cursor in X-Next-Cursor and Link, and refuses a foreign or broken cursor", async () => {
+    const { workspace, owner } = await createWorkspace({ defaultPipeline: true });
+    const { token } = await createToken(owner.wsActor, { workspaceId: workspace.id, name: "t", role: "owner" });
+    const onnx = (w: number) => Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [w, 1], bias: 0, featureNames: ["a", "b"] }))]);
+    // Three models, one version each: three validation runs.
+    for (const [i, name] of ["charlie", "alpha", "bravo"].entries()) await uploadModelVersion(owner.wsActor, { name, filename: "m.onnx" }, onnx(i + 1));
+    const base = `/workspaces/${workspace.slug}`;
+
+    const walk = async (path: string) => {
+      const pages: unknown[][] = [];
+      let next: string | null = path;
+      while (next) {
+        const r = await rest("GET", next, { token });
+        expect(r.status, JSON.stringify(r.data)).toBe(200);
+        pages.push(r.data as unknown as unknown[]);
+        const cursor = r.headers.get("x-next-cursor");
+        if (cursor) expect(r.headers.get("link")).toMatch(new RegExp(`^</api/v1${path.split("?")[0]}\\?.*cursor=${cursor}.*>; rel="next"$`));
+        next = cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : null;
+      }
+      return pages;
+    };
+    const models = await walk(`${base}/models?limit=2`);
+    expect(models.map((p) => (p as { name: string }[]).map((m) => m.name))).toEqual([["alpha", "bravo"], ["charlie"]]);
+    const runs = await walk(`${base}/runs?limit=2`);
+    expect(runs.map((p) => (p as { number: number }[]).map((r) => r.number))).toEqual([[3, 2], [1]]);
+    // Reviews newest first (one per model, for production), datasets by name.
+    for (const name of ["alpha", "bravo", "charlie"]) await openReview(owner.wsActor, { model: name, version: 1, alias: "production", summary: "x" });
+    const reviews = await walk(`${base}/reviews?status=open&limit=2`);
+    expect(reviews.map((p) => (p as { number: number }[]).map((r) => r.number))).toEqual([[3, 2], [1]]);
+    for (const name of ["zulu", "yankee"]) await uploadDatasetVersion(owner.wsActor, { name, filename: "d.csv" }, Readable.from([Buffer.from("x,y\n1,0\n")]));
+    const datasets = await walk(`${base}/datasets?limit=1`);
+    expect(datasets.map((p) => (p as { name: string }[]).map((d) => d.name))).toEqual([["yankee"], ["zulu"]]);
+    // Incidents newest first, paged by the exact time they opened (three in a row of one rule).
+    const { id: deploymentId } = await createDeployment(owner.wsActor, {
+      name: "a-prod",
+      environment: "prod",
+      model: "alpha",
+      alias: "dev",
+      follow: false,
+      version: 1,
+    });
+    const opened: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [incident] = await mutate({ type: "system", job: "test", workspaceId: workspace.id }, (tx, audit) =>
+        fireSystemIncidentTx(tx, audit, { deploymentId, metric: "rollout_failed", message: `failure ${i}` }),
+      ).then(() => rest("GET", `${base}/incidents?status=open`, { token }).then((r) => r.data as unknown as { id: string }[]));
+      opened.unshift(incident!.id);
+      await resolveIncident(owner.wsActor, { incidentId: incident!.id, note: "next" });
+    }
+    const incidents = await walk(`${base}/incidents?status=resolved&limit=2`);
+    expect(incidents.map((p) => (p as { id: string }[]).map((i) => i.id))).toEqual([opened.slice(0, 2), opened.slice(2)]);
+    expect(JSON.stringify(incidents)).not.toContain("pageKey");
+    // Without a limit: one page of up to 100, no cursor.
+    const all = await rest("GET", `${base}/models`, { token });
+    expect([(all.data as unknown as unknown[]).length, all.headers.get("x-next-cursor")]).toEqual([3, null]);
+
+    const runsCursor = (await rest("GET", `${base}/runs?limit=1`, { token })).headers.get("x-next-cursor")!;
+    for (const cursor of [runsCursor, "garbage"]) {
+      const r = await rest("GET", `${base}/models?cursor=${encodeURIComponent(cursor)}`, { token });
+      expect([r.status, r.data.error?.field]).toEqual([400, "cursor"]);
+    }
+    expect((await rest("GET", `${base}/runs?limit=501`, { token })).data.error).toMatchObject({ field: "limit" });
+  });
+});
