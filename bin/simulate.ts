@@ -258,7 +258,13 @@ async function send() {
   }
 }
 
-async function postLabels() {
+/** Posts the labels that are due. Calls run one after another, so stopping can await the one under way. */
+let posting: Promise<void> = Promise.resolve();
+function postLabels(): Promise<void> {
+  posting = posting.then(postDueLabels);
+  return posting;
+}
+async function postDueLabels() {
   const now = Date.now();
   const due = pending.filter((p) => p.due <= now);
   if (!due.length) return;
@@ -269,8 +275,18 @@ async function postLabels() {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
       body: JSON.stringify({ feedback: batch.map((p) => ({ requestId: p.requestId, label: p.label })) }),
-    }).catch(() => null);
-    if (res?.ok) stats.labels += batch.length;
+    }).catch((err: Error) => err);
+    if (res instanceof Response && res.ok) {
+      stats.labels += batch.length;
+      continue;
+    }
+    // Not accepted: say why, and keep the labels for the next round (a refusal for the request itself is not retried).
+    const why =
+      res instanceof Response
+        ? (((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${res.status}`)
+        : res.message;
+    stats.lastError = `labels: ${why}`;
+    if (!(res instanceof Response) || res.status >= 500 || res.status === 429) pending.push(...batch);
   }
 }
 
@@ -343,8 +359,11 @@ async function stop() {
   clearInterval(shown);
   while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
   clearInterval(labels);
-  for (const p of pending) p.due = 0;
-  await postLabels();
+  // Every label still owed goes now; one that fails for a passing reason gets two more tries.
+  for (let attempt = 0; attempt < 3 && pending.length; attempt++) {
+    for (const p of pending) p.due = 0;
+    await postLabels();
+  }
   if (tty) process.stdout.write("\n");
   progress(true);
   process.exit(stats.failed && !stats.ok ? 1 : 0);
