@@ -63,6 +63,7 @@ const TELEMETRY_TABLES = [
   "monitoringWatermarks",
   "performanceWindows",
   "driftResults",
+  "referenceBounds",
   "stepLogs",
   "webhookDeliveries",
   "processExits",

@@ -46,6 +46,8 @@ export function DeploymentMonitoring({ name }: { name: string }) {
       put(row, `${s.key} p50`, p.p50, 2);
       put(row, `${s.key} p95`, p.p95, 2);
       put(row, `${s.key} p99`, p.p99, 2);
+      put(row, `${s.key} outliers`, p.outlierShare === null ? null : p.outlierShare * 100, 2);
+      put(row, `${s.key} missing`, p.missingShare === null ? null : p.missingShare * 100, 2);
       byTime.set(p.t, row);
     }
   }
@@ -55,8 +57,9 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const bands = (t.data?.bands ?? []).map((b) => ({
     ...b,
     key: `${b.rule} (expected)`,
-    chart: b.metric === "traffic" ? "req/s" : b.metric === "error_rate" ? "errors" : "p",
-    scale: b.metric === "error_rate" ? 100 : 1,
+    chart:
+      b.metric === "traffic" ? "req/s" : b.metric === "error_rate" ? "errors" : b.metric === "outlier_share" || b.metric === "missing_share" ? "inputs" : "p",
+    scale: b.metric === "error_rate" || b.metric === "outlier_share" || b.metric === "missing_share" ? 100 : 1,
   }));
   for (const b of bands)
     for (const p of b.points) {
@@ -68,6 +71,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const data = [...byTime.values()].sort((a, b) => Number(a.t) - Number(b.t));
   const eventMarks = (t.data?.events ?? []).map((e) => ({ ...e, label: byTime.get(e.t)!.label as string }));
   const keys = (t.data?.series ?? []).map((s) => s.key);
+  const checkedAny = (t.data?.series ?? []).some((s) => s.points.some((p) => p.outlierShare !== null));
   const features = (d.data?.latest?.features ?? []) as FeatureResult[];
   return (
     <>
@@ -110,17 +114,24 @@ export function DeploymentMonitoring({ name }: { name: string }) {
             </EmptyState>
           </Card>
         ) : (
-          <div className="grid gap-6 lg:grid-cols-3" data-testid="traffic-charts">
+          <div className="grid gap-6 lg:grid-cols-2" data-testid="traffic-charts">
             {[
               { title: "Requests/s", suffix: "req/s", unit: "" },
               { title: "Error rate", suffix: "errors", unit: "%" },
               { title: "Latency p50 · p95 · p99", suffix: "p", unit: " ms" },
+              { title: "Input outliers · missing inputs", suffix: "inputs", unit: "%" },
             ].map((c) => (
               <Card key={c.title}>
                 <CardHeader
                   title={c.title}
                   description={
-                    rolledUp ? `Rolled up to ${rolledUp}; later minutes are in the live card above` : "Nothing rolled up yet; see the live card above"
+                    c.suffix === "inputs"
+                      ? checkedAny
+                        ? "Share of requests with an input outside the reference's 0.1–99.9% range or a category it never had (solid), or with an input missing (dashed)"
+                        : "Requests are checked against the drift reference once drift has been computed for this deployment"
+                      : rolledUp
+                        ? `Rolled up to ${rolledUp}; later minutes are in the live card above`
+                        : "Nothing rolled up yet; see the live card above"
                   }
                 />
                 <div className="h-56 px-2 py-3">
@@ -157,27 +168,39 @@ export function DeploymentMonitoring({ name }: { name: string }) {
                           />
                         ))}
                       {keys.flatMap((k, i) =>
-                        c.suffix === "p"
-                          ? (["p50", "p95", "p99"] as const).map((p, j) => (
+                        c.suffix === "inputs"
+                          ? (["outliers", "missing"] as const).map((p, j) => (
                               <Line
                                 key={`${k} ${p}`}
                                 dataKey={`${k} ${p}`}
-                                stroke={COLORS[(i * 3 + j) % COLORS.length]}
+                                stroke={COLORS[i % COLORS.length]}
+                                strokeDasharray={j ? "4 3" : undefined}
                                 dot={dotFor(`${k} ${p}`)}
                                 connectNulls={false}
                                 isAnimationActive={false}
                               />
                             ))
-                          : [
-                              <Line
-                                key={k}
-                                dataKey={`${k} ${c.suffix}`}
-                                stroke={COLORS[i % COLORS.length]}
-                                dot={dotFor(`${k} ${c.suffix}`)}
-                                connectNulls={false}
-                                isAnimationActive={false}
-                              />,
-                            ],
+                          : c.suffix === "p"
+                            ? (["p50", "p95", "p99"] as const).map((p, j) => (
+                                <Line
+                                  key={`${k} ${p}`}
+                                  dataKey={`${k} ${p}`}
+                                  stroke={COLORS[(i * 3 + j) % COLORS.length]}
+                                  dot={dotFor(`${k} ${p}`)}
+                                  connectNulls={false}
+                                  isAnimationActive={false}
+                                />
+                              ))
+                            : [
+                                <Line
+                                  key={k}
+                                  dataKey={`${k} ${c.suffix}`}
+                                  stroke={COLORS[i % COLORS.length]}
+                                  dot={dotFor(`${k} ${c.suffix}`)}
+                                  connectNulls={false}
+                                  isAnimationActive={false}
+                                />,
+                              ],
                       )}
                     </ComposedChart>
                   </ResponsiveContainer>

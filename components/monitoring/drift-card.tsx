@@ -30,6 +30,8 @@ export type FeatureResult = {
   pAdjusted?: number | null;
   pMethod?: "ks_exact" | "ks_asymptotic" | "chi2" | "chi2_yates" | null;
   severity?: string;
+  missing?: { currentShare: number; referenceShare: number };
+  outside?: { count: number; share: number; range?: [number, number] };
   explanation: string;
   bins?: { labels: string[]; reference: number[]; current: number[] };
 };
@@ -120,6 +122,18 @@ export function DriftCard({ name }: { name: string }) {
                 >
                   KS / χ² p (BH)
                 </th>
+                <th
+                  className="px-3 py-2 text-right font-medium"
+                  title="Share of the window's values outside the reference's 0.1–99.9% range (numeric) or never seen in it (categorical)"
+                >
+                  Outside ref.
+                </th>
+                <th
+                  className="px-3 py-2 text-right font-medium"
+                  title="Share of the window's values missing (null, absent, empty, unparseable); the reference's in brackets"
+                >
+                  Missing
+                </th>
                 <th className="px-3 py-2 font-medium">What changed</th>
               </tr>
             </thead>
@@ -152,6 +166,22 @@ export function DriftCard({ name }: { name: string }) {
                   <td className="px-3 py-1.5 text-right tabular-nums">
                     {pShown(f.output ? (f.pValue ?? null) : (f.pAdjusted ?? null))}
                     {f.pMethod && <span className="block text-[10px] text-muted">{P_METHOD[f.pMethod]}</span>}
+                  </td>
+                  <td
+                    className="px-3 py-1.5 text-right tabular-nums"
+                    title={f.outside?.range ? `Reference 0.1–99.9%: ${f.outside.range.map((x) => x.toPrecision(4)).join(" to ")}` : undefined}
+                  >
+                    {f.outside ? `${(f.outside.share * 100).toFixed(1)}%` : "—"}
+                  </td>
+                  <td className="px-3 py-1.5 text-right tabular-nums">
+                    {f.missing ? (
+                      <>
+                        {(f.missing.currentShare * 100).toFixed(1)}%
+                        <span className="block text-[10px] text-muted">({(f.missing.referenceShare * 100).toFixed(1)}%)</span>
+                      </>
+                    ) : (
+                      "—"
+                    )}
                   </td>
                   <td className="px-3 py-1.5 text-xs">{f.explanation}</td>
                 </tr>

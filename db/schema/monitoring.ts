@@ -8,6 +8,7 @@ import { deployments } from "./serving";
 export { LATENCY_BUCKETS_MS } from "../../server/shared/latency";
 import { ALERT_METRICS } from "../../server/shared/alert-metrics";
 import { SENSITIVITY_NAMES, type Sensitivity } from "../../server/shared/anomaly";
+import type { OutlierBounds } from "../../server/shared/outliers";
 
 /**
  * Per-minute rollups of the prediction log, by deployment, version and role: what the
@@ -33,9 +34,34 @@ export const predictionRollups = pgTable(
     latencySumMs: real().notNull(),
     /** Counts per LATENCY_BUCKETS_MS bucket (+1 for above the last bound). */
     latencyBuckets: integer().array().notNull(),
+    /** Answered requests checked against the deployment's reference_bounds (named-feature bodies, once bounds exist). */
+    checked: integer().notNull().default(0),
+    /** Of those, requests with a feature outside the reference's 0.1–99.9% range or a category it never had. */
+    outliers: integer().notNull().default(0),
+    /** Of those, requests with a feature missing (null, absent, "", unparseable). */
+    incomplete: integer().notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.modelVersionId, t.role, t.minute] }), index("prediction_rollups_minute_idx").on(t.deploymentId, t.minute)],
 );
+
+/**
+ * What each deployment's requests are checked against for input outliers and missing values
+ * as they are rolled up: the ranges and categories of its drift reference, refreshed by each
+ * drift computation (workers/worker/monitoring/drift-job.ts).
+ */
+export const referenceBounds = pgTable("reference_bounds", {
+  deploymentId: uuid()
+    .primaryKey()
+    .references(() => deployments.id, { onDelete: "cascade" }),
+  workspaceId: uuid()
+    .notNull()
+    .references(() => workspaces.id, { onDelete: "cascade" }),
+  modelVersionId: uuid()
+    .notNull()
+    .references(() => modelVersions.id, { onDelete: "cascade" }),
+  bounds: jsonb().$type<OutlierBounds>().notNull(),
+  computedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
 
 /** How far each deployment's log has been rolled up (closed minutes). */
 export const monitoringWatermarks = pgTable("monitoring_watermarks", {

@@ -5,7 +5,7 @@ import { seedSyntheticRollups } from "~/db/seed/synthetic-rollups";
 import { servedCredit } from "~/test/monitoring";
 import { auditFor, callerFor, expectTrpcError } from "~/test/helpers";
 import { evaluateAlerts } from "./alerts.service";
-import type { AnomalyMetric, Sensitivity } from "~/server/shared/anomaly";
+import { ANOMALY_METRICS, type AnomalyMetric, type Sensitivity } from "~/server/shared/anomaly";
 import { anomalyVerdict, anomalyVerdicts } from "./anomaly";
 
 const MIN = 60_000;
@@ -25,7 +25,14 @@ describe("anomaly rules on a deployment's own history", () => {
   const today = Math.floor(Date.now() / DAY) * DAY + 15 * 3600_000 + 37 * MIN;
   const now = today <= Date.now() ? today : today - DAY;
   // Three quiet moments in the last days, each at a different hour, where anomalies go.
-  const at = { latency: now - 1 * DAY - 5 * 3600_000, errors: now - 2 * DAY - 9 * 3600_000, traffic: now - 3 * DAY - 13 * 3600_000 };
+  const at = {
+    latency: now - 1 * DAY - 5 * 3600_000,
+    errors: now - 2 * DAY - 9 * 3600_000,
+    traffic: now - 3 * DAY - 13 * 3600_000,
+    // One bad upstream field: 40% of requests carry a value outside the reference; then one that drops a field.
+    outliers: now - 4 * DAY - 3 * 3600_000,
+    missing: now - 5 * DAY - 19 * 3600_000,
+  };
 
   beforeAll(async () => {
     ws = await servedCredit();
@@ -38,7 +45,13 @@ describe("anomaly rules on a deployment's own history", () => {
     // Latency: everything answered in 100–250 ms. Errors: 30% fail. Traffic: it stops.
     await inject(at.latency, 30, sql`latency_buckets = array[0, 0, 0, 0, 0, 0, 0, requests, 0, 0, 0, 0]`);
     await inject(at.errors, 30, sql`errors = ceil(requests * 0.3)::int`);
-    await inject(at.traffic, 30, sql`requests = 0, errors = 0, rows = 0, latency_buckets = array[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]`);
+    await inject(
+      at.traffic,
+      30,
+      sql`requests = 0, errors = 0, rows = 0, checked = 0, outliers = 0, incomplete = 0, latency_buckets = array[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]`,
+    );
+    await inject(at.outliers, 30, sql`outliers = ceil(checked * 0.4)::int`);
+    await inject(at.missing, 30, sql`incomplete = ceil(checked * 0.15)::int`);
   });
 
   const judge = (metric: AnomalyMetric, t: number, windowMinutes = 10, sensitivity: Sensitivity = "medium") =>
@@ -59,6 +72,17 @@ describe("anomaly rules on a deployment's own history", () => {
     // A stop shows in a short window first: two silent minutes of three.
     expect(await judge("traffic", at.traffic + 2 * MIN, 3)).toMatchObject({ status: "ok", firing: true });
     expect(await judge("traffic", at.traffic, 3)).toMatchObject({ status: "ok", firing: false });
+    // Input outliers and missing inputs: one bad field shows within two minutes, not at the next drift window.
+    const outliers = await judge("outlier_share", at.outliers + 2 * MIN);
+    expect(outliers).toMatchObject({ status: "ok", firing: true });
+    expect(outliers.message).toMatch(
+      /^credit-prod: share of requests with an input outside the reference \d+\.\d% at \d\d:\d\d UTC over 10 min, expected \d+\.\d%–\d+\.\d% from the same hour/,
+    );
+    expect(await judge("outlier_share", at.outliers)).toMatchObject({ status: "ok", firing: false });
+    expect(await judge("missing_share", at.missing + 2 * MIN)).toMatchObject({ status: "ok", firing: true });
+    expect(await judge("missing_share", at.missing)).toMatchObject({ status: "ok", firing: false });
+    expect(await judge("missing_share", at.outliers + 2 * MIN)).toMatchObject({ status: "ok", firing: false });
+
     // With every request gone, rates and latencies have nothing to judge; traffic still does.
     expect(await judge("error_rate", at.traffic + 20 * MIN)).toMatchObject({ status: "quiet" });
   });
@@ -67,7 +91,8 @@ describe("anomaly rules on a deployment's own history", () => {
     const alarms: string[] = [];
     let judged = 0;
     const injected = Object.values(at);
-    const series = ["traffic", "error_rate", "latency_p50", "latency_p95", "latency_p99"] as const;
+    const series = ANOMALY_METRICS;
+    expect(series).toContain("outlier_share");
     for (let t = now - 7 * DAY; t < now; t += 3 * 3600_000 + 17 * MIN) {
       if (injected.some((a) => t > a - 20 * MIN && t < a + 60 * MIN)) continue;
       for (const windowMinutes of [3, 10]) {

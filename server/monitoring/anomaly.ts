@@ -7,7 +7,9 @@ import {
   baselinePlan,
   MIN_BASELINE_WINDOWS,
   outside,
+  rareEventTail,
   robustCentre,
+  SENSITIVITY_TAIL,
   samplingSd,
   windowValue,
   type AnomalyBand,
@@ -61,11 +63,21 @@ async function historyStart(deploymentId: string): Promise<number | null> {
 
 /** Requests, errors and latency histogram of each window starting at `starts` (ms). */
 async function windows(deploymentId: string, starts: number[], windowMinutes: number): Promise<Map<number, AnomalyWindow>> {
-  const out = new Map<number, AnomalyWindow>(starts.map((s) => [s, { requests: 0, errors: 0, buckets: emptyBuckets() }]));
+  const out = new Map<number, AnomalyWindow>(
+    starts.map((s) => [s, { requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0 }]),
+  );
   if (!starts.length) return out;
   const list = `{${starts.map((s) => new Date(s).toISOString()).join(",")}}`;
-  const rows = await getDb().execute<{ start: string; requests: number; errors: number; latency_buckets: number[] }>(sql`
-    select w.start, r.requests, r.errors, r.latency_buckets
+  const rows = await getDb().execute<{
+    start: string;
+    requests: number;
+    errors: number;
+    latency_buckets: number[];
+    checked: number;
+    outliers: number;
+    incomplete: number;
+  }>(sql`
+    select w.start, r.requests, r.errors, r.latency_buckets, r.checked, r.outliers, r.incomplete
     from unnest(${list}::timestamptz[]) as w(start)
     join prediction_rollups r
       on r.deployment_id = ${deploymentId} and r.role <> 'shadow'
@@ -74,6 +86,9 @@ async function windows(deploymentId: string, starts: number[], windowMinutes: nu
     const x = out.get(new Date(r.start).getTime())!;
     x.requests += r.requests;
     x.errors += r.errors;
+    x.checked! += r.checked;
+    x.outliers! += r.outliers;
+    x.incomplete! += r.incomplete;
     r.latency_buckets.forEach((c, i) => (x.buckets[i]! += c));
   }
   return out;
@@ -122,9 +137,10 @@ export async function anomalyVerdicts(
         : new Set(plan.starts.map((s) => Math.round((start - s) / (plan.kind === "weekly" ? 7 * 86_400_000 : 86_400_000)))).size;
     const hh = new Date(start).toISOString().slice(11, 16);
     const expected = `expected ${info.format(b.low)}–${info.format(b.high)} from ${BASELINE_WORDS[plan.kind](periods)}`;
+    const tail = rareEventTail(metric, got.get(start)!, windowsBefore);
     return {
       status: "ok",
-      firing: outside(metric, value, b),
+      firing: outside(metric, value, b) && (tail === null || tail < SENSITIVITY_TAIL[sensitivity]),
       value,
       band: { at: new Date(end).toISOString(), value, median: b.median, low: b.low, high: b.high, baseline: plan.kind, samples: samples.length },
       message: `${label}: ${info.noun} ${info.format(value)} at ${hh} UTC over ${windowMinutes} min, ${expected}.`,

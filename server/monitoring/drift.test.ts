@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   benjaminiHochberg,
+  checkRecord,
+  outlierBounds,
   categoricalBins,
   categoricalCounts,
   categoricalDrift,
@@ -33,7 +35,19 @@ const ref = JSON.parse(readFileSync(new URL("./reference/drift-reference.json", 
   scipy: string;
   ks_grid: (KsRef & { n1: number; n2: number; shift: number; ties: boolean })[];
   kstwo: { n: number; x: number; sf: number }[];
-  whole: Record<string, { ks: KsRef; wasserstein: number; edges?: number[]; ref_counts?: number[]; cur_counts?: number[]; psi?: number; js?: number }>;
+  whole: Record<
+    string,
+    {
+      ks: KsRef;
+      wasserstein: number;
+      edges?: number[];
+      ref_counts?: number[];
+      cur_counts?: number[];
+      psi?: number;
+      js?: number;
+      outside?: { range: [number, number]; share: number };
+    }
+  >;
   chi2: Record<string, { table: [number[], number[]]; yates: ChiRef; plain: ChiRef }>;
   many_categories: {
     reference: string[];
@@ -300,5 +314,47 @@ describe("drift of a feature, explained", () => {
     expect(a!.pAdjusted).toBeCloseTo(Math.min(1, a!.pValue! * 2), 12);
     expect(b!.pAdjusted).toBeCloseTo(b!.pValue!, 12);
     expect(c!.status).toBe("not_enough_data");
+  });
+});
+
+describe("input outliers", () => {
+  it.each(Object.keys(samples))("%s: the reference's 0.1–99.9% range is numpy.quantile's, and the share outside it matches", (name) => {
+    const [a, b] = samples[name]!;
+    const want = ref.whole[name]!.outside!;
+    const bounds = outlierBounds([{ name: "x", kind: "numeric", values: a }]);
+    const [lo, hi] = bounds.numeric.x!;
+    expect(Math.abs(lo - want.range[0])).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want.range[0])));
+    expect(Math.abs(hi - want.range[1])).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want.range[1])));
+    const outliers = b.filter((x) => checkRecord({ x }, bounds).outlier).length;
+    expect(outliers / b.length).toBe(want.share);
+    const d = numericDrift("x", a, b, { minSample: 1 });
+    if (d.status === "ok") expect(d.outside!.share).toBe(want.share);
+  });
+
+  it("reads a record as the drift table does: missing is not an outlier, an unseen category is, ids are not checked", () => {
+    const ids = Array.from({ length: 1500 }, (_, i) => `id-${i}`);
+    const bounds = outlierBounds([
+      { name: "age", kind: "numeric", values: [...Array.from({ length: 1000 }, (_, i) => 18 + (i % 60)), null, "n/a"] },
+      { name: "city", kind: "categorical", values: ["Oslo", "Bergen", "Oslo", null, ""] },
+      { name: "customer", kind: "categorical", values: ids },
+    ]);
+    expect(bounds.features).toEqual(["age", "city", "customer"]);
+    expect(bounds.categorical.city).toEqual(["Bergen", "Oslo"]);
+    expect(bounds.categorical.customer).toBeUndefined(); // more than MAX_BOUND_CATEGORIES: an id, not a category
+    const read = (r: Record<string, unknown>) => checkRecord(r, bounds);
+    expect(read({ age: 30, city: "Oslo", customer: "id-9999" })).toEqual({ missing: false, outlier: false });
+    expect(read({ age: 130, city: "Oslo", customer: "x" })).toEqual({ missing: false, outlier: true });
+    expect(read({ age: "30", city: "Trondheim", customer: "x" })).toEqual({ missing: false, outlier: true });
+    expect(read({ age: null, city: "Oslo", customer: "x" })).toEqual({ missing: true, outlier: false });
+    expect(read({ age: "NaN", city: " ", customer: "x" })).toEqual({ missing: true, outlier: false });
+    expect(read({ city: "Oslo", customer: "x" })).toEqual({ missing: true, outlier: false });
+  });
+
+  it("counts unseen categories as outside the reference in the drift table", () => {
+    const reference = Array.from({ length: 400 }, (_, i) => ["a", "b", "c"][i % 3]!);
+    const current = Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? "new" : ["a", "b", "c"][i % 3]!));
+    const d = categoricalDrift("cat", reference, current);
+    if (d.status !== "ok") throw new Error("expected a result");
+    expect(d.outside).toEqual({ count: 20, share: 0.1 });
   });
 });

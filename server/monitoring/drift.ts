@@ -21,6 +21,9 @@
  */
 
 import { ksTwoSamplePValue, type KsMethod } from "~/server/monitoring/kolmogorov";
+import { MAX_BOUND_CATEGORIES, OUTLIER_QUANTILES, type OutlierBounds } from "~/server/shared/outliers";
+
+export { OUTLIER_QUANTILES, type OutlierBounds } from "~/server/shared/outliers";
 
 export const MIN_SAMPLE = 100;
 const EPS = 1e-4;
@@ -323,6 +326,11 @@ export type FeatureDrift =
       missing: MissingShare;
       /** Values never seen in the reference, by name, with their share of the current window (at most 10). */
       unseen?: { value: string; count: number; share: number }[];
+      /**
+       * Current values outside the reference: below its 0.1% or above its 99.9% quantile
+       * (numeric; `range` holds the two), or a category never seen in it. Share of present values.
+       */
+      outside?: { count: number; share: number; range?: [number, number] };
       explanation: string;
       bins: { labels: string[]; reference: number[]; current: number[] };
     };
@@ -449,6 +457,8 @@ export function numericDrift(
     else if (v < p5) below++;
   }
   const n = curValues.length;
+  const range: [number, number] = [quantile(sortedRef, OUTLIER_QUANTILES[0]), quantile(sortedRef, OUTLIER_QUANTILES[1])];
+  const outsideCount = curValues.filter((v) => v < range[0] || v > range[1]).length;
   const severity = severityOf(psiValue);
   const constant = sortedRef[0] === sortedRef[sortedRef.length - 1];
   const note = missingNote(feature, missing);
@@ -476,6 +486,7 @@ export function numericDrift(
     pAdjusted: null,
     severity,
     missing,
+    outside: { count: outsideCount, share: outsideCount / n, range },
     explanation,
     bins: { labels, reference: r, current: c },
   };
@@ -534,6 +545,7 @@ export function categoricalDrift(
     severity,
     missing,
     unseen: unseenList.slice(0, 10),
+    outside: { count: c.at(-1)!, share: unseen },
     explanation,
     bins: { labels: bins.labels, reference: r, current: c },
   };
@@ -545,4 +557,51 @@ export function driftReport(features: FeatureDrift[]) {
   const adjusted = benjaminiHochberg(tested.map((f) => f.pValue!));
   tested.forEach((f, i) => (f.pAdjusted = adjusted[i]!));
   return features;
+}
+
+// ---------------------------------------------------------------------------
+// Input outliers, per request
+// ---------------------------------------------------------------------------
+
+/** The bounds of the reference's features; a feature with no present value is checked for missing values only. */
+export function outlierBounds(features: { name: string; kind: "numeric" | "categorical"; values: ArrayLike<unknown> }[]): OutlierBounds {
+  const bounds: OutlierBounds = { features: [], numeric: {}, categorical: {} };
+  for (const f of features) {
+    bounds.features.push(f.name);
+    if (f.kind === "numeric") {
+      const present = split(f.values, toNumberOrMissing).present;
+      if (!present.length) continue;
+      const sorted = Float64Array.from(present).sort();
+      bounds.numeric[f.name] = [quantile(sorted, OUTLIER_QUANTILES[0]), quantile(sorted, OUTLIER_QUANTILES[1])];
+    } else {
+      const cats = new Set(split(f.values, toCategoryOrMissing).present);
+      if (cats.size && cats.size <= MAX_BOUND_CATEGORIES) bounds.categorical[f.name] = [...cats].sort();
+    }
+  }
+  return bounds;
+}
+
+/**
+ * How one logged record reads against the bounds: `missing` when a listed feature is missing
+ * (as the drift functions count it), `outlier` when a present value lies outside its range or
+ * is a category the reference never had. The rollup's SQL (monitoring.service.ts) applies the
+ * same rule inside the database; a test holds the two together.
+ */
+export function checkRecord(record: Record<string, unknown>, bounds: OutlierBounds): { missing: boolean; outlier: boolean } {
+  let missing = false;
+  let outlier = false;
+  for (const name of bounds.features) {
+    const v = record[name];
+    const range = bounds.numeric[name];
+    if (range) {
+      const x = toNumberOrMissing(v);
+      if (x === null) missing = true;
+      else if (x < range[0] || x > range[1]) outlier = true;
+      continue;
+    }
+    const c = toCategoryOrMissing(v);
+    if (c === null) missing = true;
+    else if (bounds.categorical[name] && !bounds.categorical[name].includes(c)) outlier = true;
+  }
+  return { missing, outlier };
 }

@@ -40,6 +40,69 @@ const BUCKETS_SQL = sql.raw(
   `array[${[...LATENCY_BUCKETS_MS.map((b, i) => `count(*) filter (where latency_ms ${i === 0 ? "" : `> ${LATENCY_BUCKETS_MS[i - 1]} and latency_ms `}<= ${b})`), `count(*) filter (where latency_ms > ${LATENCY_BUCKETS_MS.at(-1)})`].map((x) => `(${x})::int`).join(", ")}]`,
 );
 
+/**
+ * Each logged request against its deployment's reference_bounds (alias b), as checkRecord in
+ * drift.ts reads a record: checked when it answered and its body names features (instances)
+ * and bounds exist; missing when a listed feature of any instance is missing (null, absent,
+ * blank, or for a numeric feature not a finite number); outlier when a present value is
+ * outside the feature's range or a category the reference never had. The same rule twice,
+ * in JavaScript for the drift table and here for every request: a test holds them together.
+ */
+const NUMBER_TEXT = String.raw`^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$`;
+const CHECK_SQL = sql.raw(`
+  select
+    l.status = 'ok' and b.bounds is not null and jsonb_typeof(l.inputs->'instances') = 'array' and jsonb_array_length(l.inputs->'instances') > 0 as checked,
+    coalesce(bool_or(x.missing), false) as missing,
+    coalesce(bool_or(x.outlier), false) as outlier
+  from jsonb_array_elements(case when b.bounds is not null and jsonb_typeof(l.inputs->'instances') = 'array' then l.inputs->'instances' else '[]'::jsonb end) i(rec)
+  cross join jsonb_array_elements_text(b.bounds->'features') f(name)
+  cross join lateral (
+    select i.rec->f.name as v, b.bounds->'numeric'->f.name as range, b.bounds->'categorical'->f.name as cats
+  ) c
+  cross join lateral (
+    select case
+      when jsonb_typeof(c.v) = 'number' then (c.v#>>'{}')::numeric
+      when jsonb_typeof(c.v) = 'boolean' then case when c.v = 'true'::jsonb then 1 else 0 end
+      when jsonb_typeof(c.v) = 'string' and c.v#>>'{}' ~ '${NUMBER_TEXT}' then (c.v#>>'{}')::numeric
+    end as num,
+    case
+      when c.v is null or jsonb_typeof(c.v) = 'null' then null
+      when jsonb_typeof(c.v) = 'string' then nullif(btrim(c.v#>>'{}', E' \t\n\r\f\v'), '')
+      else c.v#>>'{}'
+    end as present
+  ) t
+  cross join lateral (
+    select
+      case when c.range is not null then t.num is null else t.present is null end as missing,
+      case
+        when c.range is not null then t.num < (c.range->>0)::numeric or t.num > (c.range->>1)::numeric
+        when c.cats is not null and t.present is not null then not (c.cats ? (c.v#>>'{}'))
+        else false
+      end as outlier
+  ) x
+  where jsonb_typeof(i.rec) = 'object'`);
+
+/**
+ * Checks again the requests of minutes already rolled up, from `from`: after the drift job
+ * stores new bounds (the first for a deployment, or a new reference), the charts' outlier
+ * and missing-input shares of the last day are those of the new reference, not zeros.
+ */
+export async function recheckInputs(deploymentId: string, from: Date) {
+  const r = await getDb().execute(sql`
+    update prediction_rollups p set checked = s.checked, outliers = s.outliers, incomplete = s.incomplete
+    from (
+      select l.model_version_id, l.role, date_trunc('minute', l.at) as minute, (count(*) filter (where q.checked))::int as checked,
+        (count(*) filter (where q.checked and q.outlier))::int as outliers, (count(*) filter (where q.checked and q.missing))::int as incomplete
+      from prediction_logs l
+      left join reference_bounds b on b.deployment_id = l.deployment_id
+      cross join lateral (${CHECK_SQL}) q
+      where l.deployment_id = ${deploymentId} and l.at >= ${from.toISOString()}::timestamptz
+      group by 1, 2, 3
+    ) s
+    where p.deployment_id = ${deploymentId} and p.model_version_id = s.model_version_id and p.role = s.role and p.minute = s.minute`);
+  return { minutes: r.count ?? 0 };
+}
+
 /** Rolls up every deployment's log to the last closed minute. Idempotent. */
 export async function rollUpAll(now = new Date()) {
   const db = getDb();
@@ -50,13 +113,18 @@ export async function rollUpAll(now = new Date()) {
     const [w] = await db.select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
     const from = new Date((w?.rolledUpTo ?? new Date(upTo.getTime() - 24 * 3600_000)).getTime() - LATE_MINUTES * 60_000);
     const r = await db.execute(sql`
-      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets)
-      select deployment_id, workspace_id, model_version_id, role, date_trunc('minute', at), count(*)::int, (count(*) filter (where status = 'error'))::int, sum(rows)::int, sum(latency_ms), ${BUCKETS_SQL}
-      from prediction_logs
-      where deployment_id = ${d.id} and at >= ${from.toISOString()}::timestamptz and at < ${upTo.toISOString()}::timestamptz
+      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets, checked, outliers, incomplete)
+      select l.deployment_id, l.workspace_id, l.model_version_id, l.role, date_trunc('minute', l.at), count(*)::int, (count(*) filter (where l.status = 'error'))::int,
+        sum(l.rows)::int, sum(l.latency_ms), ${BUCKETS_SQL},
+        (count(*) filter (where q.checked))::int, (count(*) filter (where q.checked and q.outlier))::int, (count(*) filter (where q.checked and q.missing))::int
+      from prediction_logs l
+      left join reference_bounds b on b.deployment_id = l.deployment_id
+      cross join lateral (${CHECK_SQL}) q
+      where l.deployment_id = ${d.id} and l.at >= ${from.toISOString()}::timestamptz and l.at < ${upTo.toISOString()}::timestamptz
       group by 1, 2, 3, 4, 5
       on conflict (deployment_id, model_version_id, role, minute) do update set
-        requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets`);
+        requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets,
+        checked = excluded.checked, outliers = excluded.outliers, incomplete = excluded.incomplete`);
     rows += r.count ?? 0;
     await db
       .insert(monitoringWatermarks)
@@ -96,6 +164,9 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
       errors: predictionRollups.errors,
       latencySumMs: predictionRollups.latencySumMs,
       buckets: predictionRollups.latencyBuckets,
+      checked: predictionRollups.checked,
+      outliers: predictionRollups.outliers,
+      incomplete: predictionRollups.incomplete,
     })
     .from(predictionRollups)
     .innerJoin(modelVersions, eq(modelVersions.id, predictionRollups.modelVersionId))

@@ -23,6 +23,8 @@ export const ALERT_METRICS = [
   "traffic",
   "latency_p50",
   "latency_p95",
+  "outlier_share",
+  "missing_share",
 ] as const;
 export type AlertMetric = (typeof ALERT_METRICS)[number];
 
@@ -70,6 +72,15 @@ export const ALERT_METRIC_INFO = {
   traffic: { label: "Traffic (requests/s)", noun: "traffic (requests/s)", hint: "", below: false, anomalyOnly: true, format: plain },
   latency_p50: { label: "Latency p50 (ms)", noun: "latency p50 (ms)", hint: "", below: false, anomalyOnly: true, format: (v) => `${v.toFixed(0)} ms` },
   latency_p95: { label: "Latency p95 (ms)", noun: "latency p95 (ms)", hint: "", below: false, anomalyOnly: true, format: (v) => `${v.toFixed(0)} ms` },
+  outlier_share: {
+    label: "Input outliers (share of requests)",
+    noun: "share of requests with an input outside the reference",
+    hint: "",
+    below: false,
+    anomalyOnly: true,
+    format: share,
+  },
+  missing_share: { label: "Missing inputs (share of requests)", noun: "share of requests with a missing input", hint: "", below: false, anomalyOnly: true, format: share },
   rollout_failed: { label: "Rollout failed", noun: "rollout failed", hint: "raised when a rollout fails", below: false, system: true, format: plain },
 } as const satisfies Record<AlertMetric, MetricInfo>;
 

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { bandOf, baselinePlan, MIN_BASELINE_WINDOWS, outside, robustCentre, samplingSd, windowValue } from "./anomaly";
+import {
+  bandOf,
+  baselinePlan,
+  MIN_BASELINE_WINDOWS,
+  outside,
+  poissonUpperTail,
+  rareEventTail,
+  robustCentre,
+  samplingSd,
+  SENSITIVITY_TAIL,
+  windowValue,
+} from "./anomaly";
 
 const H = 3600_000;
 const DAY = 24 * H;
@@ -85,5 +96,32 @@ describe("the sampling noise of the current window", () => {
   it("is Poisson for traffic", () => {
     expect(samplingSd("traffic", w(0, 0), [], 3, 0.25)).toBeCloseTo(Math.sqrt(0.25 / 180), 12);
     expect(samplingSd("latency_p95", w(100, 0), [], 3, 12)).toBe(0);
+  });
+});
+
+describe("rare events", () => {
+  // scipy.stats.poisson.sf(k - 1, λ) (SciPy 1.17.1):
+  //   python3 -c "from scipy import stats; print([float(stats.poisson.sf(k-1, l)) for k, l in [(3,.58),(1,.01),(10,2.5),(40,20.),(0,3.),(120,50.),(5,1e-4)]])"
+  it.each([
+    [3, 0.58, 0.021185675570364156],
+    [1, 0.01, 0.009950166250831952],
+    [10, 2.5, 0.0002773520946208362],
+    [40, 20, 5.320202511246237e-5],
+    [0, 3, 1],
+    [120, 50, 3.682131314864391e-17],
+    [5, 1e-4, 8.332638918649925e-23],
+  ])("P(X ≥ %d) for Poisson(%d) is SciPy's, far tail included", (k, lambda, want) => {
+    expect(Math.abs(poissonUpperTail(k, lambda) - want) / want).toBeLessThan(1e-9);
+  });
+
+  it("keeps three missing inputs in three quiet minutes from firing at a 1% rate, and lets a burst through", () => {
+    const w = (checked: number, incomplete: number) => ({ requests: checked, errors: 0, buckets: [], checked, incomplete, outliers: 0 });
+    const baseline = Array.from({ length: 60 }, (_, i) => w(70, i % 5 < 3 ? 1 : 0)); // ~0.9% of requests
+    const three = rareEventTail("missing_share", w(70, 3), baseline)!;
+    expect(three).toBeGreaterThan(SENSITIVITY_TAIL.high); // chance, a few times a week
+    expect(rareEventTail("missing_share", w(70, 20), baseline)!).toBeLessThan(SENSITIVITY_TAIL.low);
+    // Common events are judged by the band alone.
+    expect(rareEventTail("missing_share", w(100_000, 3000), baseline)).toBeNull();
+    expect(rareEventTail("latency_p95", w(70, 3), baseline)).toBeNull();
   });
 });

@@ -8,7 +8,15 @@ import { bucketQuantile } from "./latency";
  */
 
 /** The series an anomaly rule may watch (stored in alert_rules.metric). */
-export const ANOMALY_METRICS = ["traffic", "error_rate", "latency_p50", "latency_p95", "latency_p99"] as const satisfies readonly AlertMetric[];
+export const ANOMALY_METRICS = [
+  "traffic",
+  "error_rate",
+  "latency_p50",
+  "latency_p95",
+  "latency_p99",
+  "outlier_share",
+  "missing_share",
+] as const satisfies readonly AlertMetric[];
 export type AnomalyMetric = (typeof ANOMALY_METRICS)[number];
 
 export const isAnomalyMetric = (m: string): m is AnomalyMetric => (ANOMALY_METRICS as readonly string[]).includes(m);
@@ -39,6 +47,20 @@ export const ANOMALY_METRIC_INFO = {
   latency_p50: { label: "Latency p50 (ms)", noun: "p50 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
   latency_p95: { label: "Latency p95 (ms)", noun: "p95 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
   latency_p99: { label: "Latency p99 (ms)", noun: "p99 latency", direction: "above", floor: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
+  outlier_share: {
+    label: "Input outliers (share of requests)",
+    noun: "share of requests with an input outside the reference",
+    direction: "above",
+    floor: 0.005,
+    format: (v) => `${(v * 100).toFixed(1)}%`,
+  },
+  missing_share: {
+    label: "Missing inputs (share of requests)",
+    noun: "share of requests with a missing input",
+    direction: "above",
+    floor: 0.005,
+    format: (v) => `${(v * 100).toFixed(1)}%`,
+  },
 } as const satisfies Record<AnomalyMetric, AnomalyInfo>;
 
 /** Which history the baseline came from: the same hour of the week, of the day, or the hours just before. */
@@ -94,11 +116,71 @@ export function bandOf(metric: AnomalyMetric, samples: readonly number[], sensit
  */
 export function samplingSd(metric: AnomalyMetric, current: AnomalyWindow, baseline: readonly AnomalyWindow[], windowMinutes: number, median: number) {
   if (metric === "traffic") return Math.sqrt(Math.max(median, 0) / (windowMinutes * 60));
-  if (metric !== "error_rate" || !current.requests) return 0;
-  const judged = baseline.filter((w) => w.requests >= MIN_REQUESTS);
-  const requests = judged.reduce((a, w) => a + w.requests, 0);
-  const p = requests ? judged.reduce((a, w) => a + w.errors, 0) / requests : 0;
-  return Math.sqrt((p * (1 - p)) / current.requests);
+  const share = SHARES[metric as keyof typeof SHARES];
+  if (!share) return 0;
+  const n = share.of(current);
+  if (!n) return 0;
+  const judged = baseline.filter((w) => share.of(w) >= MIN_REQUESTS);
+  const total = judged.reduce((a, w) => a + share.of(w), 0);
+  const p = total ? judged.reduce((a, w) => a + share.count(w), 0) / total : 0;
+  return Math.sqrt((p * (1 - p)) / n);
+}
+
+/** The series that are a share of requests: what they count, out of how many. */
+const SHARES = {
+  error_rate: { count: (w: AnomalyWindow) => w.errors, of: (w: AnomalyWindow) => w.requests },
+  outlier_share: { count: (w: AnomalyWindow) => w.outliers ?? 0, of: (w: AnomalyWindow) => w.checked ?? 0 },
+  missing_share: { count: (w: AnomalyWindow) => w.incomplete ?? 0, of: (w: AnomalyWindow) => w.checked ?? 0 },
+} as const;
+
+/**
+ * The upper-tail probability of each sensitivity's cut on a normal scale (scipy.stats.norm.sf
+ * of 5, 3.5 and 2.5): how improbable a count must be before a rare-event share may fire.
+ */
+export const SENSITIVITY_TAIL: Record<Sensitivity, number> = { low: 2.866515718791933e-7, medium: 2.3262907903552502e-4, high: 6.209665325776132e-3 };
+/** Below this many expected events in the window, a share's count is judged by its Poisson tail, not by the band alone. */
+const RARE_EVENTS = 50;
+
+/** P(X ≥ k) for X ~ Poisson(λ), accurate in the far tail (summed upwards from k, not 1 − the rest). */
+export function poissonUpperTail(k: number, lambda: number): number {
+  if (k <= 0) return 1;
+  if (lambda <= 0) return 0;
+  if (k <= lambda) {
+    let term = Math.exp(-lambda);
+    let below = 0;
+    for (let i = 0; i < k; i++) {
+      below += term;
+      term *= lambda / (i + 1);
+    }
+    return Math.min(1, Math.max(0, 1 - below));
+  }
+  let log = -lambda + k * Math.log(lambda);
+  for (let i = 2; i <= k; i++) log -= Math.log(i);
+  let term = Math.exp(log);
+  let sum = 0;
+  for (let i = k; term > sum * 1e-17 && i < k + 100_000; i++) {
+    sum += term;
+    term *= lambda / (i + 1);
+  }
+  return sum;
+}
+
+/**
+ * For a share of requests whose events are rare (errors, outliers, missing inputs at a few
+ * per window), the normal band is too generous to chance: three missing inputs in three
+ * minutes happen a few times a week at a 1% rate. There the count must also be improbable
+ * under the baseline's pooled rate — its Poisson tail below the sensitivity's — before the
+ * rule fires. Null for other metrics, or where events are common enough for the band.
+ */
+export function rareEventTail(metric: AnomalyMetric, current: AnomalyWindow, baseline: readonly AnomalyWindow[]): number | null {
+  const share = SHARES[metric as keyof typeof SHARES];
+  if (!share) return null;
+  const judged = baseline.filter((w) => share.of(w) >= MIN_REQUESTS);
+  const total = judged.reduce((a, w) => a + share.of(w), 0);
+  // Half an event of prior: a deployment that has never failed does not make one failure impossible.
+  const p = (judged.reduce((a, w) => a + share.count(w), 0) + 0.5) / (total + 1);
+  const lambda = p * share.of(current);
+  return lambda > RARE_EVENTS ? null : poissonUpperTail(share.count(current), lambda);
 }
 
 /** Whether a value lies outside the band in the direction that matters for the metric. */
@@ -125,12 +207,14 @@ export function baselinePlan(end: number, windowMinutes: number, historyFrom: nu
   return { kind: "recent", starts: Array.from({ length: count }, (_, i) => start - (i + 1) * w) };
 }
 
-export type AnomalyWindow = { requests: number; errors: number; buckets: number[] };
+/** A window's rollups: requests, errors, the latency histogram, and the requests checked against the reference with their outliers and missing inputs. */
+export type AnomalyWindow = { requests: number; errors: number; buckets: number[]; checked?: number; outliers?: number; incomplete?: number };
 
 /** The metric over one window; null when a rate or latency has too few requests to judge. */
 export function windowValue(metric: AnomalyMetric, x: AnomalyWindow, windowMinutes: number): number | null {
   if (metric === "traffic") return x.requests / (windowMinutes * 60);
+  const share = SHARES[metric as keyof typeof SHARES];
+  if (share) return share.of(x) < MIN_REQUESTS ? null : share.count(x) / share.of(x);
   if (x.requests < MIN_REQUESTS) return null;
-  if (metric === "error_rate") return x.errors / x.requests;
   return bucketQuantile(x.buckets, metric === "latency_p50" ? 0.5 : metric === "latency_p95" ? 0.95 : 0.99);
 }

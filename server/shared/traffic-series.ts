@@ -25,6 +25,10 @@ export type RollupRow = {
   errors: number;
   latencySumMs: number;
   buckets: number[];
+  /** Requests checked against the reference's bounds, and of those with an outlier or a missing feature. */
+  checked?: number;
+  outliers?: number;
+  incomplete?: number;
 };
 
 export type TrafficPoint = {
@@ -37,6 +41,9 @@ export type TrafficPoint = {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /** Share of the checked requests with a feature outside the reference (or missing); null when none was checked. */
+  outlierShare: number | null;
+  missingShare: number | null;
 };
 
 export type TrafficSeries = { key: string; points: TrafficPoint[] };
@@ -51,16 +58,20 @@ export const stepStart = (ms: number, stepMinutes: number) => Math.floor(ms / (s
  */
 export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolledUpTo: Date | null; stepMinutes: number }): TrafficSeries[] {
   const step = opts.stepMinutes * 60_000;
-  type Acc = { requests: number; errors: number; buckets: number[] };
+  type Acc = { requests: number; errors: number; buckets: number[]; checked: number; outliers: number; incomplete: number };
+  const empty = (): Acc => ({ requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0 });
   const series = new Map<string, Map<number, Acc>>();
   for (const r of rows) {
     const key = `v${r.version} ${r.role}`;
     const t = stepStart(r.minute.getTime(), opts.stepMinutes);
     const s = series.get(key) ?? new Map<number, Acc>();
     series.set(key, s);
-    const p = s.get(t) ?? { requests: 0, errors: 0, buckets: emptyBuckets() };
+    const p = s.get(t) ?? empty();
     p.requests += r.requests;
     p.errors += r.errors;
+    p.checked += r.checked ?? 0;
+    p.outliers += r.outliers ?? 0;
+    p.incomplete += r.incomplete ?? 0;
     r.buckets.forEach((c, i) => (p.buckets[i] = (p.buckets[i] ?? 0) + c));
     s.set(t, p);
   }
@@ -73,7 +84,7 @@ export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolled
   return [...series.entries()]
     .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([key, points]) => {
-      for (let t = first; t <= last; t += step) if (!points.has(t)) points.set(t, { requests: 0, errors: 0, buckets: emptyBuckets() });
+      for (let t = first; t <= last; t += step) if (!points.has(t)) points.set(t, empty());
       return {
         key,
         points: [...points.entries()]
@@ -89,6 +100,8 @@ export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolled
             p50: p.requests ? bucketQuantile(p.buckets, 0.5) : null,
             p95: p.requests ? bucketQuantile(p.buckets, 0.95) : null,
             p99: p.requests ? bucketQuantile(p.buckets, 0.99) : null,
+            outlierShare: p.checked ? p.outliers / p.checked : null,
+            missingShare: p.checked ? p.incomplete / p.checked : null,
           })),
       };
     });

@@ -122,6 +122,10 @@ for name, (a, b) in samples.items():
     whole[name] = {"ks": ks(a, b), "wasserstein": float(stats.wasserstein_distance(a, b)), "edges": e,
                    "ref_counts": hr, "cur_counts": hc, "psi": psi(hr, hc),
                    "js": float(jensenshannon(props(hr), props(hc), base=2))}
+    # Input outliers: the reference's 0.1% and 99.9% quantiles (numpy.quantile, linear) and the
+    # share of the current sample outside them.
+    lo, hi = (float(x) for x in np.quantile(a, [0.001, 0.999]))
+    whole[name]["outside"] = {"range": [lo, hi], "share": float(np.mean([(x < lo or x > hi) for x in b]))}
 
 # Missing values: NaN in the samples; SciPy leaves them out with nan_policy="omit".
 with_nan = ref[:]

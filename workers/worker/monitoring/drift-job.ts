@@ -1,8 +1,17 @@
 import { and, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { datasets, datasetVersions, deployments, driftResults, modelVersionDatasets, modelVersions, predictionLogs } from "~/db/schema";
+import { datasets, datasetVersions, deployments, driftResults, modelVersionDatasets, modelVersions, predictionLogs, referenceBounds } from "~/db/schema";
 import { materialize } from "~/server/artifacts/store";
-import { categoricalDrift, driftReport, numericDrift, toCategoryOrMissing, type FeatureDrift } from "~/server/monitoring/drift";
+import {
+  categoricalDrift,
+  driftReport,
+  numericDrift,
+  outlierBounds,
+  toCategoryOrMissing,
+  type FeatureDrift,
+  type OutlierBounds,
+} from "~/server/monitoring/drift";
+import { recheckInputs } from "~/server/monitoring/monitoring.service";
 import { publish } from "~/server/realtime/publish";
 import { featureNames, planInputs, planOutputs, type OutputPlan } from "~/server/shared/tabular";
 import type { ColumnSchema, OnnxSignature } from "~/db/schema/registry";
@@ -28,6 +37,8 @@ export const MAX_REFERENCE = 100_000;
 /** The reservoir's seed: fixed, so a reference is the same sample at every run (recorded in the result). */
 export const REFERENCE_SEED = 20;
 const MAX_CURRENT = 20_000;
+/** How far back requests already rolled up are checked again when a deployment's bounds change. */
+const RECHECK_MS = 24 * 3600_000;
 /** Rows of the reference dataset the model is run over for prediction drift. */
 const MAX_REFERENCE_PREDICTIONS = 20_000;
 
@@ -197,6 +208,7 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
     let features: FeatureDrift[];
     let reference: DriftReference;
     let prediction: FeatureDrift | null = null;
+    let bounds: OutlierBounds;
     if (windowRef) {
       // A window of the deployment's own traffic: the same reading of inputs and outputs on both sides.
       const refLogs = await db
@@ -206,11 +218,12 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
         .orderBy(desc(predictionLogs.at))
         .limit(MAX_REFERENCE);
       const refRecords = recordsOf(refLogs);
-      features = wanted.map((name) => {
+      const refColumns = wanted.map((name) => {
         const values = valuesOf(refRecords, name);
-        if (looksNumeric(values)) return numericDrift(name, values, valuesOf(records, name));
-        return categoricalDrift(name, values, valuesOf(records, name));
+        return { name, kind: looksNumeric(values) ? ("numeric" as const) : ("categorical" as const), values };
       });
+      features = refColumns.map((c) => (c.kind === "numeric" ? numericDrift : categoricalDrift)(c.name, c.values, valuesOf(records, c.name)));
+      bounds = outlierBounds(refColumns);
       if (outPlan)
         prediction = predictionDrift(
           refLogs.flatMap((l) => scoresOf(l.outputs as Record<string, unknown> | null, outPlan)),
@@ -226,6 +239,12 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
         if (col.kind === "num") return numericDrift(c.name, col.values, valuesOf(records, c.name));
         return categoricalDrift(c.name, col.values, valuesOf(records, c.name));
       });
+      bounds = outlierBounds(
+        columns.map((c) => {
+          const col = table.columns.get(c.name)!;
+          return { name: c.name, kind: col.kind === "num" ? "numeric" : "categorical", values: col.values };
+        }),
+      );
       if (outPlan) {
         const refScores = await predictReference(v, table, ref!.sha256).catch((err: unknown) => {
           console.error(`[monitoring] could not run ${d.name}'s model over its reference for prediction drift:`, err);
@@ -263,6 +282,14 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
       maxSeverity,
       sampled: records.length,
     });
+    // What every request is checked against from the next rollup on (input outliers, missing
+    // values); new bounds are applied to the last day already rolled up as well.
+    const [previous] = await db.select({ bounds: referenceBounds.bounds }).from(referenceBounds).where(eq(referenceBounds.deploymentId, d.id));
+    await db
+      .insert(referenceBounds)
+      .values({ deploymentId: d.id, workspaceId: d.workspaceId, modelVersionId: d.primaryVersionId, bounds, computedAt: now })
+      .onConflictDoUpdate({ target: referenceBounds.deploymentId, set: { modelVersionId: d.primaryVersionId, bounds, computedAt: now } });
+    if (JSON.stringify(previous?.bounds) !== JSON.stringify(bounds)) await recheckInputs(d.id, new Date(Date.now() - RECHECK_MS));
     publish.toWorkspace(d.workspaceId, "monitoring.updated", { workspaceId: d.workspaceId, deploymentId: d.id });
     computed++;
   }
