@@ -5,7 +5,9 @@ describe("alert metric catalogue", () => {
   it("describes every stored metric once, and offers all but the event-raised one in the dialog", () => {
     expect(Object.keys(ALERT_METRIC_INFO).sort()).toEqual([...ALERT_METRICS].sort());
     expect(RULE_METRICS).not.toContain("rollout_failed");
-    expect(RULE_METRICS).toHaveLength(ALERT_METRICS.filter((m) => !["rollout_failed", "traffic", "latency_p50", "latency_p95"].includes(m)).length);
+    expect(RULE_METRICS).toHaveLength(
+      ALERT_METRICS.filter((m) => !["rollout_failed", "traffic", "latency_p50", "latency_p95", "outlier_share", "missing_share"].includes(m)).length,
+    );
   });
 
   it("fires below for traffic and the labelled scores, above for the rest", () => {
