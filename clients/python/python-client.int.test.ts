@@ -113,7 +113,7 @@ describe("steward-client (Python)", () => {
     // Every test ran: none skipped for a missing variable.
     expect(output, output).toMatch(/^OK$/m);
     expect(Number(/Ran (\d+) tests?/.exec(output)?.[1])).toBeGreaterThanOrEqual(8);
-  }, 60_000);
+  }, 300_000);
 });
 
 describe("npm run simulate -- --url --token", () => {
@@ -152,5 +152,5 @@ describe("npm run simulate -- --url --token", () => {
     // No token, no local npm start, no database: where to point it.
     expect(nothing.code, nothing.output).toBe(2);
     expect(nothing.output).toContain("--url <steward address> --token <API token>");
-  }, 30_000);
+  }, 120_000);
 });

@@ -133,7 +133,7 @@ class LiveTest(unittest.TestCase):
 
         # The worker runs the validate pipeline; the client waits for its verdict.
         updates: List[object] = []
-        run = st.wait_for_validation("credit", 1, timeout=60, interval=0.2, on_update=updates.append)
+        run = st.wait_for_validation("credit", 1, timeout=240, interval=0.2, on_update=updates.append)
         self.assertIn(run["status"], ("passed", "warned"))
         self.assertEqual(run["id"], pushed["runs"][0])
         self.assertFalse(validation_failed(run))
@@ -155,7 +155,7 @@ class LiveTest(unittest.TestCase):
 
     def test_deployments_and_both_inference_protocols(self) -> None:
         st = self.st
-        rollout = st.wait_for_rollout("scorer-live", timeout=60, interval=0.2)
+        rollout = st.wait_for_rollout("scorer-live", timeout=240, interval=0.2)
         self.assertEqual(rollout["status"], "live", rollout.get("message"))
         self.assertIn("scorer-live", [d["name"] for d in st.list_deployments()])
         d = st.get_deployment("scorer-live")
