@@ -63,6 +63,8 @@ export type RestoreReport = {
   chains: (ChainHead & { intact: boolean; problem: string | null; checkpointsVerified: number; publishedVerified: number })[];
   blobs: { referenced: number; verified: number; missing: string[]; mismatched: string[] };
   deployments: { expected: number; same: number; different: string[] };
+  /** Migrations applied to bring a backup of an earlier release to this release's schema. */
+  migrated: number;
   timings: Record<string, number>;
   ok: boolean;
 };
@@ -366,12 +368,24 @@ export async function restore(dir: string, paths: InstancePaths): Promise<Restor
     }
     timings.artifactsMs = Date.now() - t;
 
+    // A backup of an earlier release holds an earlier schema: bring it to this release's before
+    // verifying with this release's code (npm start would migrate it anyway).
+    const applied = async () =>
+      Number(((await sql`select count(*)::int as n from drizzle.__drizzle_migrations`.catch(() => [{ n: 0 }])) as unknown as [{ n: number }])[0].n);
+    const before = await applied();
+    t = Date.now();
+    const { runMigrations } = await import("../../db/migrate");
+    await runMigrations(paths.databaseUrl);
+    const migrated = (await applied()) - before;
+    timings.migrateMs = Date.now() - t;
+    if (migrated) log(`Migrated the restored database to this release's schema (${migrated} migration${migrated === 1 ? "" : "s"} applied).`);
+
     log("Verifying what was restored…");
     t = Date.now();
     const report = await verifyRestored(sql, paths.artifactDir, manifest, await restoredPublicKeys(dir, manifest));
     timings.verifyMs = Date.now() - t;
     timings.totalMs = Date.now() - t0;
-    return { ...report, timings };
+    return { ...report, migrated, timings };
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -430,7 +444,7 @@ export async function verifyRestored(
   artifactDir: string,
   manifest: Manifest,
   publicKeysPem: string,
-): Promise<Omit<RestoreReport, "timings">> {
+): Promise<Omit<RestoreReport, "timings" | "migrated">> {
   const { keyRing, parsePublishedCheckpoint, publicKeysFromPem, verifyExport } = await import("../../server/audit/verify");
   const keys = keyRing(publicKeysFromPem(publicKeysPem));
   const heads = await chainHeads(sql);
