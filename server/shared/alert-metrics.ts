@@ -80,7 +80,14 @@ export const ALERT_METRIC_INFO = {
     anomalyOnly: true,
     format: share,
   },
-  missing_share: { label: "Missing inputs (share of requests)", noun: "share of requests with a missing input", hint: "", below: false, anomalyOnly: true, format: share },
+  missing_share: {
+    label: "Missing inputs (share of requests)",
+    noun: "share of requests with a missing input",
+    hint: "",
+    below: false,
+    anomalyOnly: true,
+    format: share,
+  },
   rollout_failed: { label: "Rollout failed", noun: "rollout failed", hint: "raised when a rollout fails", below: false, system: true, format: plain },
 } as const satisfies Record<AlertMetric, MetricInfo>;
 
