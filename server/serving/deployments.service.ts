@@ -596,7 +596,29 @@ export async function autoRollbackCanary(deploymentId: string, expectedCanaryVer
 
 /** A failed rollout: back to what served before (no servability check: it was serving). */
 export async function revertTx(tx: Tx, audit: AuditFn, actor: Actor, d: Row, to: Serving, summary: string) {
-  return change(tx, audit, actor, d, { ...to, previousPrimaryVersionId: d.primaryVersionId }, "rollout_reverted", summary, { skipChecks: true });
+  // A following deployment whose alias now holds a version it could not serve would claim to
+  // follow while serving another: it is pinned to what it serves, and says how to follow again.
+  const [holder] = d.following
+    ? await tx
+        .select({ versionId: modelAliases.modelVersionId, version: modelVersions.version })
+        .from(modelAliases)
+        .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
+        .where(and(eq(modelAliases.modelId, d.modelId), eq(modelAliases.alias, d.alias)))
+    : [];
+  const pin = !!holder && holder.versionId !== to.primaryVersionId;
+  const why = pin
+    ? ` Pinned to what it serves: ${d.alias} holds v${holder.version}, which failed to roll out here; follow ${d.alias} again once v${holder.version} can be served.`
+    : "";
+  return change(
+    tx,
+    audit,
+    actor,
+    d,
+    { ...to, previousPrimaryVersionId: d.primaryVersionId, ...(pin ? { following: false } : {}) },
+    "rollout_reverted",
+    summary + why,
+    { skipChecks: true },
+  );
 }
 
 export const SetStatusInput = z.object({ name: DeploymentName, status: z.enum(["active", "stopped"]), expectedRevision: Revision });
