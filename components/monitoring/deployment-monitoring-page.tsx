@@ -17,6 +17,15 @@ import { COLORS } from "./monitoring-format";
 import { PerformanceCard } from "./performance-card";
 
 /** One deployment: traffic, errors and latency over a range; drift by feature; alerts. */
+/** Which chart an anomaly rule's expected band is shaded on (latency quantiles share one). */
+const CHART_OF: Record<string, string> = {
+  traffic: "req/s",
+  error_rate: "errors",
+  outlier_share: "inputs",
+  missing_share: "inputs",
+  prediction_mean: "mean",
+};
+
 export function DeploymentMonitoring({ name }: { name: string }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
@@ -48,6 +57,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
       put(row, `${s.key} p99`, p.p99, 2);
       put(row, `${s.key} outliers`, p.outlierShare === null ? null : p.outlierShare * 100, 2);
       put(row, `${s.key} missing`, p.missingShare === null ? null : p.missingShare * 100, 2);
+      put(row, `${s.key} mean`, p.predictionMean, 4);
       byTime.set(p.t, row);
     }
   }
@@ -57,8 +67,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const bands = (t.data?.bands ?? []).map((b) => ({
     ...b,
     key: `${b.rule} (expected)`,
-    chart:
-      b.metric === "traffic" ? "req/s" : b.metric === "error_rate" ? "errors" : b.metric === "outlier_share" || b.metric === "missing_share" ? "inputs" : "p",
+    chart: CHART_OF[b.metric] ?? "p",
     scale: b.metric === "error_rate" || b.metric === "outlier_share" || b.metric === "missing_share" ? 100 : 1,
   }));
   for (const b of bands)
@@ -72,6 +81,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
   const eventMarks = (t.data?.events ?? []).map((e) => ({ ...e, label: byTime.get(e.t)!.label as string }));
   const keys = (t.data?.series ?? []).map((s) => s.key);
   const checkedAny = (t.data?.series ?? []).some((s) => s.points.some((p) => p.outlierShare !== null));
+  const predictedAny = (t.data?.series ?? []).some((s) => s.points.some((p) => p.predictionMean !== null));
   const features = (d.data?.latest?.features ?? []) as FeatureResult[];
   return (
     <>
@@ -120,18 +130,21 @@ export function DeploymentMonitoring({ name }: { name: string }) {
               { title: "Error rate", suffix: "errors", unit: "%" },
               { title: "Latency p50 · p95 · p99", suffix: "p", unit: " ms" },
               { title: "Input outliers · missing inputs", suffix: "inputs", unit: "%" },
+              ...(predictedAny ? [{ title: "Mean prediction", suffix: "mean", unit: "" }] : []),
             ].map((c) => (
-              <Card key={c.title}>
+              <Card key={c.title} className={c.suffix === "mean" ? "lg:col-span-2" : undefined}>
                 <CardHeader
                   title={c.title}
                   description={
-                    c.suffix === "inputs"
-                      ? checkedAny
-                        ? "Share of requests with an input outside the reference's 0.1–99.9% range or a category it never had (solid), or with an input missing (dashed)"
-                        : "Requests are checked against the drift reference once drift has been computed for this deployment"
-                      : rolledUp
-                        ? `Rolled up to ${rolledUp}; later minutes are in the live card above`
-                        : "Nothing rolled up yet; see the live card above"
+                    c.suffix === "mean"
+                      ? "The model's mean positive-class probability (or regression value) per step, read from its answers"
+                      : c.suffix === "inputs"
+                        ? checkedAny
+                          ? "Share of requests with an input outside the reference's 0.1–99.9% range or a category it never had (solid), or with an input missing (dashed)"
+                          : "Requests are checked against the drift reference once drift has been computed for this deployment"
+                        : rolledUp
+                          ? `Rolled up to ${rolledUp}; later minutes are in the live card above`
+                          : "Nothing rolled up yet; see the live card above"
                   }
                 />
                 <div className="h-56 px-2 py-3">

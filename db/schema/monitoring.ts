@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { workspaces } from "./identity";
 import { modelVersions } from "./registry";
 import { deployments } from "./serving";
@@ -40,6 +40,10 @@ export const predictionRollups = pgTable(
     outliers: integer().notNull().default(0),
     /** Of those, requests with a feature missing (null, absent, "", unparseable). */
     incomplete: integer().notNull().default(0),
+    /** The model's numeric predictions (positive-class probability or regression value) read per row: count, sum and sum of squares. */
+    predictions: integer().notNull().default(0),
+    predictionSum: doublePrecision().notNull().default(0),
+    predictionSqSum: doublePrecision().notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.modelVersionId, t.role, t.minute] }), index("prediction_rollups_minute_idx").on(t.deploymentId, t.minute)],
 );

@@ -32,6 +32,8 @@ describe("anomaly rules on a deployment's own history", () => {
     // One bad upstream field: 40% of requests carry a value outside the reference; then one that drops a field.
     outliers: now - 4 * DAY - 3 * 3600_000,
     missing: now - 5 * DAY - 19 * 3600_000,
+    // The model's scores shift: a mean of 0.30 becomes 0.45.
+    scores: now - 6 * DAY - 11 * 3600_000,
   };
 
   beforeAll(async () => {
@@ -52,6 +54,7 @@ describe("anomaly rules on a deployment's own history", () => {
     );
     await inject(at.outliers, 30, sql`outliers = ceil(checked * 0.4)::int`);
     await inject(at.missing, 30, sql`incomplete = ceil(checked * 0.15)::int`);
+    await inject(at.scores, 30, sql`prediction_sum = predictions * 0.45, prediction_sq_sum = predictions * (0.0225 + 0.45 * 0.45)`);
   });
 
   const judge = (metric: AnomalyMetric, t: number, windowMinutes = 10, sensitivity: Sensitivity = "medium") =>
@@ -82,6 +85,11 @@ describe("anomaly rules on a deployment's own history", () => {
     expect(await judge("missing_share", at.missing + 2 * MIN)).toMatchObject({ status: "ok", firing: true });
     expect(await judge("missing_share", at.missing)).toMatchObject({ status: "ok", firing: false });
     expect(await judge("missing_share", at.outliers + 2 * MIN)).toMatchObject({ status: "ok", firing: false });
+    const scores = await judge("prediction_mean", at.scores + 2 * MIN, 3);
+    expect(scores).toMatchObject({ status: "ok", firing: true });
+    expect(scores.message).toMatch(/^credit-prod: mean prediction 0\.\d+ at \d\d:\d\d UTC over 3 min, expected 0\.2\d*–0\.3\d* from the same hour/);
+    expect(await judge("prediction_mean", at.scores, 3)).toMatchObject({ status: "ok", firing: false });
+    expect(await judge("prediction_mean", at.scores + 5 * MIN)).toMatchObject({ status: "ok", firing: true });
 
     // With every request gone, rates and latencies have nothing to judge; traffic still does.
     expect(await judge("error_rate", at.traffic + 20 * MIN)).toMatchObject({ status: "quiet" });

@@ -64,7 +64,7 @@ async function historyStart(deploymentId: string): Promise<number | null> {
 /** Requests, errors and latency histogram of each window starting at `starts` (ms). */
 async function windows(deploymentId: string, starts: number[], windowMinutes: number): Promise<Map<number, AnomalyWindow>> {
   const out = new Map<number, AnomalyWindow>(
-    starts.map((s) => [s, { requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0 }]),
+    starts.map((s) => [s, { requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0, predictionSqSum: 0 }]),
   );
   if (!starts.length) return out;
   const list = `{${starts.map((s) => new Date(s).toISOString()).join(",")}}`;
@@ -76,8 +76,11 @@ async function windows(deploymentId: string, starts: number[], windowMinutes: nu
     checked: number;
     outliers: number;
     incomplete: number;
+    predictions: number;
+    prediction_sum: number;
+    prediction_sq_sum: number;
   }>(sql`
-    select w.start, r.requests, r.errors, r.latency_buckets, r.checked, r.outliers, r.incomplete
+    select w.start, r.requests, r.errors, r.latency_buckets, r.checked, r.outliers, r.incomplete, r.predictions, r.prediction_sum, r.prediction_sq_sum
     from unnest(${list}::timestamptz[]) as w(start)
     join prediction_rollups r
       on r.deployment_id = ${deploymentId} and r.role <> 'shadow'
@@ -89,6 +92,9 @@ async function windows(deploymentId: string, starts: number[], windowMinutes: nu
     x.checked! += r.checked;
     x.outliers! += r.outliers;
     x.incomplete! += r.incomplete;
+    x.predictions! += r.predictions;
+    x.predictionSum! += r.prediction_sum;
+    x.predictionSqSum! += r.prediction_sq_sum;
     r.latency_buckets.forEach((c, i) => (x.buckets[i]! += c));
   }
   return out;

@@ -83,23 +83,46 @@ const CHECK_SQL = sql.raw(`
   where jsonb_typeof(i.rec) = 'object'`);
 
 /**
+ * The model's numeric predictions in each answered request (alias l, bounds b): the score
+ * output's rows read as scoresOf in the drift job reads them — a number, a row's first value
+ * (a regressor), or the last value of a probability row of at most two classes.
+ */
+const SCORE_SQL = sql.raw(`
+  select count(s.v)::int as n, coalesce(sum(s.v), 0)::float8 as total, coalesce(sum(s.v * s.v), 0)::float8 as squares
+  from jsonb_array_elements(
+    case when l.status = 'ok' and b.bounds ? 'score' and jsonb_typeof(l.outputs->(b.bounds->'score'->>'output')) = 'array'
+      then l.outputs->(b.bounds->'score'->>'output') else '[]'::jsonb end
+  ) o(r)
+  cross join lateral (
+    select case
+      when jsonb_typeof(o.r) = 'number' then (o.r#>>'{}')::float8
+      when jsonb_typeof(o.r) <> 'array' then null
+      when b.bounds->'score'->>'pick' = 'value' and jsonb_typeof(o.r->0) = 'number' then (o.r->>0)::float8
+      when b.bounds->'score'->>'pick' = 'proba' and jsonb_array_length(o.r) <= 2 and jsonb_typeof(o.r->-1) = 'number' then (o.r->>-1)::float8
+    end as v
+  ) s`);
+
+/**
  * Checks again the requests of minutes already rolled up, from `from`: after the drift job
  * stores new bounds (the first for a deployment, or a new reference), the charts' outlier
  * and missing-input shares of the last day are those of the new reference, not zeros.
  */
 export async function recheckInputs(deploymentId: string, from: Date) {
   const r = await getDb().execute(sql`
-    update prediction_rollups p set checked = s.checked, outliers = s.outliers, incomplete = s.incomplete
+    update prediction_rollups r set checked = s.checked, outliers = s.outliers, incomplete = s.incomplete,
+      predictions = s.predictions, prediction_sum = s.prediction_sum, prediction_sq_sum = s.prediction_sq_sum
     from (
       select l.model_version_id, l.role, date_trunc('minute', l.at) as minute, (count(*) filter (where q.checked))::int as checked,
-        (count(*) filter (where q.checked and q.outlier))::int as outliers, (count(*) filter (where q.checked and q.missing))::int as incomplete
+        (count(*) filter (where q.checked and q.outlier))::int as outliers, (count(*) filter (where q.checked and q.missing))::int as incomplete,
+        sum(p.n)::int as predictions, sum(p.total) as prediction_sum, sum(p.squares) as prediction_sq_sum
       from prediction_logs l
       left join reference_bounds b on b.deployment_id = l.deployment_id
       cross join lateral (${CHECK_SQL}) q
+      cross join lateral (${SCORE_SQL}) p
       where l.deployment_id = ${deploymentId} and l.at >= ${from.toISOString()}::timestamptz
       group by 1, 2, 3
     ) s
-    where p.deployment_id = ${deploymentId} and p.model_version_id = s.model_version_id and p.role = s.role and p.minute = s.minute`);
+    where r.deployment_id = ${deploymentId} and r.model_version_id = s.model_version_id and r.role = s.role and r.minute = s.minute`);
   return { minutes: r.count ?? 0 };
 }
 
@@ -113,18 +136,22 @@ export async function rollUpAll(now = new Date()) {
     const [w] = await db.select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
     const from = new Date((w?.rolledUpTo ?? new Date(upTo.getTime() - 24 * 3600_000)).getTime() - LATE_MINUTES * 60_000);
     const r = await db.execute(sql`
-      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets, checked, outliers, incomplete)
+      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets, checked, outliers, incomplete,
+        predictions, prediction_sum, prediction_sq_sum)
       select l.deployment_id, l.workspace_id, l.model_version_id, l.role, date_trunc('minute', l.at), count(*)::int, (count(*) filter (where l.status = 'error'))::int,
         sum(l.rows)::int, sum(l.latency_ms), ${BUCKETS_SQL},
-        (count(*) filter (where q.checked))::int, (count(*) filter (where q.checked and q.outlier))::int, (count(*) filter (where q.checked and q.missing))::int
+        (count(*) filter (where q.checked))::int, (count(*) filter (where q.checked and q.outlier))::int, (count(*) filter (where q.checked and q.missing))::int,
+        sum(p.n)::int, sum(p.total), sum(p.squares)
       from prediction_logs l
       left join reference_bounds b on b.deployment_id = l.deployment_id
       cross join lateral (${CHECK_SQL}) q
+      cross join lateral (${SCORE_SQL}) p
       where l.deployment_id = ${d.id} and l.at >= ${from.toISOString()}::timestamptz and l.at < ${upTo.toISOString()}::timestamptz
       group by 1, 2, 3, 4, 5
       on conflict (deployment_id, model_version_id, role, minute) do update set
         requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets,
-        checked = excluded.checked, outliers = excluded.outliers, incomplete = excluded.incomplete`);
+        checked = excluded.checked, outliers = excluded.outliers, incomplete = excluded.incomplete,
+        predictions = excluded.predictions, prediction_sum = excluded.prediction_sum, prediction_sq_sum = excluded.prediction_sq_sum`);
     rows += r.count ?? 0;
     await db
       .insert(monitoringWatermarks)
@@ -167,6 +194,8 @@ export async function traffic(actor: WorkspaceActor, name: string, range: Range)
       checked: predictionRollups.checked,
       outliers: predictionRollups.outliers,
       incomplete: predictionRollups.incomplete,
+      predictions: predictionRollups.predictions,
+      predictionSum: predictionRollups.predictionSum,
     })
     .from(predictionRollups)
     .innerJoin(modelVersions, eq(modelVersions.id, predictionRollups.modelVersionId))

@@ -18,7 +18,7 @@ const MIN = 60_000;
  * same awkward records and must agree on every minute.
  */
 describe("input outliers and missing inputs, per request", () => {
-  it("checks every answered request against the drift reference as it is rolled up, as the drift table reads a record", async () => {
+  it("checks every answered request against the drift reference as it is rolled up, as the drift table reads a record, and reads its scores as the drift job does", async () => {
     const { workspace, owner, d, logRow } = await servedCredit();
     const now = new Date(Math.floor(Date.now() / MIN) * MIN);
     const at = (i: number) => new Date(now.getTime() - (1 + (i % 20)) * MIN + 1000);
@@ -67,21 +67,49 @@ describe("input outliers and missing inputs, per request", () => {
       () => ({ instances: [] }), // nothing to check
       (r) => ({ instances: [{ ...r, income_k: "1e7" }] }), // exponent text, far above
     ];
+    // Answers in the shapes a probability output takes: [[p0, p1]], [[p]], [p], several rows, and
+    // what is not a binary score (three classes, text, nothing).
+    expect(bounds.score).toMatchObject({ pick: "proba" });
+    const out = bounds.score!.output;
+    const answers: ((p: number) => unknown)[] = [
+      (p) => ({ [out]: [[1 - p, p]] }),
+      (p) => ({ [out]: [[p]] }),
+      (p) => ({ [out]: [p] }),
+      (p) => ({
+        [out]: [
+          [1 - p, p],
+          [p, 1 - p],
+        ],
+      }),
+      (p) => ({ [out]: [[p / 2, p / 2, 1 - p]] }),
+      () => ({ [out]: ["0.5"] }),
+      () => null,
+    ];
     const rows = normal.map((c, i) => {
       const r = { age: c.age, income_k: c.income_k, debt_ratio: c.debt_ratio };
       const inputs = i % 3 === 0 ? odd[(i / 3) % odd.length]!(r) : { instances: [r] };
-      return logRow({ at: at(i), requestId: `r${i}`, status: i % 41 === 0 ? "error" : "ok", inputs, outputs: null });
+      const outputs = answers[i % answers.length]!(((i * 37) % 100) / 100);
+      return logRow({ at: at(i), requestId: `r${i}`, status: i % 41 === 0 ? "error" : "ok", inputs, outputs: outputs as Record<string, unknown> | null });
     });
     await getDb().insert(predictionLogs).values(rows);
     await rollUpAll(now);
 
     // What checkRecord says, minute by minute, for everything logged (the early rows too: the
     // rollup re-reads the five minutes before its watermark, where they are).
-    const expected = new Map<number, { checked: number; outliers: number; incomplete: number }>();
+    const expected = new Map<number, { checked: number; outliers: number; incomplete: number; predictions: number; predictionSum: number }>();
     for (const l of [...early, ...rows]) {
       const minute = Math.floor(l.at.getTime() / MIN) * MIN;
-      const e = expected.get(minute) ?? { checked: 0, outliers: 0, incomplete: 0 };
+      const e = expected.get(minute) ?? { checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0 };
       expected.set(minute, e);
+      // The scores as the drift job's scoresOf reads a probability output.
+      const scoreRows = l.status === "ok" ? (l.outputs as Record<string, unknown> | null)?.[out] : null;
+      for (const r of Array.isArray(scoreRows) ? scoreRows : []) {
+        const v: unknown[] = Array.isArray(r) ? r : [r];
+        if (v.length <= 2 && typeof v.at(-1) === "number") {
+          e.predictions++;
+          e.predictionSum += v.at(-1) as number;
+        }
+      }
       const instances = (l.inputs as { instances?: unknown } | null)?.instances;
       if (l.status !== "ok" || !Array.isArray(instances) || !instances.length) continue;
       const reads = instances.map((x) => checkRecord(x as Record<string, unknown>, bounds));
@@ -90,8 +118,13 @@ describe("input outliers and missing inputs, per request", () => {
       if (reads.some((x) => x.missing)) e.incomplete++;
     }
     const rolled = await getDb().select().from(predictionRollups).where(eq(predictionRollups.deploymentId, d.id));
-    const got = new Map(rolled.map((r) => [r.minute.getTime(), { checked: r.checked, outliers: r.outliers, incomplete: r.incomplete }]));
-    expect(got).toEqual(expected);
+    const got = new Map(
+      rolled.map((r) => [r.minute.getTime(), { checked: r.checked, outliers: r.outliers, incomplete: r.incomplete, predictions: r.predictions }]),
+    );
+    expect(got).toEqual(
+      new Map([...expected].map(([m, e]) => [m, { checked: e.checked, outliers: e.outliers, incomplete: e.incomplete, predictions: e.predictions }])),
+    );
+    for (const r of rolled) expect(r.predictionSum).toBeCloseTo(expected.get(r.minute.getTime())!.predictionSum, 9);
     const total = [...expected.values()].reduce(
       (a, e) => ({ checked: a.checked + e.checked, outliers: a.outliers + e.outliers, incomplete: a.incomplete + e.incomplete }),
       {
@@ -105,6 +138,8 @@ describe("input outliers and missing inputs, per request", () => {
     expect(total.outliers).toBeGreaterThan(40);
     expect(total.incomplete).toBeGreaterThan(30);
     expect(total.outliers + total.incomplete).toBeLessThan(total.checked / 2);
+    const scored = [...expected.values()].reduce((a, e) => a + e.predictions, 0);
+    expect(scored).toBeGreaterThan(200);
 
     // The chart's series: the share of checked requests per step.
     const t = await callerFor(owner).monitoring.traffic({ workspaceId: workspace.id, name: d.name, range: "1h" });
@@ -114,6 +149,7 @@ describe("input outliers and missing inputs, per request", () => {
       const e = expected.get(p.t)!;
       expect(p.outlierShare).toBeCloseTo(e.outliers / e.checked, 12);
       expect(p.missingShare).toBeCloseTo(e.incomplete / e.checked, 12);
+      if (e.predictions) expect(p.predictionMean).toBeCloseTo(e.predictionSum / e.predictions, 9);
     }
 
     // The drift table's column: income_k's far values are outside the reference's range.

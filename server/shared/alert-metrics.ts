@@ -25,6 +25,7 @@ export const ALERT_METRICS = [
   "latency_p95",
   "outlier_share",
   "missing_share",
+  "prediction_mean",
 ] as const;
 export type AlertMetric = (typeof ALERT_METRICS)[number];
 
@@ -87,6 +88,14 @@ export const ALERT_METRIC_INFO = {
     below: false,
     anomalyOnly: true,
     format: share,
+  },
+  prediction_mean: {
+    label: "Mean prediction (probability or value)",
+    noun: "mean prediction",
+    hint: "",
+    below: false,
+    anomalyOnly: true,
+    format: (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)),
   },
   rollout_failed: { label: "Rollout failed", noun: "rollout failed", hint: "raised when a rollout fails", below: false, system: true, format: plain },
 } as const satisfies Record<AlertMetric, MetricInfo>;

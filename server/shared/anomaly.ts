@@ -16,6 +16,7 @@ export const ANOMALY_METRICS = [
   "latency_p99",
   "outlier_share",
   "missing_share",
+  "prediction_mean",
 ] as const satisfies readonly AlertMetric[];
 export type AnomalyMetric = (typeof ANOMALY_METRICS)[number];
 
@@ -38,6 +39,12 @@ type AnomalyInfo = {
   direction: "above" | "both";
   /** The band is never narrower than this either side of the median (the series' own noise floor). */
   floor: number;
+  /**
+   * Nor narrower than this share of the median (0.1 unless said): for traffic, rates and
+   * latencies a 10% wobble is never news. A mean prediction has no such scale — a probability
+   * moving from 0.30 to 0.36 is — so it is judged on its history and its own standard error.
+   */
+  relative?: number;
   format: (v: number) => string;
 };
 
@@ -60,6 +67,14 @@ export const ANOMALY_METRIC_INFO = {
     direction: "above",
     floor: 0.005,
     format: (v) => `${(v * 100).toFixed(1)}%`,
+  },
+  prediction_mean: {
+    label: "Mean prediction (probability or value)",
+    noun: "mean prediction",
+    direction: "both",
+    floor: 0.001,
+    relative: 0,
+    format: (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)),
   },
 } as const satisfies Record<AnomalyMetric, AnomalyInfo>;
 
@@ -106,7 +121,8 @@ function medianOfSorted(s: readonly number[]) {
 export function bandOf(metric: AnomalyMetric, samples: readonly number[], sensitivity: Sensitivity, samplingSd = 0) {
   const { median, spread } = robustCentre(samples);
   const info = ANOMALY_METRIC_INFO[metric];
-  const width = SENSITIVITIES[sensitivity] * Math.max(spread, 0.1 * Math.abs(median), info.floor, samplingSd);
+  const relative: number = "relative" in info ? info.relative : 0.1;
+  const width = SENSITIVITIES[sensitivity] * Math.max(spread, relative * Math.abs(median), info.floor, samplingSd);
   return { median, low: Math.max(0, median - width), high: median + width };
 }
 
@@ -116,6 +132,13 @@ export function bandOf(metric: AnomalyMetric, samples: readonly number[], sensit
  */
 export function samplingSd(metric: AnomalyMetric, current: AnomalyWindow, baseline: readonly AnomalyWindow[], windowMinutes: number, median: number) {
   if (metric === "traffic") return Math.sqrt(Math.max(median, 0) / (windowMinutes * 60));
+  if (metric === "prediction_mean") {
+    // The standard error of the window's mean, from its own spread.
+    const n = current.predictions ?? 0;
+    if (n < 2) return 0;
+    const mean = current.predictionSum! / n;
+    return Math.sqrt(Math.max(0, current.predictionSqSum! / n - mean * mean) / (n - 1));
+  }
   const share = SHARES[metric as keyof typeof SHARES];
   if (!share) return 0;
   const n = share.of(current);
@@ -208,11 +231,23 @@ export function baselinePlan(end: number, windowMinutes: number, historyFrom: nu
 }
 
 /** A window's rollups: requests, errors, the latency histogram, and the requests checked against the reference with their outliers and missing inputs. */
-export type AnomalyWindow = { requests: number; errors: number; buckets: number[]; checked?: number; outliers?: number; incomplete?: number };
+export type AnomalyWindow = {
+  requests: number;
+  errors: number;
+  buckets: number[];
+  checked?: number;
+  outliers?: number;
+  incomplete?: number;
+  /** The model's numeric predictions read in the window: count, sum, sum of squares. */
+  predictions?: number;
+  predictionSum?: number;
+  predictionSqSum?: number;
+};
 
 /** The metric over one window; null when a rate or latency has too few requests to judge. */
 export function windowValue(metric: AnomalyMetric, x: AnomalyWindow, windowMinutes: number): number | null {
   if (metric === "traffic") return x.requests / (windowMinutes * 60);
+  if (metric === "prediction_mean") return (x.predictions ?? 0) < MIN_REQUESTS ? null : x.predictionSum! / x.predictions!;
   const share = SHARES[metric as keyof typeof SHARES];
   if (share) return share.of(x) < MIN_REQUESTS ? null : share.count(x) / share.of(x);
   if (x.requests < MIN_REQUESTS) return null;

@@ -14,4 +14,14 @@ export const MAX_BOUND_CATEGORIES = 1000;
  * feature's range (numeric) or categories (categorical), from the same reference as drift.
  * `features` lists every feature checked for missing values.
  */
-export type OutlierBounds = { features: string[]; numeric: Record<string, [number, number]>; categorical: Record<string, string[]> };
+export type OutlierBounds = {
+  features: string[];
+  numeric: Record<string, [number, number]>;
+  categorical: Record<string, string[]>;
+  /**
+   * Where the rollup reads the model's numeric prediction in a logged answer: the output's
+   * rows, each a number or a row whose first value is it (`value`, a regressor), or a
+   * probability row of at most two classes whose last value is the positive class's (`proba`).
+   */
+  score?: { output: string; pick: "value" | "proba" };
+};

@@ -29,6 +29,9 @@ export type RollupRow = {
   checked?: number;
   outliers?: number;
   incomplete?: number;
+  /** The model's numeric predictions read in the step, and their sum. */
+  predictions?: number;
+  predictionSum?: number;
 };
 
 export type TrafficPoint = {
@@ -44,6 +47,8 @@ export type TrafficPoint = {
   /** Share of the checked requests with a feature outside the reference (or missing); null when none was checked. */
   outlierShare: number | null;
   missingShare: number | null;
+  /** The mean positive-class probability or regression value; null when no prediction was read. */
+  predictionMean: number | null;
 };
 
 export type TrafficSeries = { key: string; points: TrafficPoint[] };
@@ -58,8 +63,8 @@ export const stepStart = (ms: number, stepMinutes: number) => Math.floor(ms / (s
  */
 export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolledUpTo: Date | null; stepMinutes: number }): TrafficSeries[] {
   const step = opts.stepMinutes * 60_000;
-  type Acc = { requests: number; errors: number; buckets: number[]; checked: number; outliers: number; incomplete: number };
-  const empty = (): Acc => ({ requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0 });
+  type Acc = { requests: number; errors: number; buckets: number[]; checked: number; outliers: number; incomplete: number; predictions: number; predictionSum: number };
+  const empty = (): Acc => ({ requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0 });
   const series = new Map<string, Map<number, Acc>>();
   for (const r of rows) {
     const key = `v${r.version} ${r.role}`;
@@ -72,6 +77,8 @@ export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolled
     p.checked += r.checked ?? 0;
     p.outliers += r.outliers ?? 0;
     p.incomplete += r.incomplete ?? 0;
+    p.predictions += r.predictions ?? 0;
+    p.predictionSum += r.predictionSum ?? 0;
     r.buckets.forEach((c, i) => (p.buckets[i] = (p.buckets[i] ?? 0) + c));
     s.set(t, p);
   }
@@ -102,6 +109,7 @@ export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolled
             p99: p.requests ? bucketQuantile(p.buckets, 0.99) : null,
             outlierShare: p.checked ? p.outliers / p.checked : null,
             missingShare: p.checked ? p.incomplete / p.checked : null,
+            predictionMean: p.predictions ? p.predictionSum / p.predictions : null,
           })),
       };
     });

@@ -282,6 +282,8 @@ export async function computeDriftAll(now = new Date(), windowMinutes = 60, only
       maxSeverity,
       sampled: records.length,
     });
+    if (outPlan?.task === "regression") bounds.score = { output: outPlan.value, pick: "value" };
+    else if (outPlan?.proba) bounds.score = { output: outPlan.proba, pick: "proba" };
     // What every request is checked against from the next rollup on (input outliers, missing
     // values); new bounds are applied to the last day already rolled up as well.
     const [previous] = await db.select({ bounds: referenceBounds.bounds }).from(referenceBounds).where(eq(referenceBounds.deploymentId, d.id));
