@@ -89,7 +89,7 @@ describe("input outliers and missing inputs, per request", () => {
       const r = { age: c.age, income_k: c.income_k, debt_ratio: c.debt_ratio };
       const inputs = i % 3 === 0 ? odd[(i / 3) % odd.length]!(r) : { instances: [r] };
       const outputs = answers[i % answers.length]!(((i * 37) % 100) / 100);
-      return logRow({ at: at(i), requestId: `r${i}`, status: i % 41 === 0 ? "error" : "ok", inputs, outputs: outputs as Record<string, unknown> | null });
+      return logRow({ at: at(i), requestId: `r${i}`, status: i % 41 === 0 ? "error" : "ok", inputs, outputs: outputs });
     });
     await getDb().insert(predictionLogs).values(rows);
     await rollUpAll(now);
