@@ -64,7 +64,10 @@ async function historyStart(deploymentId: string): Promise<number | null> {
 /** Requests, errors and latency histogram of each window starting at `starts` (ms). */
 async function windows(deploymentId: string, starts: number[], windowMinutes: number): Promise<Map<number, AnomalyWindow>> {
   const out = new Map<number, AnomalyWindow>(
-    starts.map((s) => [s, { requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0, predictionSqSum: 0 }]),
+    starts.map((s) => [
+      s,
+      { requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0, predictionSqSum: 0 },
+    ]),
   );
   if (!starts.length) return out;
   const list = `{${starts.map((s) => new Date(s).toISOString()).join(",")}}`;

@@ -6,7 +6,8 @@ describe("alert metric catalogue", () => {
     expect(Object.keys(ALERT_METRIC_INFO).sort()).toEqual([...ALERT_METRICS].sort());
     expect(RULE_METRICS).not.toContain("rollout_failed");
     expect(RULE_METRICS).toHaveLength(
-      ALERT_METRICS.filter((m) => !["rollout_failed", "traffic", "latency_p50", "latency_p95", "outlier_share", "missing_share", "prediction_mean"].includes(m)).length,
+      ALERT_METRICS.filter((m) => !["rollout_failed", "traffic", "latency_p50", "latency_p95", "outlier_share", "missing_share", "prediction_mean"].includes(m))
+        .length,
     );
   });
 

@@ -63,7 +63,16 @@ export const stepStart = (ms: number, stepMinutes: number) => Math.floor(ms / (s
  */
 export function shapeTrafficSeries(rows: RollupRow[], opts: { from: Date; rolledUpTo: Date | null; stepMinutes: number }): TrafficSeries[] {
   const step = opts.stepMinutes * 60_000;
-  type Acc = { requests: number; errors: number; buckets: number[]; checked: number; outliers: number; incomplete: number; predictions: number; predictionSum: number };
+  type Acc = {
+    requests: number;
+    errors: number;
+    buckets: number[];
+    checked: number;
+    outliers: number;
+    incomplete: number;
+    predictions: number;
+    predictionSum: number;
+  };
   const empty = (): Acc => ({ requests: 0, errors: 0, buckets: emptyBuckets(), checked: 0, outliers: 0, incomplete: 0, predictions: 0, predictionSum: 0 });
   const series = new Map<string, Map<number, Acc>>();
   for (const r of rows) {
