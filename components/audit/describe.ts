@@ -177,6 +177,8 @@ export function describeEvent(e: EventLike): string {
       return `${who} set a password for signing`;
     case "user.sessions_revoked":
       return `${who} ended every session of ${str(m.email)}`;
+    case "webhook.history_pruned":
+      return `Retention removed ${str(m.deliveries)} finished webhook deliveries (${str(m.attempts)} attempts) older than ${str(m.before).slice(0, 10)}`;
     case "prediction_logs.purged":
       return `Retention removed ${str(m.predictions)} prediction log(s)${m.feedback ? ` and ${str(m.feedback)} ground-truth label(s)` : ""} older than ${str(m.before).slice(0, 10)}`;
     case "model.created":

@@ -14,7 +14,7 @@ import { hashEvent } from "~/server/audit/chain";
 import { mutate } from "~/server/audit/mutate";
 import { uploadModelVersion } from "~/server/registry/models.service";
 import { auditFor, callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
-import { addressAllowed, deliverWebhook, DISABLE_AFTER, MAX_ATTEMPTS, sign } from "./webhooks.service";
+import { addressAllowed, deliverWebhook, DISABLE_AFTER, MAX_ATTEMPTS, pruneWebhookHistory, recordedUrl, sign } from "./webhooks.service";
 
 type Delivered = {
   event: string;
@@ -137,8 +137,20 @@ describe("event webhooks", () => {
     expect(catalogue.groups.find((g) => g.domain === "model")!.events).toContain("model.version_registered");
     expect(catalogue.groups.some((g) => g.domain === "user")).toBe(false);
 
+    // The address is recorded without its path or query, where services put their secrets.
+    const secretUrl = "https://hooks.example.com/services/T0001/B0002/s3cr3tT0k3n?token=abc";
+    await api.update({ workspaceId: ws, id: hook.id, data: { url: secretUrl } });
+    const moved = (await auditFor(ws, "webhook.updated")).find((e) => e.changes && "url" in e.changes)!;
+    expect(moved.changes).toEqual({
+      url: [
+        expect.stringMatching(/^https:\/\/example\.com\/… \(sha256:[0-9a-f]{12}\)$/),
+        expect.stringMatching(/^https:\/\/hooks\.example\.com\/… \(sha256:[0-9a-f]{12}\)$/),
+      ],
+    });
     await api.delete({ workspaceId: ws, id: hook.id });
     expect((await expectAudit(ws, { action: "webhook.deleted", targetId: hook.id })).metadata).toMatchObject({ name: "cd" });
+    expect(JSON.stringify(await auditFor(ws))).not.toMatch(/s3cr3tT0k3n|token=abc/);
+    expect(recordedUrl("https://example.com")).toBe("https://example.com");
     expect((await api.list({ workspaceId: ws })).map((w) => w.name)).toEqual(["pager"]);
     await expectTrpcError(api.delete({ workspaceId: ws, id: hook.id }), "NOT_FOUND");
   });
@@ -316,6 +328,59 @@ describe("event webhooks", () => {
       await flaky.close();
       await broken.close();
     }
+  });
+
+  it("keeps finished deliveries and their attempts for 30 days, pending ones whatever their age, and audits each removal", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const other = await createWorkspace();
+    const api = callerFor(owner).webhooks;
+    const ws = workspace.id;
+    const hook = await api.create({ workspaceId: ws, name: "old", url: "https://example.com/h", events: ["model.*"] });
+    const theirs = await callerFor(other.owner).webhooks.create({ workspaceId: other.workspace.id, name: "theirs", url: "https://example.com/t" });
+    const now = new Date();
+    const ago = (days: number) => new Date(now.getTime() - days * 86_400_000);
+    const row = (webhookId: string, workspaceId: string, state: "pending" | "delivered" | "failed", days: number) => ({
+      webhookId,
+      workspaceId,
+      action: "model.created",
+      payload: {},
+      state,
+      createdAt: ago(days),
+      finishedAt: state === "pending" ? null : ago(days),
+    });
+    const outbox = await getDb()
+      .insert(webhookOutbox)
+      .values([
+        row(hook.id, ws, "delivered", 40),
+        row(hook.id, ws, "failed", 31),
+        row(hook.id, ws, "pending", 60),
+        row(hook.id, ws, "delivered", 5),
+        row(theirs.id, other.workspace.id, "delivered", 10),
+      ])
+      .returning();
+    await getDb()
+      .insert(webhookDeliveries)
+      .values(
+        outbox.map((o) => ({ webhookId: o.webhookId, outboxId: o.id, event: o.action, attempt: 1, status: 200, ok: true, durationMs: 3, at: o.createdAt })),
+      );
+    // An attempt from before the outbox, 45 days old.
+    await getDb()
+      .insert(webhookDeliveries)
+      .values({ webhookId: hook.id, event: "alert.fired", attempt: 1, status: 200, ok: true, durationMs: 3, at: ago(45) });
+
+    const pruned = await pruneWebhookHistory(now);
+    expect(pruned).toEqual([{ workspaceId: ws, deliveries: 2, attempts: 3 }]);
+    const left = await getDb().select().from(webhookOutbox).where(eq(webhookOutbox.webhookId, hook.id));
+    expect(left.map((o) => [o.state, Math.round((now.getTime() - o.createdAt.getTime()) / 86_400_000)]).sort()).toEqual([
+      ["delivered", 5],
+      ["pending", 60],
+    ]);
+    expect(await getDb().select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, hook.id))).toHaveLength(2);
+    expect(await getDb().select().from(webhookOutbox).where(eq(webhookOutbox.webhookId, theirs.id))).toHaveLength(1);
+    expect((await expectAudit(ws, { action: "webhook.history_pruned" })).metadata).toMatchObject({ deliveries: 2, attempts: 3, days: 30 });
+    // Idempotent: nothing more to remove, nothing recorded.
+    expect(await pruneWebhookHistory(now)).toEqual([]);
+    expect(await auditFor(ws, "webhook.history_pruned")).toHaveLength(1);
   });
 
   it("settles every delivery of a job on the queue's last run, none left pending", async () => {

@@ -1,5 +1,5 @@
 import "server-only";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -50,6 +50,61 @@ export const RESPONSE_BODY_LIMIT = 2048;
 
 type Webhook = typeof webhooks.$inferSelect;
 type Outbox = typeof webhookOutbox.$inferSelect;
+
+/**
+ * A webhook address as the audit trail keeps it: its origin and a fingerprint, never its path
+ * or query, where services put their secrets (hooks.slack.com/services/T…/B…/<token>). The
+ * fingerprint (sha256 of the whole address, 12 hex) lets an auditor match an address they
+ * hold; the audit trail is kept for years and exported, a secret must not be in it.
+ */
+export function recordedUrl(url: string) {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `(unparseable address, sha256:${createHash("sha256").update(url).digest("hex").slice(0, 12)})`;
+  }
+  const rest = `${u.pathname}${u.search}`;
+  return rest === "/" || rest === "" ? u.origin : `${u.origin}/… (sha256:${createHash("sha256").update(url).digest("hex").slice(0, 12)})`;
+}
+
+/** Delivery history (finished deliveries and their attempts) is kept this long. */
+export const WEBHOOK_HISTORY_DAYS = 30;
+
+/**
+ * Removes finished deliveries (delivered, failed or skipped) and their attempts older than
+ * WEBHOOK_HISTORY_DAYS, one transaction and audit event per workspace; pending ones stay
+ * whatever their age. Run hourly with the retention job. Idempotent.
+ */
+export async function pruneWebhookHistory(now = new Date()) {
+  const before = new Date(now.getTime() - WEBHOOK_HISTORY_DAYS * 86_400_000);
+  const db = getDb();
+  const due = await db.execute<{ workspace_id: string }>(sql`
+    select distinct workspace_id from ${webhookOutbox} where state <> 'pending' and coalesce(finished_at, created_at) < ${before.toISOString()}::timestamptz
+    union
+    select distinct w.workspace_id from ${webhookDeliveries} d join ${webhooks} w on w.id = d.webhook_id where d.outbox_id is null and d.at < ${before.toISOString()}::timestamptz`);
+  const pruned: { workspaceId: string; deliveries: number; attempts: number }[] = [];
+  for (const { workspace_id: workspaceId } of due) {
+    const r = await mutate({ type: "system", job: "webhook-retention", workspaceId }, async (tx, audit) => {
+      const attempts = await tx.execute(sql`
+        delete from ${webhookDeliveries} d using ${webhooks} w
+        where w.id = d.webhook_id and w.workspace_id = ${workspaceId} and d.at < ${before.toISOString()}::timestamptz
+          and (d.outbox_id is null or d.outbox_id in (
+            select id from ${webhookOutbox} where workspace_id = ${workspaceId} and state <> 'pending' and coalesce(finished_at, created_at) < ${before.toISOString()}::timestamptz))`);
+      const deliveries = await tx.execute(sql`
+        delete from ${webhookOutbox} where workspace_id = ${workspaceId} and state <> 'pending' and coalesce(finished_at, created_at) < ${before.toISOString()}::timestamptz`);
+      const out = { workspaceId, deliveries: deliveries.count ?? 0, attempts: attempts.count ?? 0 };
+      audit({
+        action: "webhook.history_pruned",
+        target: { type: "workspace", id: workspaceId },
+        metadata: { deliveries: out.deliveries, attempts: out.attempts, before: before.toISOString(), days: WEBHOOK_HISTORY_DAYS },
+      });
+      return out;
+    });
+    pruned.push(r);
+  }
+  return pruned;
+}
 
 function checkUrl(url: string) {
   // An address typed as such is checked now; names are resolved and checked at each delivery.
@@ -115,7 +170,7 @@ export async function createWebhook(actor: WorkspaceActor, raw: CreateWebhookInp
       audit({
         action: "webhook.created",
         target: { type: "webhook", id: w!.id },
-        metadata: { name: input.name, url: input.url, events: input.events, models: input.models, deployments: input.deployments },
+        metadata: { name: input.name, url: recordedUrl(input.url), events: input.events, models: input.models, deployments: input.deployments },
       });
       return w!;
     },
@@ -152,7 +207,8 @@ export async function updateWebhook(actor: WorkspaceActor, raw: UpdateWebhookInp
       const changes: Record<string, [unknown, unknown]> = {};
       for (const k of ["name", "url", "events", "models", "deployments"] as const) {
         const next = data[k];
-        if (next !== undefined && JSON.stringify(next) !== JSON.stringify(before[k])) changes[k] = [before[k], next];
+        if (next !== undefined && JSON.stringify(next) !== JSON.stringify(before[k]))
+          changes[k] = k === "url" ? [recordedUrl(before.url), recordedUrl(next as string)] : [before[k], next];
       }
       if (!Object.keys(changes).length) throw new AppError("INVALID", "Nothing to change: the webhook already has these settings.", { field: "data" });
       const [after] = await tx
@@ -191,7 +247,7 @@ export async function deleteWebhook(actor: WorkspaceActor, raw: { id: string }, 
     async (tx, audit) => {
       const w = await findForUpdate(tx, actor, id);
       await tx.delete(webhooks).where(eq(webhooks.id, w.id));
-      audit({ action: "webhook.deleted", target: { type: "webhook", id: w.id }, metadata: { name: w.name, url: w.url } });
+      audit({ action: "webhook.deleted", target: { type: "webhook", id: w.id }, metadata: { name: w.name, url: recordedUrl(w.url) } });
     },
     meta,
   );

@@ -91,6 +91,7 @@ export const AUDIT_ACTIONS = [
   "webhook.disabled",
   "webhook.updated",
   "webhook.deleted",
+  "webhook.history_pruned",
   "token.created",
   "token.revoked",
 ] as const;
