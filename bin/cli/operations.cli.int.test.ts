@@ -5,14 +5,14 @@ import { Readable } from "node:stream";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { deployments } from "~/db/schema";
+import { deployments, rollouts } from "~/db/schema";
 import type { PolicyRules } from "~/db/schema/reviews";
 import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { mutate } from "~/server/audit/mutate";
 import { fireSystemIncidentTx } from "~/server/monitoring/alerts.service";
 import { uploadModelVersion } from "~/server/registry/models.service";
-import { createDeployment } from "~/server/serving/deployments.service";
+import { createDeployment, setFollow } from "~/server/serving/deployments.service";
 import { createToken } from "~/server/tokens/tokens.service";
 import { restServer, runCli } from "~/test/cli";
 import { expectAudit } from "~/test/helpers";
@@ -197,6 +197,41 @@ describe("steward reviews: comment, approve, reject, withdraw, list", { timeout:
         [n3, "withdrawn"],
       ].sort(),
     );
+  });
+});
+
+describe("steward deployments wait", { timeout: 90_000 }, () => {
+  it("exits 7 when the rollout is still pending at its timeout, 0 once it is live, 6 with the reason when it failed", async () => {
+    const ops = ws.members[0]!;
+    const created = await createDeployment(ops.wsActor, { name: "m-wait", environment: "staging", model: "m", alias: "dev", follow: false, version: 1 });
+    // No inference replica runs here: the rollout stays pending until the test settles it.
+    const timedOut = await run("ops", ["deployments", "wait", "m-wait", "--timeout", "0"]);
+    expect(timedOut.code, timedOut.stderr).toBe(7);
+    expect(timedOut.stderr).toMatch(
+      /m-wait: still waiting for revision \d+ after 0 s \(rollout of v1 is pending: waiting for the inference replicas to report\)/,
+    );
+
+    const live = run("ops", ["--json", "deployments", "wait", "m-wait", created.rolloutId, "--timeout", "600"]);
+    await getDb()
+      .update(rollouts)
+      .set({ status: "live", reports: { "replica-a": "ok" }, settledAt: new Date() })
+      .where(eq(rollouts.id, created.rolloutId));
+    const liveOut = await live;
+    expect(liveOut.code, liveOut.stderr).toBe(0);
+    expect(JSON.parse(liveOut.stdout)).toMatchObject({ id: created.rolloutId, status: "live", primary: 1, replicas: ["replica-a"] });
+
+    const change = await setFollow(ops.wsActor, { name: "m-wait", follow: false, version: 2 });
+    const failed = run("ops", ["deployments", "wait", "m-wait", "--timeout", "600"]);
+    await getDb()
+      .update(rollouts)
+      .set({ status: "failed", reason: "v2's artifact failed its sha256 check", failedReplica: "replica-a", settledAt: new Date() })
+      .where(eq(rollouts.id, change.rolloutId));
+    const failedOut = await failed;
+    expect(failedOut.code, failedOut.stderr).toBe(6);
+    expect(failedOut.stdout).toContain("m-wait: rollout of v2 failed: v2's artifact failed its sha256 check");
+
+    const unknown = await run("ops", ["deployments", "wait", "nope", "--timeout", "0"]);
+    expect(unknown.code).toBe(3);
   });
 });
 
