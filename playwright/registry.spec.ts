@@ -103,3 +103,28 @@ test("upload a dataset and two model versions in the browser, then read the mode
   await shot(page, "14-api-reference");
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("dark mode hydrates without errors: nothing the server renders depends on a theme it cannot know", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.emulateMedia({ colorScheme: "dark" });
+  const me = person("Dark");
+  await signUp(page, A(), me);
+  await expect(page).toHaveURL(/\/workspaces$/);
+  const slug = `dark-${me.email.slice(5, 11)}`;
+  await page.getByLabel("Name", { exact: true }).fill("Night Shift");
+  await page.getByLabel("URL name").fill(slug);
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await expect(page).toHaveURL(new RegExp(`/w/${slug}$`));
+  // Whole page loads, each hydrating what the server sent.
+  for (const p of ["", "/models", "/datasets", "/pipelines", "/deployments", "/monitoring", "/reviews", "/governance", "/settings"]) {
+    await page.goto(`${A()}/w/${slug}${p}`);
+    await waitLive(page);
+  }
+  expect(await page.evaluate(() => document.documentElement.classList.contains("dark"))).toBe(true);
+  await expect(page.getByRole("button", { name: "Toggle dark mode" })).toBeVisible();
+  expect(errors.filter((e) => /hydrat|#418|#423|#425|didn't match/i.test(e))).toEqual([]);
+});

@@ -5,7 +5,7 @@ import { linter, lintGutter, type Diagnostic } from "@codemirror/lint";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import CodeMirror from "@uiw/react-codemirror";
 import { Play, Save } from "lucide-react";
-import { useTheme } from "next-themes";
+import { useResolvedTheme } from "~/components/ui/use-theme";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { toast } from "sonner";
@@ -90,7 +90,7 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const router = useRouter();
-  const { resolvedTheme } = useTheme();
+  const { theme: resolvedTheme } = useResolvedTheme();
   const canDefine = useCan("pipeline:define");
   const canRun = useCan("pipeline:run");
   const isNew = initialName === null;

@@ -4,7 +4,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { Background, ReactFlow, type Edge, type Node } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { RotateCcw, Square } from "lucide-react";
-import { useTheme } from "next-themes";
+import { useResolvedTheme } from "~/components/ui/use-theme";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useRef, useState } from "react";
@@ -45,7 +45,7 @@ const NODE_BORDER: Record<string, string> = {
 
 /** The run's DAG, columns by depth; a click selects a step. */
 function RunGraph({ steps, selected, onSelect }: { steps: RunStep[]; selected: string | null; onSelect: (key: string) => void }) {
-  const { resolvedTheme } = useTheme();
+  const { theme: resolvedTheme } = useResolvedTheme();
   const { nodes, edges } = useMemo(() => {
     const depth = new Map<string, number>();
     const d = (k: string): number => {

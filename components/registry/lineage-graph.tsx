@@ -2,7 +2,7 @@
 
 import { Background, Controls, ReactFlow, type Edge, type Node } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { useTheme } from "next-themes";
+import { useResolvedTheme } from "~/components/ui/use-theme";
 import { useMemo } from "react";
 
 type Version = {
@@ -14,7 +14,7 @@ type Version = {
 
 /** dataset versions → model versions (with parent edges) → aliases, laid out in three columns. */
 export function LineageGraph({ model, versions, aliases }: { model: string; versions: Version[]; aliases: { alias: string; version: number }[] }) {
-  const { resolvedTheme } = useTheme();
+  const { theme: resolvedTheme } = useResolvedTheme();
   const { nodes, edges } = useMemo(() => {
     const nodes: Node[] = [];
     const edges: Edge[] = [];

@@ -154,7 +154,7 @@ function MobileNav() {
 
 export function AppShell({ children }: { children: React.ReactNode }) {
   const { workspace, user } = useWorkspace();
-  const { resolvedTheme, setTheme } = useTheme();
+  const { setTheme } = useTheme();
   return (
     <div className="flex min-h-screen">
       <aside className="sticky top-0 hidden h-screen w-56 shrink-0 flex-col border-r border-border bg-panel md:flex">
@@ -173,9 +173,11 @@ export function AppShell({ children }: { children: React.ReactNode }) {
               type="button"
               className="rounded-md p-2 text-muted hover:bg-subtle"
               aria-label="Toggle dark mode"
-              onClick={() => setTheme(resolvedTheme === "dark" ? "light" : "dark")}
+              onClick={() => setTheme(document.documentElement.classList.contains("dark") ? "light" : "dark")}
             >
-              {resolvedTheme === "dark" ? <Sun className="size-4" /> : <Moon className="size-4" />}
+              {/* Both icons, shown by the `dark` class: the server does not know the theme, so nothing here may depend on it. */}
+              <Sun className="hidden size-4 dark:block" aria-hidden />
+              <Moon className="size-4 dark:hidden" aria-hidden />
             </button>
             <div className="hidden text-right text-sm leading-tight sm:block">
               <div className="font-medium" data-testid="current-user">
