@@ -91,6 +91,7 @@ test("edit the validate pipeline with inline errors, register a version, watch i
   await page.getByRole("tab", { name: "Report" }).click();
   const report = page.getByTestId("validation-report");
   await expect(report.getByTestId("checks-table")).toContainText("evaluate.roc_auc");
+  await expect(report.getByTestId("checks-table")).toContainText("ROC AUC");
   await expect(report.getByTestId("confusion-matrix")).toBeVisible();
   await expect(report.getByTestId("roc-chart").locator("svg path.recharts-curve").first()).toBeVisible();
   await expect(report.getByTestId("fairness-chart")).toBeVisible();
@@ -101,7 +102,9 @@ test("edit the validate pipeline with inline errors, register a version, watch i
   // The model page shows the version's checks and links to the full report.
   await page.getByRole("link", { name: "Open credit-risk@1" }).click();
   const checks = page.getByTestId("version-checks");
-  await expect(checks.getByTestId("check-chips")).toContainText("evaluate.roc_auc");
+  // Chips read as people do ("ROC AUC"), the key on hover.
+  await expect(checks.getByTestId("check-chips")).toContainText("ROC AUC");
+  await expect(checks.getByTestId("check-chips").locator('[title^="evaluate.roc_auc: "]')).toHaveCount(1);
   await checks.getByRole("link", { name: "Full report" }).click();
   await expect(page.getByRole("heading", { name: "Validation of credit-risk v1" })).toBeVisible();
   await expect(page.getByTestId("calibration-chart")).toBeVisible();

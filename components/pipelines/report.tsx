@@ -1,5 +1,6 @@
 "use client";
 
+import { checkLabel } from "~/server/shared/check-labels";
 import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { Card, CardHeader } from "~/components/ui/card";
 import { fmt, StatusBadge } from "./status";
@@ -34,9 +35,10 @@ export function ChecksTable({ checks }: { checks: Check[] }) {
       <tbody className="divide-y divide-border">
         {checks.map((c) => (
           <tr key={c.name} data-check={c.name}>
-            <td className="px-4 py-1.5 font-mono text-xs">
-              {c.name}
-              {!c.required && <span className="ml-2 font-sans text-muted">(informative)</span>}
+            <td className="px-4 py-1.5 text-xs">
+              <span className="font-medium">{checkLabel(c.name)}</span>
+              {!c.required && <span className="ml-2 text-muted">(informative)</span>}
+              <span className="block font-mono text-[10px] text-muted">{c.name}</span>
             </td>
             <td className="px-4 py-1.5">
               <StatusBadge status={c.status} />

@@ -1,5 +1,6 @@
 "use client";
 
+import { checkLabel } from "~/server/shared/check-labels";
 import { useQuery } from "@tanstack/react-query";
 import { ShieldQuestion } from "lucide-react";
 import Link from "next/link";
@@ -59,10 +60,10 @@ export function VersionChecks({ name, version }: { name: string; version: number
             <span
               key={c.name}
               className="inline-flex items-center gap-1.5 rounded-md border border-border px-2 py-1 text-xs"
-              title={`${c.message}${c.threshold ? ` (${c.threshold})` : ""}`}
+              title={`${c.name}: ${c.message}${c.threshold ? ` (${c.threshold})` : ""}`}
             >
               <StatusBadge status={c.status} />
-              <span className="font-mono">{c.name}</span>
+              <span>{checkLabel(c.name)}</span>
             </span>
           ))}
         </div>

@@ -1,5 +1,6 @@
 "use client";
 
+import { checkLabel } from "~/server/shared/check-labels";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
 import { Badge } from "~/components/ui/badge";
@@ -35,7 +36,10 @@ export function ChecksSection({ room }: { room: Room }) {
                 <td className="px-5 py-1.5">
                   <Badge tone={c.status === "pass" ? "passing" : c.status === "warn" ? "warning" : "failing"}>{c.status}</Badge>
                 </td>
-                <td className="px-3 py-1.5 font-mono text-xs">{c.name}</td>
+                <td className="px-3 py-1.5 text-xs">
+                  {checkLabel(c.name)}
+                  <span className="block font-mono text-[10px] text-muted">{c.name}</span>
+                </td>
                 <td className="px-3 py-1.5 text-right tabular-nums">
                   <CheckValue value={c.value} message={c.message} />
                 </td>
