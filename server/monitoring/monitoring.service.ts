@@ -103,27 +103,38 @@ const SCORE_SQL = sql.raw(`
   ) s`);
 
 /**
- * Checks again the requests of minutes already rolled up, from `from`: after the drift job
- * stores new bounds (the first for a deployment, or a new reference), the charts' outlier
- * and missing-input shares of the last day are those of the new reference, not zeros.
+ * Rolls one deployment's log in [from, upTo) into whole-minute rollups (an upsert of each
+ * minute, so running it again over the same minutes changes nothing).
+ */
+async function rollUpRange(deploymentId: string, from: Date, upTo: Date) {
+  const r = await getDb().execute(sql`
+    insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets, checked, outliers, incomplete,
+      predictions, prediction_sum, prediction_sq_sum)
+    select l.deployment_id, l.workspace_id, l.model_version_id, l.role, date_trunc('minute', l.at), count(*)::int, (count(*) filter (where l.status = 'error'))::int,
+      sum(l.rows)::int, sum(l.latency_ms), ${BUCKETS_SQL},
+      (count(*) filter (where q.checked))::int, (count(*) filter (where q.checked and q.outlier))::int, (count(*) filter (where q.checked and q.missing))::int,
+      sum(p.n)::int, sum(p.total), sum(p.squares)
+    from prediction_logs l
+    left join reference_bounds b on b.deployment_id = l.deployment_id
+    cross join lateral (${CHECK_SQL}) q
+    cross join lateral (${SCORE_SQL}) p
+    where l.deployment_id = ${deploymentId} and l.at >= ${from.toISOString()}::timestamptz and l.at < ${upTo.toISOString()}::timestamptz
+    group by 1, 2, 3, 4, 5
+    on conflict (deployment_id, model_version_id, role, minute) do update set
+      requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets,
+      checked = excluded.checked, outliers = excluded.outliers, incomplete = excluded.incomplete,
+      predictions = excluded.predictions, prediction_sum = excluded.prediction_sum, prediction_sq_sum = excluded.prediction_sq_sum`);
+  return r.count ?? 0;
+}
+
+/**
+ * Rolls up again the minutes already rolled up, from `from`: after the drift job stores new
+ * bounds (the first for a deployment, or a new reference), the charts' outlier and
+ * missing-input shares of the last day are those of the new reference, not zeros.
  */
 export async function recheckInputs(deploymentId: string, from: Date) {
-  const r = await getDb().execute(sql`
-    update prediction_rollups r set checked = s.checked, outliers = s.outliers, incomplete = s.incomplete,
-      predictions = s.predictions, prediction_sum = s.prediction_sum, prediction_sq_sum = s.prediction_sq_sum
-    from (
-      select l.model_version_id, l.role, date_trunc('minute', l.at) as minute, (count(*) filter (where q.checked))::int as checked,
-        (count(*) filter (where q.checked and q.outlier))::int as outliers, (count(*) filter (where q.checked and q.missing))::int as incomplete,
-        sum(p.n)::int as predictions, sum(p.total) as prediction_sum, sum(p.squares) as prediction_sq_sum
-      from prediction_logs l
-      left join reference_bounds b on b.deployment_id = l.deployment_id
-      cross join lateral (${CHECK_SQL}) q
-      cross join lateral (${SCORE_SQL}) p
-      where l.deployment_id = ${deploymentId} and l.at >= ${from.toISOString()}::timestamptz
-      group by 1, 2, 3
-    ) s
-    where r.deployment_id = ${deploymentId} and r.model_version_id = s.model_version_id and r.role = s.role and r.minute = s.minute`);
-  return { minutes: r.count ?? 0 };
+  const [w] = await getDb().select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, deploymentId));
+  return { minutes: w ? await rollUpRange(deploymentId, from, w.rolledUpTo) : 0 };
 }
 
 /** Rolls up every deployment's log to the last closed minute. Idempotent. */
@@ -135,29 +146,13 @@ export async function rollUpAll(now = new Date()) {
   for (const d of list) {
     const [w] = await db.select().from(monitoringWatermarks).where(eq(monitoringWatermarks.deploymentId, d.id));
     const from = new Date((w?.rolledUpTo ?? new Date(upTo.getTime() - 24 * 3600_000)).getTime() - LATE_MINUTES * 60_000);
-    const r = await db.execute(sql`
-      insert into prediction_rollups (deployment_id, workspace_id, model_version_id, role, minute, requests, errors, rows, latency_sum_ms, latency_buckets, checked, outliers, incomplete,
-        predictions, prediction_sum, prediction_sq_sum)
-      select l.deployment_id, l.workspace_id, l.model_version_id, l.role, date_trunc('minute', l.at), count(*)::int, (count(*) filter (where l.status = 'error'))::int,
-        sum(l.rows)::int, sum(l.latency_ms), ${BUCKETS_SQL},
-        (count(*) filter (where q.checked))::int, (count(*) filter (where q.checked and q.outlier))::int, (count(*) filter (where q.checked and q.missing))::int,
-        sum(p.n)::int, sum(p.total), sum(p.squares)
-      from prediction_logs l
-      left join reference_bounds b on b.deployment_id = l.deployment_id
-      cross join lateral (${CHECK_SQL}) q
-      cross join lateral (${SCORE_SQL}) p
-      where l.deployment_id = ${d.id} and l.at >= ${from.toISOString()}::timestamptz and l.at < ${upTo.toISOString()}::timestamptz
-      group by 1, 2, 3, 4, 5
-      on conflict (deployment_id, model_version_id, role, minute) do update set
-        requests = excluded.requests, errors = excluded.errors, rows = excluded.rows, latency_sum_ms = excluded.latency_sum_ms, latency_buckets = excluded.latency_buckets,
-        checked = excluded.checked, outliers = excluded.outliers, incomplete = excluded.incomplete,
-        predictions = excluded.predictions, prediction_sum = excluded.prediction_sum, prediction_sq_sum = excluded.prediction_sq_sum`);
-    rows += r.count ?? 0;
+    const count = await rollUpRange(d.id, from, upTo);
+    rows += count;
     await db
       .insert(monitoringWatermarks)
       .values({ deploymentId: d.id, rolledUpTo: upTo })
       .onConflictDoUpdate({ target: monitoringWatermarks.deploymentId, set: { rolledUpTo: upTo, updatedAt: new Date() } });
-    if ((r.count ?? 0) > 0) publish.toWorkspace(d.workspaceId, "monitoring.updated", { workspaceId: d.workspaceId, deploymentId: d.id });
+    if (count > 0) publish.toWorkspace(d.workspaceId, "monitoring.updated", { workspaceId: d.workspaceId, deploymentId: d.id });
   }
   return { deployments: list.length, rows };
 }
