@@ -62,12 +62,11 @@ afterAll(() => {
   for (const s of servers) s.child.kill("SIGKILL");
 });
 
-async function until<T>(what: string, read: () => Promise<T | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls until `read` gives a value: no deadline of its own (the test's timeout bounds it), so a busy machine is slow, not failing. */
+async function until<T>(_what: string, read: () => Promise<T | null | false>): Promise<T> {
   for (;;) {
     const v = await read();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${servers.map((s) => s.out.slice(-1000)).join("\n")}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
