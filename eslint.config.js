@@ -43,7 +43,7 @@ const INSPECT = [
   ),
 ];
 // Telemetry: tables that record what happened to the system, not governed state (sign-in
-// sessions and throttles, last-used stamps, replica heartbeats and minutes, rollups and
+// sessions, throttles and signing challenges, last-used stamps, replica heartbeats and minutes, rollups and
 // watermarks, performance windows, step logs, prediction logs and ground truth, webhook
 // deliveries, inbox read marks). They may be written without an audit event.
 const TELEMETRY_TABLES = [
@@ -67,6 +67,7 @@ const TELEMETRY_TABLES = [
   "stepLogs",
   "webhookDeliveries",
   "processExits",
+  "signingChallenges",
 ];
 const WRITE = `CallExpression[callee.property.name=/^(insert|update|delete)$/]:not([arguments.0.name=/^(${TELEMETRY_TABLES.join("|")})$/])`;
 // Step claims and leases (server/pipelines/step-lifecycle.ts) move a step to "running" without an event; its result is audited.

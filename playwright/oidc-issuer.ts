@@ -28,6 +28,8 @@ export async function startOidcIssuer(port: number, redirectUris: string[]) {
     cookies: { keys: ["steward-e2e-cookie-key"] },
     pkce: { required: () => true },
   });
+  // An issuer fault shows in the test's output, not only as the provider's "oops! something went wrong".
+  provider.on("server_error", (_ctx: unknown, err: Error) => console.error("[oidc-issuer]", err));
   const server: Server = await new Promise((resolve) => {
     const s = provider.listen(port, "127.0.0.1", () => resolve(s));
   });

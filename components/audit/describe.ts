@@ -128,7 +128,7 @@ export function describeEvent(e: EventLike): string {
     case "review.signed":
       return `${str(m.signer)} (${role(m.role)}) signed review #${str(m.number)}: ${m.decision === "approve" ? "approved" : "rejected"} — "${str(m.meaning)}"`;
     case "review.signature_refused":
-      return `${who} failed to sign review #${str(m.number)}: wrong password`;
+      return `${who} failed to sign review #${str(m.number)}: ${SIGN_REFUSALS[str(m.reason)] ?? "wrong password"}`;
     case "review.approved":
       return `Review #${str(m.number)} approved: ${str(m.model)} v${str(m.version)} moved to ${str(m.alias)}`;
     case "review.rejected":
@@ -212,3 +212,14 @@ export function describeEvent(e: EventLike): string {
       return `${who}: ${e.action}`;
   }
 }
+
+/** Why a re-authentication for a signature failed (server/reviews/signing.service.ts, sso-signing.service.ts). */
+const SIGN_REFUSALS: Record<string, string> = {
+  wrong_password: "wrong password",
+  sso_error: "the identity provider refused the login",
+  sso_invalid_response: "the identity provider's answer could not be verified",
+  sso_no_auth_time: "the identity provider did not say when they logged in",
+  sso_stale_login: "the identity provider did not ask for their credentials again",
+  sso_no_email: "no verified e-mail from the identity provider",
+  sso_other_person: "logged in at the identity provider as someone else",
+};

@@ -290,3 +290,45 @@ export const notifications = pgTable(
       .where(sql`read_at is null`),
   ],
 );
+
+/**
+ * A signature waiting for a fresh single-sign-on login (server/reviews/sso-signing.ts): the
+ * decision and meaning are fixed when it starts; the identity provider's callback finds it by
+ * `state`, checks the new login (nonce, PKCE, `auth_time` after `createdAt`, same person) and
+ * signs with it. Short-lived sign-in state, not governed state: the signature (or the refusal)
+ * is what is audited.
+ */
+export const signingChallenges = pgTable(
+  "signing_challenges",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    workspaceId: uuid()
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    requestId: uuid()
+      .notNull()
+      .references(() => reviewRequests.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    decision: text({ enum: ["approve", "reject"] }).notNull(),
+    meaning: text().notNull(),
+    reason: text(),
+    /** sha256 of the OAuth `state`; the state itself only travels through the browser. */
+    stateHash: text().notNull(),
+    nonce: text().notNull(),
+    codeVerifier: text().notNull(),
+    /** Where the browser goes afterwards: a path of this app, or a CLI's loopback address. */
+    returnTo: text(),
+    status: text({ enum: ["pending", "completing", "signed", "refused"] })
+      .notNull()
+      .default("pending"),
+    error: text(),
+    outcome: text({ enum: ["signed", "approved", "rejected"] }),
+    signatureId: uuid(),
+    createdAt,
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    completedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [uniqueIndex("signing_challenges_state_key").on(t.stateHash), index("signing_challenges_user_idx").on(t.userId)],
+);

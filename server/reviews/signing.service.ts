@@ -16,7 +16,7 @@ import { announce, factsFor, lockAliasThenOpen, lockOpen, reviewLink, slugOf, su
 import { SIGNATURE_RECORD_FORMAT, signatureRecordHash } from "./signature-record";
 
 export const SIGN_LIMIT = { max: 5, windowMinutes: 15, lockMinutes: 15 };
-const signKey = (userId: string) => `sign:user:${userId}`;
+export const signKey = (userId: string) => `sign:user:${userId}`;
 
 export const SignInput = z.object({
   decision: z.enum(["approve", "reject"]),
@@ -30,6 +30,9 @@ export const SignInput = z.object({
 // ---------------------------------------------------------------------------
 
 const mayReview = (role: Role) => can(role, "review:approve_technical") || can(role, "review:approve_compliance");
+export function assertMaySign(role: Role) {
+  if (!mayReview(role)) throw new AppError("FORBIDDEN", "Only reviewers, compliance officers, admins and owners may sign a review.");
+}
 
 export async function requestChanges(actor: WorkspaceActor, input: { number: number; reason: string }, meta: RequestMeta = {}) {
   const reason = z.string().trim().min(3, "reason is required: say what must change.").max(2000).parse(input.reason);
@@ -161,7 +164,7 @@ async function maybeApproveTx(
 
 export async function sign(actor: WorkspaceActor, input: { number: number } & z.input<typeof SignInput>, meta: RequestMeta = {}) {
   const s = SignInput.parse(input);
-  if (!mayReview(actor.role)) throw new AppError("FORBIDDEN", "Only reviewers, compliance officers, admins and owners may sign a review.");
+  assertMaySign(actor.role);
   // Re-authentication: the signer's password again, rate-limited per account.
   const locked = await lockedFor([signKey(actor.userId)]);
   if (locked)
@@ -185,6 +188,36 @@ export async function sign(actor: WorkspaceActor, input: { number: number } & z.
     throw new AppError("UNAUTHORIZED", "The password is incorrect: the signature was not recorded.", { field: "password" });
   }
   await clearFailures(signKey(actor.userId));
+  return recordSignature(actor, { number: input.number, decision: s.decision, meaning: s.meaning, reason: s.reason }, { method: "password" }, meta);
+}
+
+/** How the signer proved, just now, that they are who they are. */
+export type Reauthentication =
+  | { method: "password" }
+  | {
+      method: "oidc";
+      /** When the identity provider last asked for the signer's credentials (its `auth_time`). */
+      authTime: Date;
+      issuer: string;
+      /** Runs in the signature's transaction: the SSO challenge is marked used there. */
+      inTx: (tx: Tx, done: { signatureId: string; outcome: "signed" | "approved" | "rejected" }) => Promise<void>;
+    };
+
+/**
+ * The signature itself, once the signer has re-authenticated (password or a fresh single-sign-on
+ * login): every rule of the policy, the record bound by its hash, the audit events, the alias move
+ * when the policy is satisfied — one transaction, whichever way the signer re-authenticated.
+ */
+export async function recordSignature(
+  actor: WorkspaceActor,
+  s: { number: number; decision: "approve" | "reject"; meaning: string; reason?: string | null },
+  how: Reauthentication,
+  meta: RequestMeta = {},
+) {
+  assertMaySign(actor.role);
+  const input = { number: s.number };
+  const [me] = await getDb().select().from(users).where(eq(users.id, actor.userId));
+  if (!me || me.deactivatedAt) throw new AppError("UNAUTHORIZED", "This account is deactivated: it cannot sign.");
   let outcome = "signed" as "signed" | "approved" | "rejected";
   let toDeliver: { id: string; userId: string }[] = [];
   const r = await mutate(
@@ -221,7 +254,7 @@ export async function sign(actor: WorkspaceActor, input: { number: number } & z.
         reason: s.reason ?? null,
         artifactSha256: f.ev.artifactSha256,
         evidenceHash: f.ev.evidenceHash,
-        method: "password" as const,
+        method: how.method,
         signedAt,
         aliasHolderVersionId: f.holder?.versionId ?? null,
         round: r.round,
@@ -249,6 +282,8 @@ export async function sign(actor: WorkspaceActor, input: { number: number } & z.
           signedAt: signedAt.toISOString(),
           aliasHolder: f.holder?.version ?? null,
           round: r.round,
+          method: how.method,
+          ...(how.method === "oidc" ? { authTime: how.authTime.toISOString(), issuer: how.issuer } : {}),
         },
       });
       const slug = await slugOf(tx, r.workspaceId);
@@ -292,6 +327,7 @@ export async function sign(actor: WorkspaceActor, input: { number: number } & z.
             },
           ]);
       }
+      if (how.method === "oidc") await how.inTx(tx, { signatureId: row!.id, outcome });
       return r;
     },
     meta,

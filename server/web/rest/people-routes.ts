@@ -8,6 +8,7 @@ import * as comments from "~/server/reviews/comments.service";
 import * as requests from "~/server/reviews/requests.service";
 import * as reviewQueries from "~/server/reviews/reviews.queries";
 import * as signing from "~/server/reviews/signing.service";
+import * as sso from "~/server/reviews/sso-signing.service";
 import { ListAuditInput } from "~/server/shared/audit.schema";
 import { ChangeRoleInput, InviteMemberInput, RenameWorkspaceInput, SetRetentionInput, SetViewerDownloadsInput } from "~/server/shared/identity.schema";
 import { cursorKey, PageQuery, paged } from "./pagination";
@@ -118,6 +119,29 @@ export const PEOPLE_ROUTES = [
     body: signing.SignInput,
     status: 201,
     handler: ({ actor, params, body, meta }) => signing.sign(actor, { number: params.number, ...body }, meta),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/reviews/{number}/signatures/sso",
+    tag: "reviews",
+    summary:
+      "Start an e-signature confirmed by a fresh single-sign-on login (for accounts without a password): the decision and meaning are fixed now; open `authorizeUrl` in a browser, where the identity provider asks for the signer's credentials again (prompt=login, max_age=0). Its callback checks the login (auth_time after this call, same person) and records the signature. `returnTo` may be a loopback address (http://127.0.0.1:PORT/…) the browser is sent to afterwards, for a CLI.",
+    permission: "review:sign",
+    trpc: "reviews.startSsoSignature",
+    params: WsReview,
+    body: sso.StartSsoSignatureInput,
+    status: 201,
+    handler: ({ actor, params, body }) => sso.startSsoSignature(actor, { number: params.number, ...body }),
+  }),
+  route({
+    method: "GET",
+    path: "/workspaces/{workspace}/reviews/{number}/signatures/sso/{challenge}",
+    tag: "reviews",
+    summary: "Where an SSO-confirmed signature you started stands: pending, signed (with the outcome), refused (with why) or expired.",
+    permission: "review:sign",
+    trpc: "reviews.ssoSignatureStatus",
+    params: WsReview.extend({ challenge: z.string() }),
+    handler: ({ actor, params }) => sso.ssoSignatureStatus(actor, { number: params.number, challengeId: params.challenge }),
   }),
   route({
     method: "POST",

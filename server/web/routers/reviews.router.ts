@@ -9,6 +9,7 @@ import * as policies from "~/server/reviews/policies.service";
 import * as queries from "~/server/reviews/reviews.queries";
 import * as requests from "~/server/reviews/requests.service";
 import * as signing from "~/server/reviews/signing.service";
+import * as sso from "~/server/reviews/sso-signing.service";
 
 const Num = WorkspaceIdInput.extend({ number: z.number().int().positive() });
 
@@ -34,6 +35,15 @@ export const reviewsRouter = {
   sign: workspaceProcedure("review:sign")
     .input(Num.extend({ decision: z.enum(["approve", "reject"]), meaning: z.string(), reason: z.string().optional(), password: z.string() }))
     .mutation(({ ctx, input }) => signing.sign(ctx.actor, input, ctx.meta)),
+  /** How this instance lets people sign: the password always; single sign-on when it is configured. */
+  signingMethods: workspaceProcedure("registry:read").input(WorkspaceIdInput).query(() => ({ sso: sso.ssoSigning() })),
+  /** Sign after a fresh login at the identity provider: returns where to send the browser. */
+  startSsoSignature: workspaceProcedure("review:sign")
+    .input(Num.extend(sso.StartSsoSignatureInput.shape))
+    .mutation(({ ctx, input }) => sso.startSsoSignature(ctx.actor, input)),
+  ssoSignatureStatus: workspaceProcedure("review:sign")
+    .input(Num.extend({ challengeId: z.string() }))
+    .query(({ ctx, input }) => sso.ssoSignatureStatus(ctx.actor, input)),
   requestChanges: workspaceProcedure("review:sign")
     .input(Num.extend({ reason: z.string() }))
     .mutation(({ ctx, input }) => signing.requestChanges(ctx.actor, input, ctx.meta)),
