@@ -56,7 +56,7 @@ export default async function globalSetup() {
   const [portA, portB, portOidc, portInference] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const oidc = await startOidcIssuer(
     portOidc,
-    [portA, portB].map((p) => `http://localhost:${p}/api/auth/callback/oidc`),
+    [portA, portB].flatMap((p) => [`http://localhost:${p}/api/auth/callback/oidc`, `http://localhost:${p}/api/esign/callback`]),
   );
   const common = {
     DATABASE_URL: url,

@@ -37,8 +37,8 @@ export async function restServer(hooks: { onRequest?: (req: IncomingMessage) => 
   };
 }
 
-/** The CLI as a child process in `dir` (its HOME and config), with `input` on its stdin. */
-export function runCli(dir: string, args: string[], env: Record<string, string> = {}, input?: string) {
+/** The CLI as a child process in `dir` (its HOME and config), with `input` on its stdin; `onStderr` sees its standard error so far as it grows. */
+export function runCli(dir: string, args: string[], env: Record<string, string> = {}, input?: string, hooks: { onStderr?: (sofar: string) => void } = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [path.resolve("bin/steward.mjs"), ...args], {
       cwd: dir,
@@ -47,7 +47,10 @@ export function runCli(dir: string, args: string[], env: Record<string, string> 
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      hooks.onStderr?.(stderr);
+    });
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(input ?? "");
   });

@@ -1247,6 +1247,60 @@ const numberArg = (v: string, what: string) => {
 };
 const jsonOut = () => program.opts<{ json: boolean }>().json;
 
+/**
+ * An e-signature confirmed at the single-sign-on provider (loopback flow): Steward fixes the
+ * decision and returns the provider's address; the signer logs in again in a browser; the
+ * provider sends it to Steward, which signs and then sends the browser on to a one-shot server
+ * on 127.0.0.1 here. The CLI also asks Steward every few seconds, so a browser on another
+ * machine (no loopback) works too. Nothing is signed by the token alone.
+ */
+async function signWithSso(cfg: Config, reviewPath: string, body: { decision: string; meaning: string; reason?: string }, openBrowser: boolean) {
+  const http = await import("node:http");
+  let wake: () => void = () => {};
+  const server = http.createServer((req, res) => {
+    const ok = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.has("esign");
+    res.writeHead(ok ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
+    res.end(
+      ok
+        ? '<!doctype html><meta charset="utf-8"><title>Steward</title><body style="font:15px system-ui;margin:3rem"><h1 style="font-size:1.2rem">Back to the terminal</h1><p>Steward has your answer; the terminal says whether the signature was recorded. You can close this window.</p>'
+        : "Not found",
+    );
+    if (ok) wake();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const started = (await api(cfg, "POST", `${reviewPath}/signatures/sso`, {
+      json: { ...body, returnTo: `http://127.0.0.1:${port}/esign` },
+    })) as { challengeId: string; authorizeUrl: string; provider: string; expiresAt: string };
+    process.stderr.write(
+      `To sign, log in again at ${started.provider}. ${openBrowser ? "Opening" : "Open"} this address in a browser:\n\n  ${started.authorizeUrl}\n\n`,
+    );
+    if (openBrowser && process.stdout.isTTY) {
+      const { spawn } = await import("node:child_process");
+      const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+      spawn(opener, [started.authorizeUrl], { stdio: "ignore", detached: true })
+        .on("error", () => {})
+        .unref();
+    }
+    process.stderr.write(`Waiting for the login (until ${new Date(started.expiresAt).toLocaleTimeString()})…\n`);
+    type Status = { status: string; outcome: string | null; error: string | null };
+    for (;;) {
+      const s = (await api(cfg, "GET", `${reviewPath}/signatures/sso/${started.challengeId}`)) as Status;
+      if (s.status === "signed") return { outcome: s.outcome, challengeId: started.challengeId, method: "oidc" };
+      if (s.status === "refused") throw new CliError(s.error ?? "The signature was refused.", EXIT.auth);
+      if (s.status === "expired") throw new CliError(s.error ?? "The login was not finished in time: nothing was signed.", EXIT.timeout);
+      // The browser's arrival on the loopback server, or a few seconds, whichever is first.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        wake = () => (clearTimeout(t), resolve());
+      });
+    }
+  } finally {
+    server.close();
+  }
+}
+
 /** The signer's password: from stdin with --password-stdin (CI), else asked on the terminal without echo. */
 async function signingPassword(o: { passwordStdin?: boolean }): Promise<string> {
   if (o.passwordStdin) {
@@ -1475,13 +1529,17 @@ for (const decision of ["approve", "reject"] as const) {
     .option("--meaning <text>", 'what your signature means, e.g. "Approved for production release"', decision === "approve" ? undefined : "Rejected")
     .option("--reason <text>", decision === "approve" ? "a note with the signature" : "why (required)")
     .option("--password-stdin", "read the password from standard input (CI); otherwise it is asked on the terminal")
-    .action(async (n: string, o: { meaning?: string; reason?: string; passwordStdin?: boolean }) => {
+    .option("--sso", "confirm with a fresh login at the single-sign-on provider in a browser instead of a password (accounts without one)")
+    .option("--no-browser", "with --sso: print the address to open instead of opening a browser")
+    .action(async (n: string, o: { meaning?: string; reason?: string; passwordStdin?: boolean; sso?: boolean; browser: boolean }) => {
       const cfg = loadConfig();
       const path_ = review(cfg, n);
       if (!o.meaning) throw new CliError('--meaning is required: what your signature means, e.g. --meaning "Approved for production release".', EXIT.usage);
       if (decision === "reject" && !o.reason) throw new CliError("--reason is required to reject: say why.", EXIT.usage);
-      const password = await signingPassword(o);
-      const r = await api(cfg, "POST", `${path_}/signatures`, { json: { decision, meaning: o.meaning, reason: o.reason, password } });
+      if (o.sso && o.passwordStdin) throw new CliError("Give --sso or --password-stdin, not both.", EXIT.usage);
+      const r = o.sso
+        ? await signWithSso(cfg, path_, { decision, meaning: o.meaning, reason: o.reason }, o.browser)
+        : await api(cfg, "POST", `${path_}/signatures`, { json: { decision, meaning: o.meaning, reason: o.reason, password: await signingPassword(o) } });
       print(jsonOut(), r, () =>
         r.outcome === "approved"
           ? `Signed #${n}: approved — the alias moved.`

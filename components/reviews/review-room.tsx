@@ -19,7 +19,7 @@ import { MetricsSection } from "./metrics-section";
 import { CardSection } from "./model-card-section";
 import { RequestChangesDialog } from "./request-changes-dialog";
 import { STATUS_TONE } from "./reviews-page";
-import { SignDialog } from "./sign-dialog";
+import { SignDialog, useSsoSignatureOutcome } from "./sign-dialog";
 import { SignatureAndLineage } from "./signature-lineage";
 import { SignaturesCard } from "./signatures-card";
 import { SupersededBanner } from "./superseded-banner";
@@ -37,6 +37,7 @@ export function ReviewRoom({ number }: { number: number }) {
   const canSign = useCan("review:sign");
   const q = useQuery(trpc.reviews.get.queryOptions({ workspaceId: workspace.id, number }));
   const [decision, setDecision] = useState<"approve" | "reject" | null>(null);
+  useSsoSignatureOutcome(number);
   const [changesOpen, setChangesOpen] = useState(false);
   const onError = (e: unknown) => toast.error(errorMessage(e));
   const clearChanges = useMutation(trpc.reviews.clearChanges.mutationOptions({ onError }));

@@ -1,5 +1,8 @@
 import { Readable } from "node:stream";
 import { and, eq, sql } from "drizzle-orm";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "~/bin/lib/embedded-pg";
 import { getDb } from "~/db/client";
@@ -9,15 +12,18 @@ import { createWorkspace } from "~/db/seed/factories";
 import { logisticRegressionOnnx } from "~/db/seed/onnx-builder";
 import { startOidcIssuer } from "~/playwright/oidc-issuer";
 import { uploadModelVersion } from "~/server/registry/models.service";
+import { createToken } from "~/server/tokens/tokens.service";
+import { restServer, runCli } from "~/test/cli";
 import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
 import { applyPolicy } from "~/test/reviews";
+import type * as EnvModule from "~/env";
 import { checkFreshLogin, completeSsoSignature } from "./sso-signing.service";
 
 // The instance's single-sign-on settings point at a real OpenID Connect issuer started below
 // (panva's oidc-provider on loopback); read at call time, so the port can be chosen first.
 const oidc = vi.hoisted(() => ({ issuer: "", enabled: true }));
 vi.mock("~/env", async (original) => {
-  const m = await original<typeof import("~/env")>();
+  const m = await original<typeof EnvModule>();
   const over: Record<string, () => unknown> = {
     OIDC_ISSUER: () => (oidc.enabled ? oidc.issuer : undefined),
     OIDC_CLIENT_ID: () => "steward-e2e",
@@ -119,7 +125,11 @@ async function setup() {
 describe("e-signatures confirmed by a fresh single-sign-on login", () => {
   it("signs after the identity provider asked for the signer's credentials again, and the approval completes", async () => {
     const s = await setup();
-    await expectTrpcError(callerFor(s.rev).reviews.sign({ workspaceId: s.wsId, number: s.number, decision: "approve", meaning: "Approved", password: "x" }), "PRECONDITION_FAILED", /single sign-on and has no password/);
+    await expectTrpcError(
+      callerFor(s.rev).reviews.sign({ workspaceId: s.wsId, number: s.number, decision: "approve", meaning: "Approved", password: "x" }),
+      "PRECONDITION_FAILED",
+      /single sign-on and has no password/,
+    );
     const started = await s.start(s.rev, { returnTo: `/w/${s.workspace.slug}/reviews/${s.number}` });
     const url = new URL(started.authorizeUrl);
     // A fresh login is demanded of the provider, for this person, with PKCE.
@@ -184,16 +194,26 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     const stale = await completeSsoSignature(await loginAtIssuer(b.authorizeUrl, s.rev.email));
     expect(stale.message).toMatch(/did not ask for your credentials again/);
     expect(
-      (await getDb().execute<{ reason: string }>(sql`select metadata->>'reason' as reason from audit_events where workspace_id = ${s.wsId} and action = 'review.signature_refused' order by seq`)).map(
-        (r) => r.reason,
-      ),
+      (
+        await getDb().execute<{ reason: string }>(
+          sql`select metadata->>'reason' as reason from audit_events where workspace_id = ${s.wsId} and action = 'review.signature_refused' order by seq`,
+        )
+      ).map((r) => r.reason),
     ).toEqual(["sso_other_person", "sso_stale_login"]);
 
     // A state Steward never issued, and a challenge that ran out of time.
-    expect(await completeSsoSignature({ code: "x", state: "forged" })).toMatchObject({ status: "refused", message: expect.stringMatching(/not a signing request/) });
+    expect(await completeSsoSignature({ code: "x", state: "forged" })).toMatchObject({
+      status: "refused",
+      message: expect.stringMatching(/not a signing request/),
+    });
     const c = await s.start(s.rev);
-    await getDb().update(signingChallenges).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(signingChallenges.id, c.challengeId));
-    expect(await callerFor(s.rev).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: c.challengeId })).toMatchObject({ status: "expired" });
+    await getDb()
+      .update(signingChallenges)
+      .set({ expiresAt: sql`now() - interval '1 second'` })
+      .where(eq(signingChallenges.id, c.challengeId));
+    expect(await callerFor(s.rev).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: c.challengeId })).toMatchObject({
+      status: "expired",
+    });
     expect((await completeSsoSignature(await loginAtIssuer(c.authorizeUrl, s.rev.email))).message).toMatch(/longer than 10 minutes/);
     expect(await s.signatures()).toEqual([]);
   });
@@ -205,10 +225,7 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     await expectTrpcError(s.start(s.rev, { returnTo: "//evil.example/x" }), "BAD_REQUEST", /returnTo/);
     const loop = await s.start(s.rev, { returnTo: "http://127.0.0.1:45123/done" });
     // Only the person who started it reads it.
-    await expectTrpcError(
-      callerFor(s.comp).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: loop.challengeId }),
-      "NOT_FOUND",
-    );
+    await expectTrpcError(callerFor(s.comp).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: loop.challengeId }), "NOT_FOUND");
     // The request closes before the login finishes: the signature is refused by the same rules as a password one.
     await callerFor(s.eng).reviews.withdraw({ workspaceId: s.wsId, number: s.number });
     const late = await completeSsoSignature(await loginAtIssuer(loop.authorizeUrl, s.rev.email));
@@ -223,7 +240,62 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
       oidc.enabled = true;
     }
     expect(await s.signatures()).toEqual([]);
-    expect(await getDb().select().from(signingChallenges).where(and(eq(signingChallenges.workspaceId, s.wsId), eq(signingChallenges.status, "signed")))).toEqual([]);
+    expect(
+      await getDb()
+        .select()
+        .from(signingChallenges)
+        .where(and(eq(signingChallenges.workspaceId, s.wsId), eq(signingChallenges.status, "signed"))),
+    ).toEqual([]);
+  });
+});
+
+describe("steward reviews approve --sso (loopback flow)", { timeout: 90_000 }, () => {
+  it("prints the provider's address, waits for the login, and exits 0 once Steward signed; a login as someone else exits 2", async () => {
+    const s = await setup();
+    const server = await restServer();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-sso-cli-"));
+    try {
+      const { token } = await createToken(s.rev.wsActor, { workspaceId: s.wsId, name: "laptop", role: "reviewer" });
+      const env = { STEWARD_URL: server.url, STEWARD_TOKEN: token, STEWARD_WORKSPACE: s.workspace.slug };
+      /** Runs the command; plays the browser when the address appears: logs in as `who`, lands on Steward's callback, follows its redirect. */
+      const approve = async (who: string, extra: string[] = []) => {
+        let landed: Promise<unknown> | undefined;
+        const r = await runCli(
+          dir,
+          ["reviews", "approve", String(s.number), "--sso", "--no-browser", "--meaning", "Approved for production release", ...extra],
+          env,
+          undefined,
+          {
+            onStderr: (sofar) => {
+              const url = /(http:\/\/localhost:\d+\/auth\?\S+)/.exec(sofar)?.[1];
+              if (url && !landed)
+                landed = loginAtIssuer(url, who).then(async (back) => {
+                  const done = await completeSsoSignature(back);
+                  expect(done.redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/esign\?esign=/);
+                  const page = await fetch(done.redirect!);
+                  expect(await page.text()).toContain("Back to the terminal");
+                });
+            },
+          },
+        );
+        await landed;
+        return r;
+      };
+      const wrong = await approve(s.comp.email);
+      expect(wrong.code, wrong.stderr).toBe(2);
+      expect(wrong.stderr).toContain(`as ${s.comp.email}, but the signature was started by ${s.rev.email}`);
+      expect(await s.signatures()).toEqual([]);
+
+      const ok = await approve(s.rev.email, ["--json"]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toMatch(/To sign, log in again at Acme SSO/);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ outcome: "signed", method: "oidc" });
+      const sigs = await s.signatures();
+      expect(sigs.map((r) => [r.users.email, r.review_signatures.method])).toEqual([[s.rev.email, "oidc"]]);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -231,10 +303,17 @@ describe("checkFreshLogin", () => {
   const createdAt = new Date("2026-12-01T10:00:00Z");
   const at = (iso: string) => Date.parse(iso) / 1000;
   it("accepts a login at or after the start (within the clock skew) by the same verified e-mail", () => {
-    expect(checkFreshLogin({ auth_time: at("2026-12-01T09:59:56Z"), email: "Grace@x.io", email_verified: true }, { createdAt, email: "grace@x.io" }).ok).toBe(true);
-    expect(checkFreshLogin({ auth_time: at("2026-12-01T09:59:54Z"), email: "grace@x.io" }, { createdAt, email: "grace@x.io" })).toMatchObject({ ok: false, reason: "sso_stale_login" });
+    expect(checkFreshLogin({ auth_time: at("2026-12-01T09:59:56Z"), email: "Grace@x.io", email_verified: true }, { createdAt, email: "grace@x.io" }).ok).toBe(
+      true,
+    );
+    expect(checkFreshLogin({ auth_time: at("2026-12-01T09:59:54Z"), email: "grace@x.io" }, { createdAt, email: "grace@x.io" })).toMatchObject({
+      ok: false,
+      reason: "sso_stale_login",
+    });
     expect(checkFreshLogin({ email: "grace@x.io" }, { createdAt, email: "grace@x.io" })).toMatchObject({ ok: false, reason: "sso_no_auth_time" });
-    expect(checkFreshLogin({ auth_time: at("2026-12-01T10:00:01Z"), email: "grace@x.io", email_verified: false }, { createdAt, email: "grace@x.io" })).toMatchObject({
+    expect(
+      checkFreshLogin({ auth_time: at("2026-12-01T10:00:01Z"), email: "grace@x.io", email_verified: false }, { createdAt, email: "grace@x.io" }),
+    ).toMatchObject({
       ok: false,
       reason: "sso_no_email",
     });

@@ -95,8 +95,7 @@ export async function startSsoSignature(actor: WorkspaceActor, input: { number: 
   if (!cfg) throw new AppError("PRECONDITION_FAILED", "Single sign-on is not configured on this instance: sign with your password.");
   assertMaySign(actor.role);
   const locked = await lockedFor([signKey(actor.userId)]);
-  if (locked)
-    throw new AppError("RATE_LIMITED", `Too many refused signatures. Try again in ${locked.minutes} minute${locked.minutes === 1 ? "" : "s"}.`);
+  if (locked) throw new AppError("RATE_LIMITED", `Too many refused signatures. Try again in ${locked.minutes} minute${locked.minutes === 1 ? "" : "s"}.`);
   const [me] = await getDb().select().from(users).where(eq(users.id, actor.userId));
   if (!me || me.deactivatedAt) throw new AppError("UNAUTHORIZED", "This account is deactivated: it cannot sign.");
   const r = await requestByNumber(getDb(), actor.workspaceId, input.number);
@@ -191,7 +190,10 @@ export async function completeSsoSignature(params: Record<string, string>, meta:
     .where(and(eq(signingChallenges.stateHash, hashState(state)), eq(signingChallenges.status, "pending")))
     .returning();
   if (!c) {
-    const [used] = await getDb().select({ id: signingChallenges.id }).from(signingChallenges).where(eq(signingChallenges.stateHash, hashState(state)));
+    const [used] = await getDb()
+      .select({ id: signingChallenges.id })
+      .from(signingChallenges)
+      .where(eq(signingChallenges.stateHash, hashState(state)));
     return {
       status: "refused",
       message: used ? "This signing link was already used: nothing more was signed." : "This is not a signing request Steward started.",
@@ -215,10 +217,7 @@ export async function completeSsoSignature(params: Record<string, string>, meta:
   const number = request?.number ?? 0;
 
   const refuse = async (message: string, reason: string | null, actor?: WorkspaceActor) => {
-    await getDb()
-      .update(signingChallenges)
-      .set({ status: "refused", error: message, completedAt: new Date() })
-      .where(eq(signingChallenges.id, c.id));
+    await getDb().update(signingChallenges).set({ status: "refused", error: message, completedAt: new Date() }).where(eq(signingChallenges.id, c.id));
     // A failed re-authentication is on the record (as a wrong password is) and counts toward the lock-out.
     if (reason && actor) {
       await recordFailure(signKey(c.userId), SIGN_LIMIT);
@@ -252,7 +251,7 @@ export async function completeSsoSignature(params: Record<string, string>, meta:
       code_verifier: c.codeVerifier,
       response_type: "code",
     });
-    claims = tokens.claims() as typeof claims;
+    claims = tokens.claims();
     // Many providers put only `sub` in the ID token and the e-mail behind the userinfo endpoint;
     // openid-client checks that the userinfo's subject is the ID token's.
     if (!claims.email && tokens.access_token) {

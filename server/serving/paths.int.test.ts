@@ -47,6 +47,7 @@ const TRAFFIC = {
     "models.removeAlias": "refused for protected aliases and for aliases a deployment follows",
     "reviews.sign": "an approval moves the alias it approved (the approved path)",
     "reviews.clearChanges": "may complete an approval (the approved path)",
+    "reviews.startSsoSignature": "as reviews.sign, once the identity provider's callback proves the fresh login (recordSignature: the approved path)",
   },
   rest: {
     "POST /workspaces/{workspace}/deployments": "create",
@@ -59,6 +60,7 @@ const TRAFFIC = {
     "DELETE /workspaces/{workspace}/models/{name}/aliases/{alias}": "as models.removeAlias",
     "POST /workspaces/{workspace}/reviews/{number}/signatures": "as reviews.sign: an approval moves the alias it approved (the approved path)",
     "DELETE /workspaces/{workspace}/reviews/{number}/changes": "as reviews.clearChanges: may complete an approval (the approved path)",
+    "POST /workspaces/{workspace}/reviews/{number}/signatures/sso": "as reviews.startSsoSignature: the callback signs (the approved path)",
   },
   cli: {
     "deployments create": "create",

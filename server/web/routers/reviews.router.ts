@@ -36,7 +36,9 @@ export const reviewsRouter = {
     .input(Num.extend({ decision: z.enum(["approve", "reject"]), meaning: z.string(), reason: z.string().optional(), password: z.string() }))
     .mutation(({ ctx, input }) => signing.sign(ctx.actor, input, ctx.meta)),
   /** How this instance lets people sign: the password always; single sign-on when it is configured. */
-  signingMethods: workspaceProcedure("registry:read").input(WorkspaceIdInput).query(() => ({ sso: sso.ssoSigning() })),
+  signingMethods: workspaceProcedure("registry:read")
+    .input(WorkspaceIdInput)
+    .query(() => ({ sso: sso.ssoSigning() })),
   /** Sign after a fresh login at the identity provider: returns where to send the browser. */
   startSsoSignature: workspaceProcedure("review:sign")
     .input(Num.extend(sso.StartSsoSignatureInput.shape))
