@@ -8,7 +8,7 @@ import path from "node:path";
 import { and, asc, eq, gt, gte, isNull, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { auditCheckpoints, auditEvents, notifications, users } from "~/db/schema";
+import { auditCheckpoints, auditEvents, notifications, users, webhookOutbox } from "~/db/schema";
 import { createUser, createWorkspace } from "~/db/seed/factories";
 import { blobs } from "~/server/artifacts/store";
 import { createWebhook } from "~/server/monitoring/webhooks.service";
@@ -179,9 +179,11 @@ describe("checkpoint signing verifies the chain since the previous checkpoint", 
 });
 
 describe("checkpoints published outside the database", () => {
-  it("publishes each checkpoint once to the artifact store and to webhooks as audit.checkpoint, and never overwrites one", async () => {
+  it("publishes each checkpoint once to the artifact store and to webhooks subscribed to audit.checkpoint_signed, and never overwrites one", async () => {
     const { workspace, owner } = await workspaceWithHistory(2);
-    await createWebhook(owner.wsActor, { name: "anchor", url: "http://127.0.0.1:9/hook" });
+    const anchor = await createWebhook(owner.wsActor, { name: "anchor", url: "http://127.0.0.1:9/hook", events: ["audit.checkpoint_signed"] });
+    // A webhook for alerts only hears nothing of checkpoints.
+    const alerts = await createWebhook(owner.wsActor, { name: "pager", url: "http://127.0.0.1:9/pager" });
     const cp = await sign(owner.wsActor, workspace.id);
     const stored = JSON.parse((await (await blobs()).get(publishedKey(workspace.id, cp.seq)))!.toString("utf8")) as Record<string, unknown>;
     expect(stored).toMatchObject({
@@ -193,9 +195,16 @@ describe("checkpoints published outside the database", () => {
       signature: cp.signature,
     });
     expect(verifyCheckpointSignature(stored as never, loadPublicKey(signingKeys().publicKeyPem))).toBe(true);
-    const hooks = await jobs(`audit.checkpoint:${cp.id}`);
-    expect(hooks).toHaveLength(1);
-    expect(hooks[0]!.data.payload).toMatchObject({ seq: cp.seq, headHash: cp.headHash, signature: cp.signature });
+    const owed = await getDb().select().from(webhookOutbox).where(eq(webhookOutbox.workspaceId, workspace.id));
+    expect(owed.map((o) => [o.webhookId, o.action])).toEqual([[anchor.id, "audit.checkpoint_signed"]]);
+    expect(owed.some((o) => o.webhookId === alerts.id)).toBe(false);
+    expect((owed[0]!.payload as { metadata: unknown }).metadata).toMatchObject({
+      seq: cp.seq,
+      headHash: cp.headHash,
+      keyId: cp.keyId,
+      signature: cp.signature,
+      signedAt: cp.signedAt.toISOString(),
+    });
     // Idempotent for the same checkpoint; a different one under the same key is refused.
     expect(await publishCheckpoint(cp)).toMatchObject({ created: false });
     await expect(publishCheckpoint({ ...cp, headHash: "f".repeat(64) })).rejects.toThrow(/already published/);

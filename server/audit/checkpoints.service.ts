@@ -175,9 +175,18 @@ export async function signCheckpoint(actor: Actor, workspaceId: string | null, o
           action: "audit.checkpoint_signed",
           target: { type: "audit_checkpoint", id: inserted!.id },
           workspaceId,
-          metadata: { seq: signed.seq, headHash: signed.headHash, keyId: signed.keyId, verifiedFrom: v.since, verifiedEvents: v.checked },
+          // The whole signed checkpoint: a webhook subscribed to audit.checkpoint_signed gets what the
+          // artifact store publishes, and can anchor it outside Steward.
+          metadata: {
+            seq: signed.seq,
+            headHash: signed.headHash,
+            keyId: signed.keyId,
+            signedAt: new Date(signed.signedAt).toISOString(),
+            signature: signed.signature,
+            verifiedFrom: v.since,
+            verifiedEvents: v.checked,
+          },
         });
-        await hooks(tx, workspaceId, `audit.checkpoint:${inserted!.id}`, publishedObject(inserted!));
         return inserted!;
       },
       meta,
