@@ -727,10 +727,14 @@ const deploymentsCmd = program
   );
 deploymentsCmd
   .command("list")
-  .description("List deployments")
-  .action(async () => {
+  .description("List deployments by name (every page), optionally only one model's, environment's or status's")
+  .option("--model <name>", "only deployments of this model")
+  .option("--environment <env>", "only this environment, e.g. prod")
+  .option("--status <status>", "active or stopped")
+  .action(async (o: { model?: string; environment?: string; status?: string }) => {
     const cfg = loadConfig();
-    const rows = (await api(cfg, "GET", `${ws(cfg)}/deployments`)) as unknown as DeploymentView[];
+    const q = new URLSearchParams(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === "string"));
+    const rows = await allPages<DeploymentView>(cfg, `${ws(cfg)}/deployments${q.size ? `?${q}` : ""}`);
     print(program.opts<{ json: boolean }>().json, rows, () => (rows.length ? rows.map(describeDeployment).join("\n") : "No deployments yet."));
   });
 deploymentsCmd

@@ -15,8 +15,9 @@ export const INVITATION_TTL_DAYS = 7;
 
 const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
-export async function listMembers(actor: WorkspaceActor) {
-  return getDb()
+/** Members by name (then id); `after` is the last row's [name, userId] when paging (REST). */
+export async function listMembers(actor: WorkspaceActor, page: { after?: [string, string]; limit?: number; role?: Role } = {}) {
+  const query = getDb()
     .select({
       userId: users.id,
       email: users.email,
@@ -27,8 +28,16 @@ export async function listMembers(actor: WorkspaceActor) {
     })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
-    .where(eq(memberships.workspaceId, actor.workspaceId))
-    .orderBy(asc(users.name));
+    .where(
+      and(
+        eq(memberships.workspaceId, actor.workspaceId),
+        page.after ? sql`(${users.name}, ${users.id}::text) > (${page.after[0]}, ${page.after[1]})` : undefined,
+        page.role ? eq(memberships.role, page.role) : undefined,
+      ),
+    )
+    .orderBy(asc(users.name), asc(users.id))
+    .$dynamic();
+  return page.limit ? query.limit(page.limit) : query;
 }
 
 export async function listInvitations(actor: WorkspaceActor) {

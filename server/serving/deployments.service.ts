@@ -800,13 +800,27 @@ export async function deploymentForKey(key: string) {
 // Reading
 // ---------------------------------------------------------------------------
 
-export async function listDeployments(actor: WorkspaceActor) {
-  const rows = await getDb()
+/** Deployments by name; `after`/`limit` page through them (REST), the filters narrow them. */
+export async function listDeployments(
+  actor: WorkspaceActor,
+  page: { after?: string; limit?: number; model?: string; environment?: string; status?: "active" | "stopped" } = {},
+) {
+  const query = getDb()
     .select({ d: deployments, model: models.name })
     .from(deployments)
     .innerJoin(models, eq(models.id, deployments.modelId))
-    .where(eq(deployments.workspaceId, actor.workspaceId))
-    .orderBy(deployments.name);
+    .where(
+      and(
+        eq(deployments.workspaceId, actor.workspaceId),
+        page.after !== undefined ? sql`${deployments.name} > ${page.after}` : undefined,
+        page.model ? eq(models.name, page.model) : undefined,
+        page.environment ? eq(deployments.environment, page.environment) : undefined,
+        page.status ? eq(deployments.status, page.status) : undefined,
+      ),
+    )
+    .orderBy(deployments.name)
+    .$dynamic();
+  const rows = await (page.limit ? query.limit(page.limit) : query);
   const n = await versionNumbers(
     getDb(),
     rows.flatMap((r) => [r.d.primaryVersionId, r.d.canaryVersionId, r.d.shadowVersionId]),

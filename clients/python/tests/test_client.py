@@ -158,6 +158,8 @@ class LiveTest(unittest.TestCase):
         rollout = st.wait_for_rollout("scorer-live", timeout=240, interval=0.2)
         self.assertEqual(rollout["status"], "live", rollout.get("message"))
         self.assertIn("scorer-live", [d["name"] for d in st.list_deployments()])
+        self.assertEqual([d["name"] for d in st.list_deployments(model="no-such-model")], [])
+        self.assertIn("scorer-live", [d["name"] for d in st.list_deployments(status="active", page_size=1)])
         d = st.get_deployment("scorer-live")
         self.assertEqual((d["model"], d["alias"], d["primary"], d["following"]), ("scorer", "champion", 1, True))
 

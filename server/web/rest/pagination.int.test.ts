@@ -64,6 +64,43 @@ describe("REST: paged lists with opaque cursors", () => {
     const incidents = await walk(`${base}/incidents?status=resolved&limit=2`);
     expect(incidents.map((p) => (p as { id: string }[]).map((i) => i.id))).toEqual([opened.slice(0, 2), opened.slice(2)]);
     expect(JSON.stringify(incidents)).not.toContain("pageKey");
+    // Deployments by name, filtered by model or environment; members by name (ties broken by id), filtered by role.
+    await createDeployment(owner.wsActor, { name: "c-staging", environment: "staging", model: "charlie", alias: "dev", follow: false, version: 1 });
+    await createDeployment(owner.wsActor, { name: "b-prod", environment: "prod", model: "bravo", alias: "dev", follow: false, version: 1 });
+    const deps = await walk(`${base}/deployments?limit=2`);
+    expect(deps.map((p) => (p as { name: string }[]).map((d) => d.name))).toEqual([["a-prod", "b-prod"], ["c-staging"]]);
+    expect((await walk(`${base}/deployments?environment=prod&limit=1`)).map((p) => (p as { name: string }[]).map((d) => d.name))).toEqual([
+      ["a-prod"],
+      ["b-prod"],
+    ]);
+    expect((await rest("GET", `${base}/deployments?model=charlie`, { token })).data).toMatchObject([{ name: "c-staging", environment: "staging" }]);
+    expect((await rest("GET", `${base}/deployments?status=paused`, { token })).data.error).toMatchObject({ field: "status" });
+    const team = await createWorkspace({ members: [{ role: "reviewer" }, { role: "reviewer" }, { role: "viewer" }] });
+    const { token: teamToken } = await createToken(team.owner.wsActor, { workspaceId: team.workspace.id, name: "t", role: "owner" });
+    const teamWalk = async (path: string) => {
+      const seen: string[][] = [];
+      let next: string | null = path;
+      while (next) {
+        const r = await rest("GET", next, { token: teamToken });
+        expect(r.status, JSON.stringify(r.data)).toBe(200);
+        seen.push((r.data as unknown as { userId: string }[]).map((m) => m.userId));
+        const cursor = r.headers.get("x-next-cursor");
+        next = cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : null;
+      }
+      return seen;
+    };
+    const everyone = [team.owner, ...team.members].sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1)).map((u) => u.id);
+    expect((await teamWalk(`/workspaces/${team.workspace.slug}/members?limit=3`)).flat()).toEqual(everyone);
+    expect(await teamWalk(`/workspaces/${team.workspace.slug}/members?limit=3`)).toHaveLength(2);
+    expect((await teamWalk(`/workspaces/${team.workspace.slug}/members?role=reviewer&limit=1`)).flat().sort()).toEqual(
+      team.members
+        .slice(0, 2)
+        .map((m) => m.id)
+        .sort(),
+    );
+    const modelsCursor = (await rest("GET", `${base}/models?limit=1`, { token })).headers.get("x-next-cursor")!;
+    expect((await rest("GET", `/workspaces/${team.workspace.slug}/members?cursor=${encodeURIComponent(modelsCursor)}`, { token: teamToken })).status).toBe(400);
+
     // Without a limit: one page of up to 100, no cursor.
     const all = await rest("GET", `${base}/models`, { token });
     expect([(all.data as unknown as unknown[]).length, all.headers.get("x-next-cursor")]).toEqual([3, null]);

@@ -10,8 +10,15 @@ import * as reviewQueries from "~/server/reviews/reviews.queries";
 import * as signing from "~/server/reviews/signing.service";
 import * as sso from "~/server/reviews/sso-signing.service";
 import { ListAuditInput } from "~/server/shared/audit.schema";
-import { ChangeRoleInput, InviteMemberInput, RenameWorkspaceInput, SetRetentionInput, SetViewerDownloadsInput } from "~/server/shared/identity.schema";
-import { cursorKey, PageQuery, paged } from "./pagination";
+import {
+  ChangeRoleInput,
+  InviteMemberInput,
+  RoleInput,
+  RenameWorkspaceInput,
+  SetRetentionInput,
+  SetViewerDownloadsInput,
+} from "~/server/shared/identity.schema";
+import { cursorKey, PageQuery, paged, pairKey } from "./pagination";
 import { route } from "./rest";
 import { uuidParam, Ws, WsReview } from "./params";
 
@@ -158,11 +165,16 @@ export const PEOPLE_ROUTES = [
     method: "GET",
     path: "/workspaces/{workspace}/members",
     tag: "members",
-    summary: "Members of the workspace with their roles.",
+    summary:
+      "Members of the workspace by name, with their roles; ?role= narrows them. Pages of `limit` (default 100): the X-Next-Cursor header (and a Link rel=next) holds the `cursor` of the next page, absent on the last.",
     permission: "member:read",
     trpc: "members.list",
     params: Ws,
-    handler: ({ actor }) => members.listMembers(actor),
+    query: PageQuery.extend({ role: RoleInput.optional() }),
+    handler: async ({ actor, query, url, meta }) => {
+      const rows = await members.listMembers(actor, { after: cursorKey.pair("members", query.cursor), role: query.role, limit: query.limit + 1 });
+      return paged(rows, query.limit, "members", (m) => pairKey(m.name, m.userId), url, meta.requestId!);
+    },
   }),
   route({
     method: "PUT",

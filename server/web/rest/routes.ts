@@ -322,11 +322,21 @@ export const REST_ROUTES = [
     method: "GET",
     path: "/workspaces/{workspace}/deployments",
     tag: "deployments",
-    summary: "Deployments of the workspace: model, bound alias, follow or pin, primary, canary, shadow, revision.",
+    summary:
+      "Deployments of the workspace by name: model, bound alias, follow or pin, primary, canary, shadow, revision; ?model=, ?environment=, ?status=active|stopped narrow them. Pages of `limit` (default 100): the X-Next-Cursor header (and a Link rel=next) holds the `cursor` of the next page, absent on the last.",
     permission: "registry:read",
     trpc: "deployments.list",
     params: Ws,
-    handler: ({ actor }) => deployments.listDeployments(actor),
+    query: PageQuery.extend({
+      model: z.string().max(200).optional(),
+      environment: z.string().max(100).optional(),
+      status: z.enum(["active", "stopped"], { error: "status must be active or stopped." }).optional(),
+    }),
+    handler: async ({ actor, query, url, meta }) => {
+      const { cursor, limit, ...filters } = query;
+      const rows = await deployments.listDeployments(actor, { ...filters, after: cursorKey.string("deployments", cursor), limit: limit + 1 });
+      return paged(rows, limit, "deployments", (d) => d.name, url, meta.requestId!);
+    },
   }),
   route({
     method: "GET",

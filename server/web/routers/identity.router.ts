@@ -1,4 +1,5 @@
 import "server-only";
+import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { protectedProcedure, publicProcedure, workspaceProcedure } from "~/server/web/trpc/procedures";
@@ -60,6 +61,14 @@ export const membersRouter = {
   list: workspaceProcedure("member:read")
     .input(WorkspaceIdInput)
     .query(({ ctx }) => members.listMembers(ctx.actor)),
+  /** The members table: pages by name, as GET /members. */
+  page: workspaceProcedure("member:read")
+    .input(WorkspaceIdInput.extend(TrpcPage.shape))
+    .query(async ({ ctx, input }) =>
+      pageOf(await members.listMembers(ctx.actor, { after: cursorKey.pair("members", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "members", (m) =>
+        pairKey(m.name, m.userId),
+      ),
+    ),
   invitations: workspaceProcedure("member:manage")
     .input(WorkspaceIdInput)
     .query(({ ctx }) => members.listInvitations(ctx.actor)),

@@ -1,4 +1,5 @@
 import "server-only";
+import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
 import { WorkspaceIdInput } from "~/server/shared/identity.schema";
@@ -26,6 +27,12 @@ export const runsRouter = {
   list: workspaceProcedure("registry:read")
     .input(RunsFilter)
     .query(({ ctx, input }) => runQueries.listRuns(ctx.actor, input)),
+  /** The runs table: newest first, every run reachable (pages as GET /runs). */
+  page: workspaceProcedure("registry:read")
+    .input(RunsFilter.omit({ limit: true }).extend(TrpcPage.shape))
+    .query(async ({ ctx, input: { cursor, limit, ...filter } }) =>
+      pageOf(await runQueries.listRuns(ctx.actor, { ...filter, before: cursorKey.number("runs", cursor ?? undefined), limit: limit + 1 }), limit, "runs", (r) => r.number),
+    ),
   get: workspaceProcedure("registry:read")
     .input(RunRef)
     .query(({ ctx, input }) => runQueries.getRun(ctx.actor, input.runId)),

@@ -1,4 +1,5 @@
 import "server-only";
+import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
 import * as ds from "~/server/registry/datasets.service";
@@ -10,6 +11,12 @@ export const datasetsRouter = {
   list: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput)
     .query(({ ctx }) => ds.listDatasets(ctx.actor)),
+  /** The datasets table: pages by name, as GET /datasets. */
+  page: workspaceProcedure("registry:read")
+    .input(WorkspaceIdInput.extend(TrpcPage.shape))
+    .query(async ({ ctx, input }) =>
+      pageOf(await ds.listDatasets(ctx.actor, { after: cursorKey.string("datasets", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "datasets", (d) => d.name),
+    ),
   byName: workspaceProcedure("registry:read")
     .input(DatasetRef)
     .query(({ ctx, input }) => ds.getDataset(ctx.actor, input.name)),
@@ -22,6 +29,12 @@ export const modelsRouter = {
   list: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput)
     .query(({ ctx }) => ms.listModels(ctx.actor)),
+  /** The models table: pages by name, as GET /models. */
+  page: workspaceProcedure("registry:read")
+    .input(WorkspaceIdInput.extend(TrpcPage.shape))
+    .query(async ({ ctx, input }) =>
+      pageOf(await ms.listModels(ctx.actor, { after: cursorKey.string("models", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "models", (m) => m.name),
+    ),
   byName: workspaceProcedure("registry:read")
     .input(ModelRef)
     .query(({ ctx, input }) => ms.getModel(ctx.actor, input.name)),

@@ -1,4 +1,5 @@
 import "server-only";
+import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { WorkspaceIdInput } from "~/server/shared/identity.schema";
@@ -17,6 +18,17 @@ export const reviewsRouter = {
   list: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput.extend({ status: z.enum(["open", "closed"]).optional() }))
     .query(({ ctx, input }) => queries.listReviews(ctx.actor, { status: input.status })),
+  /** The reviews list: newest first, pages as GET /reviews. */
+  page: workspaceProcedure("registry:read")
+    .input(WorkspaceIdInput.extend({ status: z.enum(["open", "closed"]).optional(), ...TrpcPage.shape }))
+    .query(async ({ ctx, input }) =>
+      pageOf(
+        await queries.listReviews(ctx.actor, { status: input.status, before: cursorKey.number("reviews", input.cursor ?? undefined), limit: input.limit + 1 }),
+        input.limit,
+        "reviews",
+        (r) => r.number,
+      ),
+    ),
   get: workspaceProcedure("registry:read")
     .input(Num)
     .query(({ ctx, input }) => queries.getRoom(ctx.actor, input.number)),

@@ -1,4 +1,5 @@
 import "server-only";
+import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { env } from "~/env";
@@ -39,6 +40,17 @@ export const deploymentsRouter = {
   list: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput)
     .query(({ ctx }) => svc.listDeployments(ctx.actor)),
+  /** The deployments table: pages by name, as GET /deployments. */
+  page: workspaceProcedure("registry:read")
+    .input(WorkspaceIdInput.extend(TrpcPage.shape))
+    .query(async ({ ctx, input }) =>
+      pageOf(
+        await svc.listDeployments(ctx.actor, { after: cursorKey.string("deployments", input.cursor ?? undefined), limit: input.limit + 1 }),
+        input.limit,
+        "deployments",
+        (d) => d.name,
+      ),
+    ),
   get: workspaceProcedure("registry:read")
     .input(Ref)
     .query(({ ctx, input }) => svc.getDeployment(ctx.actor, input.name)),

@@ -496,9 +496,20 @@ class Steward:
         return cast(Review, self.request("GET", f"{self._ws()}/reviews/{int(number)}"))
 
     # ------------------------------------------------------------------ deployments
-    def list_deployments(self) -> List[Deployment]:
-        """Deployments of the workspace: model, bound alias, follow or pin, primary, canary, shadow, revision."""
-        return cast(List[Deployment], self._pages(f"{self._ws()}/deployments"))
+    def list_deployments(
+        self,
+        *,
+        model: Optional[str] = None,
+        environment: Optional[str] = None,
+        status: Optional[str] = None,
+        page_size: Optional[int] = None,
+    ) -> List[Deployment]:
+        """Deployments of the workspace by name (every page): model, bound alias, follow or pin, primary, canary, shadow, revision.
+
+        ``model``, ``environment`` and ``status`` ("active" or "stopped") narrow the list.
+        """
+        query = {"model": model, "environment": environment, "status": status}
+        return cast(List[Deployment], self._pages(f"{self._ws()}/deployments", query, page_size=page_size))
 
     def get_deployment(self, name: str) -> Deployment:
         """One deployment: what it serves, its latest rollout and each inference replica's version."""
