@@ -45,7 +45,7 @@ test("an account from single sign-on e-signs with a fresh login at the provider,
   await page.goto(`${A()}/signin`);
   await page.getByRole("button", { name: "Continue with Acme SSO" }).click();
   await loginAtIssuer(page, who.email, new RegExp(`^${A()}/workspaces$`));
-  const slug = `sso-${who.email.slice(7, 13)}`;
+  const slug = `sso-${who.email.split("@")[0]}`;
   const out = execFileSync(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", "playwright/seed-sso-review.ts", who.email, slug], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, AUTH_SECRET: process.env.E2E_AUTH_SECRET!, NODE_ENV: "production" },

@@ -1,6 +1,6 @@
 "use client";
 
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useInfiniteQuery } from "@tanstack/react-query";
 import { Plus, Rocket } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
@@ -8,6 +8,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
+import { LoadMore, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
@@ -15,6 +16,8 @@ import { Dialog } from "~/components/ui/dialog";
 import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+
+const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 function NewDeployment() {
   const { workspace } = useWorkspace();
@@ -132,7 +135,8 @@ export function DeploymentsPage() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const canManage = useCan("deployment:manage");
-  const list = useQuery(trpc.deployments.list.queryOptions({ workspaceId: workspace.id }));
+  const list = useInfiniteQuery(trpc.deployments.page.infiniteQueryOptions({ workspaceId: workspace.id, limit: 50 }, PAGED));
+  const rows = pagedItems(list);
   return (
     <>
       <PageHeader
@@ -145,46 +149,49 @@ export function DeploymentsPage() {
           <Skeleton rows={4} />
         ) : list.isError ? (
           <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
-        ) : list.data.length === 0 ? (
+        ) : rows.length === 0 ? (
           <EmptyState title="Nothing deployed yet" icon={<Rocket className="size-8" aria-hidden />}>
             {canManage ? "Deploy a model to serve predictions over HTTP." : "Ops and admins deploy models."}
           </EmptyState>
         ) : (
-          <table className="w-full text-sm" data-testid="deployments-table">
-            <thead className="bg-subtle text-left text-xs text-muted">
-              <tr>
-                <th className="px-4 py-2 font-medium">Deployment</th>
-                <th className="px-4 py-2 font-medium">State</th>
-                <th className="px-4 py-2 font-medium">Model</th>
-                <th className="px-4 py-2 font-medium">Traffic</th>
-                <th className="px-4 py-2 font-medium">Shadow</th>
-                <th className="px-4 py-2 font-medium">Changed</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-border">
-              {list.data.map((d) => (
-                <tr key={d.id}>
-                  <td className="px-4 py-2">
-                    <Link className="font-medium hover:underline" href={`/w/${workspace.slug}/deployments/${d.name}`}>
-                      {d.name}
-                    </Link>
-                    <span className="ml-2 text-xs text-muted">{d.environment}</span>
-                  </td>
-                  <td className="px-4 py-2">{d.status === "active" ? <Badge tone="serving">serving</Badge> : <Badge tone="stale">stopped</Badge>}</td>
-                  <td className="px-4 py-2">
-                    {d.model} <span className="text-xs text-muted">{d.following ? `follows ${d.alias}` : `pinned · ${d.alias}`}</span>
-                  </td>
-                  <td className="px-4 py-2 font-mono text-xs">
-                    v{d.primary} {d.canary ? `${100 - d.canary.percent}% · v${d.canary.version} ${d.canary.percent}% (canary)` : "100%"}
-                  </td>
-                  <td className="px-4 py-2 font-mono text-xs">{d.shadow ? `v${d.shadow}` : "—"}</td>
-                  <td className="px-4 py-2 text-muted">
-                    <TimeAgo date={d.updatedAt} />
-                  </td>
+          <>
+            <table className="w-full text-sm" data-testid="deployments-table">
+              <thead className="bg-subtle text-left text-xs text-muted">
+                <tr>
+                  <th className="px-4 py-2 font-medium">Deployment</th>
+                  <th className="px-4 py-2 font-medium">State</th>
+                  <th className="px-4 py-2 font-medium">Model</th>
+                  <th className="px-4 py-2 font-medium">Traffic</th>
+                  <th className="px-4 py-2 font-medium">Shadow</th>
+                  <th className="px-4 py-2 font-medium">Changed</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody className="divide-y divide-border">
+                {rows.map((d) => (
+                  <tr key={d.id}>
+                    <td className="px-4 py-2">
+                      <Link className="font-medium hover:underline" href={`/w/${workspace.slug}/deployments/${d.name}`}>
+                        {d.name}
+                      </Link>
+                      <span className="ml-2 text-xs text-muted">{d.environment}</span>
+                    </td>
+                    <td className="px-4 py-2">{d.status === "active" ? <Badge tone="serving">serving</Badge> : <Badge tone="stale">stopped</Badge>}</td>
+                    <td className="px-4 py-2">
+                      {d.model} <span className="text-xs text-muted">{d.following ? `follows ${d.alias}` : `pinned · ${d.alias}`}</span>
+                    </td>
+                    <td className="px-4 py-2 font-mono text-xs">
+                      v{d.primary} {d.canary ? `${100 - d.canary.percent}% · v${d.canary.version} ${d.canary.percent}% (canary)` : "100%"}
+                    </td>
+                    <td className="px-4 py-2 font-mono text-xs">{d.shadow ? `v${d.shadow}` : "—"}</td>
+                    <td className="px-4 py-2 text-muted">
+                      <TimeAgo date={d.updatedAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <LoadMore query={list} shown={rows.length} noun="deployments" />
+          </>
         )}
       </Card>
     </>

@@ -1,12 +1,13 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { CalendarClock, Plus, Workflow, Zap } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { LoadMore, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
@@ -15,12 +16,15 @@ import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/st
 import { TimeAgo } from "~/components/ui/time";
 import { duration, StatusBadge } from "./status";
 
+const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
+
 function RunsTable() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const router = useRouter();
   const [pipeline, setPipeline] = useState("");
-  const runs = useQuery(trpc.runs.list.queryOptions({ workspaceId: workspace.id, ...(pipeline ? { pipeline } : {}) }));
+  const runs = useInfiniteQuery(trpc.runs.page.infiniteQueryOptions({ workspaceId: workspace.id, ...(pipeline ? { pipeline } : {}), limit: 50 }, PAGED));
+  const rows = pagedItems(runs);
   const defs = useQuery(trpc.pipelines.list.queryOptions({ workspaceId: workspace.id }));
   return (
     <Card>
@@ -42,63 +46,66 @@ function RunsTable() {
         <Skeleton rows={5} />
       ) : runs.isError ? (
         <ErrorState message={errorMessage(runs.error)} onRetry={() => void runs.refetch()} />
-      ) : runs.data.length === 0 ? (
+      ) : rows.length === 0 ? (
         <EmptyState title="No runs yet" icon={<Workflow className="size-8" aria-hidden />}>
           Register a model version and the <span className="font-mono">validate</span> pipeline runs on it, or start a pipeline from its page.
         </EmptyState>
       ) : (
         <div className="overflow-x-auto">
-          <table className="w-full text-sm whitespace-nowrap" data-testid="runs-table">
-            <thead className="bg-subtle text-left text-xs text-muted">
-              <tr>
-                <th className="px-4 py-2 font-medium">Run</th>
-                <th className="px-4 py-2 font-medium">Status</th>
-                <th className="px-4 py-2 font-medium">Pipeline</th>
-                <th className="px-4 py-2 font-medium">Model version</th>
-                <th className="px-4 py-2 font-medium">Trigger</th>
-                <th className="px-4 py-2 font-medium">Progress</th>
-                <th className="px-4 py-2 font-medium">Started</th>
-                <th className="px-4 py-2 font-medium">Duration</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-border">
-              {runs.data.map((r) => {
-                const href = `/w/${workspace.slug}/pipelines/runs/${r.id}`;
-                return (
-                  <tr key={r.id} className="cursor-pointer hover:bg-subtle/60" onClick={() => router.push(href)}>
-                    <td className="px-4 py-2 font-medium">
-                      <Link href={href} className="hover:underline" onClick={(e) => e.stopPropagation()}>
-                        #{r.number}
-                      </Link>
-                    </td>
-                    <td className="px-4 py-2">
-                      <StatusBadge status={r.status} />
-                    </td>
-                    <td className="px-4 py-2">{r.pipeline}</td>
-                    <td className="px-4 py-2 font-mono text-xs">{r.model ? `${r.model}@${r.version}` : "—"}</td>
-                    <td className="px-4 py-2 text-muted">
-                      {r.trigger.replace("_", " ")}
-                      {r.createdBy ? ` · ${r.createdBy}` : ""}
-                    </td>
-                    <td className="px-4 py-2">
-                      <div className="flex items-center gap-2">
-                        <div className="h-1.5 w-20 overflow-hidden rounded bg-subtle">
-                          <div className="h-full bg-accent" style={{ width: `${(100 * r.steps.done) / Math.max(1, r.steps.total)}%` }} />
+          <>
+            <table className="w-full text-sm whitespace-nowrap" data-testid="runs-table">
+              <thead className="bg-subtle text-left text-xs text-muted">
+                <tr>
+                  <th className="px-4 py-2 font-medium">Run</th>
+                  <th className="px-4 py-2 font-medium">Status</th>
+                  <th className="px-4 py-2 font-medium">Pipeline</th>
+                  <th className="px-4 py-2 font-medium">Model version</th>
+                  <th className="px-4 py-2 font-medium">Trigger</th>
+                  <th className="px-4 py-2 font-medium">Progress</th>
+                  <th className="px-4 py-2 font-medium">Started</th>
+                  <th className="px-4 py-2 font-medium">Duration</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-border">
+                {rows.map((r) => {
+                  const href = `/w/${workspace.slug}/pipelines/runs/${r.id}`;
+                  return (
+                    <tr key={r.id} className="cursor-pointer hover:bg-subtle/60" onClick={() => router.push(href)}>
+                      <td className="px-4 py-2 font-medium">
+                        <Link href={href} className="hover:underline" onClick={(e) => e.stopPropagation()}>
+                          #{r.number}
+                        </Link>
+                      </td>
+                      <td className="px-4 py-2">
+                        <StatusBadge status={r.status} />
+                      </td>
+                      <td className="px-4 py-2">{r.pipeline}</td>
+                      <td className="px-4 py-2 font-mono text-xs">{r.model ? `${r.model}@${r.version}` : "—"}</td>
+                      <td className="px-4 py-2 text-muted">
+                        {r.trigger.replace("_", " ")}
+                        {r.createdBy ? ` · ${r.createdBy}` : ""}
+                      </td>
+                      <td className="px-4 py-2">
+                        <div className="flex items-center gap-2">
+                          <div className="h-1.5 w-20 overflow-hidden rounded bg-subtle">
+                            <div className="h-full bg-accent" style={{ width: `${(100 * r.steps.done) / Math.max(1, r.steps.total)}%` }} />
+                          </div>
+                          <span className="text-xs text-muted tabular-nums">
+                            {r.steps.done}/{r.steps.total}
+                          </span>
                         </div>
-                        <span className="text-xs text-muted tabular-nums">
-                          {r.steps.done}/{r.steps.total}
-                        </span>
-                      </div>
-                    </td>
-                    <td className="px-4 py-2 text-muted">
-                      <TimeAgo date={r.createdAt} />
-                    </td>
-                    <td className="px-4 py-2 text-muted tabular-nums">{duration(r.startedAt, r.finishedAt)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+                      </td>
+                      <td className="px-4 py-2 text-muted">
+                        <TimeAgo date={r.createdAt} />
+                      </td>
+                      <td className="px-4 py-2 text-muted tabular-nums">{duration(r.startedAt, r.finishedAt)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            <LoadMore query={runs} shown={rows.length} noun="runs" />
+          </>
         </div>
       )}
     </Card>

@@ -1,12 +1,13 @@
 "use client";
 
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { Database } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { LoadMore, pagedItems } from "~/components/ui/load-more";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
@@ -15,6 +16,8 @@ import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
+
+const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 function UploadDataset() {
   const { workspace } = useWorkspace();
@@ -92,7 +95,8 @@ export function DatasetsPage() {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const canWrite = useCan("model:write");
-  const list = useQuery(trpc.datasets.list.queryOptions({ workspaceId: workspace.id }));
+  const list = useInfiniteQuery(trpc.datasets.page.infiniteQueryOptions({ workspaceId: workspace.id, limit: 50 }, PAGED));
+  const rows = pagedItems(list);
   return (
     <>
       <PageHeader title="Datasets" description="Every version keyed by the sha256 of its bytes, with its schema and profile." />
@@ -103,35 +107,38 @@ export function DatasetsPage() {
             <Skeleton rows={4} />
           ) : list.isError ? (
             <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
-          ) : list.data.length === 0 ? (
+          ) : rows.length === 0 ? (
             <EmptyState title="No datasets yet" icon={<Database className="size-8" aria-hidden />}>
               Upload a CSV or Parquet file above, or from a terminal: <code>steward datasets push data.csv --name credit-train</code>.
             </EmptyState>
           ) : (
-            <table className="w-full text-sm" data-testid="datasets-table">
-              <thead className="bg-subtle text-left text-xs text-muted">
-                <tr>
-                  <th className="px-5 py-2 font-medium">Name</th>
-                  <th className="px-5 py-2 font-medium text-right">Versions</th>
-                  <th className="px-5 py-2 font-medium text-right">Latest</th>
-                  <th className="px-5 py-2 font-medium">Last upload</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-border">
-                {list.data.map((d) => (
-                  <tr key={d.id} className="hover:bg-subtle/60">
-                    <td className="px-5 py-2.5 font-medium">
-                      <Link className="text-accent hover:underline" href={`/w/${workspace.slug}/datasets/${encodeURIComponent(d.name)}`}>
-                        {d.name}
-                      </Link>
-                    </td>
-                    <td className="px-5 py-2.5 text-right tabular-nums">{d.versions}</td>
-                    <td className="px-5 py-2.5 text-right tabular-nums">{d.latestVersion ? `v${d.latestVersion}` : "—"}</td>
-                    <td className="px-5 py-2.5 text-muted">{d.lastUploadAt ? <TimeAgo date={d.lastUploadAt} /> : "—"}</td>
+            <>
+              <table className="w-full text-sm" data-testid="datasets-table">
+                <thead className="bg-subtle text-left text-xs text-muted">
+                  <tr>
+                    <th className="px-5 py-2 font-medium">Name</th>
+                    <th className="px-5 py-2 font-medium text-right">Versions</th>
+                    <th className="px-5 py-2 font-medium text-right">Latest</th>
+                    <th className="px-5 py-2 font-medium">Last upload</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody className="divide-y divide-border">
+                  {rows.map((d) => (
+                    <tr key={d.id} className="hover:bg-subtle/60">
+                      <td className="px-5 py-2.5 font-medium">
+                        <Link className="text-accent hover:underline" href={`/w/${workspace.slug}/datasets/${encodeURIComponent(d.name)}`}>
+                          {d.name}
+                        </Link>
+                      </td>
+                      <td className="px-5 py-2.5 text-right tabular-nums">{d.versions}</td>
+                      <td className="px-5 py-2.5 text-right tabular-nums">{d.latestVersion ? `v${d.latestVersion}` : "—"}</td>
+                      <td className="px-5 py-2.5 text-muted">{d.lastUploadAt ? <TimeAgo date={d.lastUploadAt} /> : "—"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <LoadMore query={list} shown={rows.length} noun="datasets" />
+            </>
           )}
         </Card>
       </div>

@@ -1,6 +1,6 @@
 "use client";
 
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { Boxes, Plus } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
@@ -8,6 +8,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { LoadMore, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
@@ -18,6 +19,8 @@ import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
+
+const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 /** "auc=0.91, f1=0.8" → { auc: 0.91, f1: 0.8 }; numbers where they parse, else strings. */
 function pairs(text: string, numeric: boolean): Record<string, string | number> | string {
@@ -186,7 +189,8 @@ export function ModelsPage() {
   const canWrite = useCan("model:write");
   // ?upload=<anything> (the palette's "New model version…") opens the upload dialog; a new value opens it again.
   const upload = useSearchParams().get("upload");
-  const list = useQuery(trpc.models.list.queryOptions({ workspaceId: workspace.id }));
+  const list = useInfiniteQuery(trpc.models.page.infiniteQueryOptions({ workspaceId: workspace.id, limit: 50 }, PAGED));
+  const rows = pagedItems(list);
   return (
     <>
       <PageHeader
@@ -199,45 +203,48 @@ export function ModelsPage() {
           <Skeleton rows={4} />
         ) : list.isError ? (
           <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
-        ) : list.data.length === 0 ? (
+        ) : rows.length === 0 ? (
           <EmptyState title="No models yet" icon={<Boxes className="size-8" aria-hidden />}>
             Register an ONNX file here, or from CI: <code>steward models push model.onnx --name credit-risk --metric auc=0.91</code>.
           </EmptyState>
         ) : (
-          <table className="w-full text-sm" data-testid="models-table">
-            <thead className="bg-subtle text-left text-xs text-muted">
-              <tr>
-                <th className="px-5 py-2 font-medium">Model</th>
-                <th className="px-5 py-2 font-medium text-right">Versions</th>
-                <th className="px-5 py-2 font-medium">Aliases</th>
-                <th className="px-5 py-2 font-medium">Updated</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-border">
-              {list.data.map((m) => (
-                <tr key={m.id} className="hover:bg-subtle/60">
-                  <td className="px-5 py-2.5 font-medium">
-                    <Link className="text-accent hover:underline" href={`/w/${workspace.slug}/models/${encodeURIComponent(m.name)}`}>
-                      {m.name}
-                    </Link>
-                  </td>
-                  <td className="px-5 py-2.5 text-right tabular-nums">{m.versions}</td>
-                  <td className="space-x-1 px-5 py-2.5">
-                    {m.aliases.length === 0 ? (
-                      <span className="text-muted">—</span>
-                    ) : (
-                      m.aliases.map((a) => (
-                        <Badge key={a.alias} tone={a.alias === "production" ? "serving" : "neutral"}>
-                          {a.alias} → v{a.version}
-                        </Badge>
-                      ))
-                    )}
-                  </td>
-                  <td className="px-5 py-2.5 text-muted">{m.updatedAt ? <TimeAgo date={m.updatedAt} /> : "—"}</td>
+          <>
+            <table className="w-full text-sm" data-testid="models-table">
+              <thead className="bg-subtle text-left text-xs text-muted">
+                <tr>
+                  <th className="px-5 py-2 font-medium">Model</th>
+                  <th className="px-5 py-2 font-medium text-right">Versions</th>
+                  <th className="px-5 py-2 font-medium">Aliases</th>
+                  <th className="px-5 py-2 font-medium">Updated</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody className="divide-y divide-border">
+                {rows.map((m) => (
+                  <tr key={m.id} className="hover:bg-subtle/60">
+                    <td className="px-5 py-2.5 font-medium">
+                      <Link className="text-accent hover:underline" href={`/w/${workspace.slug}/models/${encodeURIComponent(m.name)}`}>
+                        {m.name}
+                      </Link>
+                    </td>
+                    <td className="px-5 py-2.5 text-right tabular-nums">{m.versions}</td>
+                    <td className="space-x-1 px-5 py-2.5">
+                      {m.aliases.length === 0 ? (
+                        <span className="text-muted">—</span>
+                      ) : (
+                        m.aliases.map((a) => (
+                          <Badge key={a.alias} tone={a.alias === "production" ? "serving" : "neutral"}>
+                            {a.alias} → v{a.version}
+                          </Badge>
+                        ))
+                      )}
+                    </td>
+                    <td className="px-5 py-2.5 text-muted">{m.updatedAt ? <TimeAgo date={m.updatedAt} /> : "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <LoadMore query={list} shown={rows.length} noun="models" />
+          </>
         )}
       </Card>
     </>

@@ -1,15 +1,18 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import { GitPullRequest } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { LoadMore, pagedItems } from "~/components/ui/load-more";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Card } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+
+const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 export const STATUS_TONE: Record<string, Tone> = { open: "pending", approved: "passing", rejected: "failing", withdrawn: "stale" };
 
@@ -18,7 +21,8 @@ export function ReviewsPage() {
   const trpc = useTRPC();
   const canOpen = useCan("review:participate");
   const [tab, setTab] = useState<"open" | "closed">("open");
-  const list = useQuery(trpc.reviews.list.queryOptions({ workspaceId: workspace.id, status: tab }));
+  const list = useInfiniteQuery(trpc.reviews.page.infiniteQueryOptions({ workspaceId: workspace.id, status: tab, limit: 50 }, PAGED));
+  const rows = pagedItems(list);
   return (
     <>
       <PageHeader
@@ -53,43 +57,46 @@ export function ReviewsPage() {
           <Skeleton rows={4} />
         ) : list.isError ? (
           <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
-        ) : list.data.length === 0 ? (
+        ) : rows.length === 0 ? (
           <EmptyState title={tab === "open" ? "No open reviews" : "No closed reviews yet"} icon={<GitPullRequest className="size-8" aria-hidden />}>
             {tab === "open"
               ? "Promoting a version to staging or production starts here: request a review from a model's page or with the button above."
               : "Approved, rejected and withdrawn requests appear here."}
           </EmptyState>
         ) : (
-          <ul className="divide-y divide-border" data-testid="reviews-list">
-            {list.data.map((r) => (
-              <li key={r.number}>
-                <Link href={`/w/${workspace.slug}/reviews/${r.number}`} className="flex items-start justify-between gap-4 px-5 py-3 hover:bg-subtle">
-                  <div className="min-w-0">
-                    <div className="font-medium">
-                      #{r.number} {r.model} v{r.version} → {r.alias}
+          <>
+            <ul className="divide-y divide-border" data-testid="reviews-list">
+              {rows.map((r) => (
+                <li key={r.number}>
+                  <Link href={`/w/${workspace.slug}/reviews/${r.number}`} className="flex items-start justify-between gap-4 px-5 py-3 hover:bg-subtle">
+                    <div className="min-w-0">
+                      <div className="font-medium">
+                        #{r.number} {r.model} v{r.version} → {r.alias}
+                      </div>
+                      <div className="truncate text-sm text-muted">{r.summary}</div>
+                      {r.status === "open" && r.missing.length > 0 && <div className="mt-1 text-xs text-muted">Waiting for: {r.missing.join(" · ")}</div>}
                     </div>
-                    <div className="truncate text-sm text-muted">{r.summary}</div>
-                    {r.status === "open" && r.missing.length > 0 && <div className="mt-1 text-xs text-muted">Waiting for: {r.missing.join(" · ")}</div>}
-                  </div>
-                  <div className="shrink-0 text-right text-xs text-muted">
-                    <Badge tone={STATUS_TONE[r.status]}>{r.status}</Badge>
-                    {r.status === "open" && r.superseded && (
-                      <Badge
-                        tone="warning"
-                        className="ml-1"
-                        title={r.superseded.alreadyHolds ? "Its version already holds the alias" : "The alias moved: re-base to continue"}
-                      >
-                        {r.superseded.alreadyHolds ? `v${r.superseded.holderVersion} holds ${r.alias}` : "superseded"}
-                      </Badge>
-                    )}
-                    <div className="mt-1">
-                      {r.requester} · <TimeAgo date={r.createdAt} />
+                    <div className="shrink-0 text-right text-xs text-muted">
+                      <Badge tone={STATUS_TONE[r.status]}>{r.status}</Badge>
+                      {r.status === "open" && r.superseded && (
+                        <Badge
+                          tone="warning"
+                          className="ml-1"
+                          title={r.superseded.alreadyHolds ? "Its version already holds the alias" : "The alias moved: re-base to continue"}
+                        >
+                          {r.superseded.alreadyHolds ? `v${r.superseded.holderVersion} holds ${r.alias}` : "superseded"}
+                        </Badge>
+                      )}
+                      <div className="mt-1">
+                        {r.requester} · <TimeAgo date={r.createdAt} />
+                      </div>
                     </div>
-                  </div>
-                </Link>
-              </li>
-            ))}
-          </ul>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+            <LoadMore query={list} shown={rows.length} noun="reviews" />
+          </>
         )}
       </Card>
     </>

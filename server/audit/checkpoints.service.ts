@@ -9,7 +9,7 @@ import { deliver, notifyTx } from "~/server/reviews/notifications.service";
 import type { Actor, RequestMeta } from "./actor";
 import { findChainBreak, GENESIS_HASH } from "./chain";
 import { chainHead, mutate } from "./mutate";
-import { getPublished, listPublished, publishCheckpoint, publishedObject } from "./publish";
+import { getPublished, listPublished, publishCheckpoint } from "./publish";
 import { signCheckpointPayload, signingKeysOrNull, verificationKeyMap, verificationKeys } from "./signing";
 import { checkCheckpointSignature, checkEventSignatures, checkpointSignatureProblem, type Problem } from "./verify";
 import { lock, LOCKS } from "~/server/platform/locks";

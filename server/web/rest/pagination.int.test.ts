@@ -9,6 +9,7 @@ import { createToken } from "~/server/tokens/tokens.service";
 import { mutate } from "~/server/audit/mutate";
 import { fireSystemIncidentTx, resolveIncident } from "~/server/monitoring/alerts.service";
 import { createDeployment } from "~/server/serving/deployments.service";
+import { callerFor } from "~/test/helpers";
 import { rest } from "~/test/rest-client";
 
 describe("REST: paged lists with opaque cursors", () => {
@@ -111,5 +112,72 @@ describe("REST: paged lists with opaque cursors", () => {
       expect([r.status, r.data.error?.field]).toEqual([400, "cursor"]);
     }
     expect((await rest("GET", `${base}/runs?limit=501`, { token })).data.error).toMatchObject({ field: "limit" });
+  });
+
+  it("pages the UI's tables through tRPC with the same cursors: every model, run, review, deployment and member reachable", async () => {
+    const { workspace, owner } = await createWorkspace({ defaultPipeline: true, members: [{ role: "viewer" }, { role: "reviewer" }] });
+    const onnx = (w: number) => Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [w, 1], bias: 0, featureNames: ["a", "b"] }))]);
+    for (const [i, name] of ["delta", "alpha", "charlie", "bravo", "echo"].entries())
+      await uploadModelVersion(owner.wsActor, { name, filename: "m.onnx" }, onnx(i + 1));
+    const api = callerFor(owner);
+    const workspaceId = workspace.id;
+    /** Follows nextCursor to the end; returns each page's keys. */
+    async function walk<T>(fetch: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>, key: (t: T) => unknown) {
+      const pages: unknown[][] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await fetch(cursor);
+        pages.push(page.items.map(key));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return pages;
+    }
+    expect(
+      await walk(
+        (cursor) => api.models.page({ workspaceId, limit: 2, cursor }),
+        (m) => m.name,
+      ),
+    ).toEqual([["alpha", "bravo"], ["charlie", "delta"], ["echo"]]);
+    expect(
+      await walk(
+        (cursor) => api.runs.page({ workspaceId, limit: 3, cursor }),
+        (r) => r.number,
+      ),
+    ).toEqual([
+      [5, 4, 3],
+      [2, 1],
+    ]);
+    for (const name of ["alpha", "bravo", "charlie"]) await openReview(owner.wsActor, { model: name, version: 1, alias: "production", summary: "x" });
+    expect(
+      await walk(
+        (cursor) => api.reviews.page({ workspaceId, status: "open", limit: 2, cursor }),
+        (r) => r.number,
+      ),
+    ).toEqual([[3, 2], [1]]);
+    for (const name of ["echo", "alpha"])
+      await createDeployment(owner.wsActor, { name: `${name}-prod`, environment: "prod", model: name, alias: "dev", follow: false, version: 1 });
+    expect(
+      await walk(
+        (cursor) => api.deployments.page({ workspaceId, limit: 1, cursor }),
+        (d) => d.name,
+      ),
+    ).toEqual([["alpha-prod"], ["echo-prod"]]);
+    expect(
+      (
+        await walk(
+          (cursor) => api.members.page({ workspaceId, limit: 2, cursor }),
+          (m) => m.userId,
+        )
+      ).flat(),
+    ).toHaveLength(3);
+    expect(
+      await walk(
+        (cursor) => api.datasets.page({ workspaceId, cursor }),
+        (d) => d.name,
+      ),
+    ).toEqual([[]]);
+    // One list's cursor is refused by another, naming the field.
+    const { nextCursor } = await api.models.page({ workspaceId, limit: 1 });
+    await expect(api.runs.page({ workspaceId, cursor: nextCursor })).rejects.toThrow(/cursor is not a cursor of this list/);
   });
 });

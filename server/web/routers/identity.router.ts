@@ -65,8 +65,11 @@ export const membersRouter = {
   page: workspaceProcedure("member:read")
     .input(WorkspaceIdInput.extend(TrpcPage.shape))
     .query(async ({ ctx, input }) =>
-      pageOf(await members.listMembers(ctx.actor, { after: cursorKey.pair("members", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "members", (m) =>
-        pairKey(m.name, m.userId),
+      pageOf(
+        await members.listMembers(ctx.actor, { after: cursorKey.pair("members", input.cursor ?? undefined), limit: input.limit + 1 }),
+        input.limit,
+        "members",
+        (m) => pairKey(m.name, m.userId),
       ),
     ),
   invitations: workspaceProcedure("member:manage")

@@ -1,5 +1,5 @@
 import "server-only";
-import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
+import { cursorKey, pageOf, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
 import { WorkspaceIdInput } from "~/server/shared/identity.schema";
@@ -31,7 +31,12 @@ export const runsRouter = {
   page: workspaceProcedure("registry:read")
     .input(RunsFilter.omit({ limit: true }).extend(TrpcPage.shape))
     .query(async ({ ctx, input: { cursor, limit, ...filter } }) =>
-      pageOf(await runQueries.listRuns(ctx.actor, { ...filter, before: cursorKey.number("runs", cursor ?? undefined), limit: limit + 1 }), limit, "runs", (r) => r.number),
+      pageOf(
+        await runQueries.listRuns(ctx.actor, { ...filter, before: cursorKey.number("runs", cursor ?? undefined), limit: limit + 1 }),
+        limit,
+        "runs",
+        (r) => r.number,
+      ),
     ),
   get: workspaceProcedure("registry:read")
     .input(RunRef)

@@ -1,5 +1,5 @@
 import "server-only";
-import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
+import { cursorKey, pageOf, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
 import * as ds from "~/server/registry/datasets.service";
@@ -15,7 +15,12 @@ export const datasetsRouter = {
   page: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput.extend(TrpcPage.shape))
     .query(async ({ ctx, input }) =>
-      pageOf(await ds.listDatasets(ctx.actor, { after: cursorKey.string("datasets", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "datasets", (d) => d.name),
+      pageOf(
+        await ds.listDatasets(ctx.actor, { after: cursorKey.string("datasets", input.cursor ?? undefined), limit: input.limit + 1 }),
+        input.limit,
+        "datasets",
+        (d) => d.name,
+      ),
     ),
   byName: workspaceProcedure("registry:read")
     .input(DatasetRef)
@@ -33,7 +38,12 @@ export const modelsRouter = {
   page: workspaceProcedure("registry:read")
     .input(WorkspaceIdInput.extend(TrpcPage.shape))
     .query(async ({ ctx, input }) =>
-      pageOf(await ms.listModels(ctx.actor, { after: cursorKey.string("models", input.cursor ?? undefined), limit: input.limit + 1 }), input.limit, "models", (m) => m.name),
+      pageOf(
+        await ms.listModels(ctx.actor, { after: cursorKey.string("models", input.cursor ?? undefined), limit: input.limit + 1 }),
+        input.limit,
+        "models",
+        (m) => m.name,
+      ),
     ),
   byName: workspaceProcedure("registry:read")
     .input(ModelRef)

@@ -1,5 +1,5 @@
 import "server-only";
-import { cursorKey, pageOf, pairKey, TrpcPage } from "~/server/web/rest/pagination";
+import { cursorKey, pageOf, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { env } from "~/env";
