@@ -67,5 +67,6 @@ test("an account from single sign-on e-signs with a fresh login at the provider,
   await expect(page.getByText("Signed: approved, and the alias moved.")).toBeVisible();
   await expect(page).toHaveURL(room);
   await expect(page.getByTestId("review-status")).toContainText(/approved/i);
+  await expect(page.getByText("confirmed by a fresh single-sign-on login")).toBeVisible();
   await shot(page, "12-after-sso-signature");
 });

@@ -34,7 +34,8 @@ export function SignaturesCard({ room }: { room: Room }) {
               </span>
             </div>
             <div className="text-xs text-muted">
-              {ROLE_LABELS[s.role]} · “{s.meaning}” · {s.signedAt.toISOString().replace("T", " ").slice(0, 19)} UTC
+              {ROLE_LABELS[s.role]} · “{s.meaning}” · {s.signedAt.toISOString().replace("T", " ").slice(0, 19)} UTC ·{" "}
+              {s.method === "oidc" ? "confirmed by a fresh single-sign-on login" : "confirmed with password"}
             </div>
             <div className="text-xs text-muted" data-testid="signature-holder">
               {s.recordFormat === 1 && s.holderVersion === null

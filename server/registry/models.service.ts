@@ -18,6 +18,7 @@ import { inspectOnnx } from "./onnx-inspect";
 import { bundleFilename, bundleKind } from "~/server/artifacts/bundle";
 import { prepareBundle } from "./bundle-upload";
 import { displayFilename } from "./filename";
+import { parseVersionFilter, VersionFilterError, type VersionClause } from "~/server/shared/version-filter";
 import { parseMeta } from "./parse-meta";
 import { AlreadyRegistered, registerUpload } from "./staged-upload";
 import { ModelUploadMeta, RegistryName, SetAliasInput } from "~/server/shared/registry.schema";
@@ -192,6 +193,55 @@ export async function listModels(actor: WorkspaceActor, page: { after?: string; 
     updatedAt: r.updatedAt ? new Date(r.updatedAt) : null,
     aliases: aliases.filter((a) => a.modelId === r.id).map((a) => ({ alias: a.alias, version: a.version })),
   }));
+}
+
+/**
+ * A model's versions, newest first, narrowed by a filter string (server/shared/version-filter.ts:
+ * metrics, params, tags, loadable); `before`/`limit` page through them.
+ */
+export async function listModelVersions(actor: WorkspaceActor, name: string, opts: { filter?: string; before?: number; limit?: number } = {}) {
+  const m = await findModel(actor.workspaceId, name);
+  let clauses: VersionClause[];
+  try {
+    clauses = parseVersionFilter(opts.filter ?? "");
+  } catch (e) {
+    if (e instanceof VersionFilterError) throw new AppError("INVALID", `filter: ${e.message}`, { field: "filter" });
+    throw e;
+  }
+  const conds = clauses.map((c) => {
+    switch (c.kind) {
+      case "metric": {
+        const v = sql`(${modelVersions.metrics}->>${c.name})::double precision`;
+        return sql`(${modelVersions.metrics} ? ${c.name} and jsonb_typeof(${modelVersions.metrics}->${c.name}) = 'number' and ${v} ${sql.raw(c.op === "!=" ? "<>" : c.op)} ${c.value})`;
+      }
+      case "param":
+        return c.op === "=" ? sql`${modelVersions.params}->>${c.name} = ${c.value}` : sql`${modelVersions.params}->>${c.name} is distinct from ${c.value}`;
+      case "tag":
+        return sql`${c.value} = any(${modelVersions.tags})`;
+      case "loadable":
+        return sql`coalesce((${modelVersions.signature}->'runtime'->>'loadable')::boolean, false) = ${c.value}`;
+    }
+  });
+  const query = getDb()
+    .select({
+      id: modelVersions.id,
+      version: modelVersions.version,
+      sha256: modelVersions.sha256,
+      sizeBytes: modelVersions.sizeBytes,
+      metrics: modelVersions.metrics,
+      params: modelVersions.params,
+      tags: modelVersions.tags,
+      gitCommit: modelVersions.gitCommit,
+      loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
+      createdAt: modelVersions.createdAt,
+      createdBy: users.email,
+    })
+    .from(modelVersions)
+    .leftJoin(users, eq(users.id, modelVersions.createdBy))
+    .where(and(eq(modelVersions.modelId, m.id), opts.before !== undefined ? sql`${modelVersions.version} < ${opts.before}` : undefined, ...conds))
+    .orderBy(desc(modelVersions.version))
+    .$dynamic();
+  return opts.limit ? query.limit(opts.limit) : query;
 }
 
 export async function getModel(actor: WorkspaceActor, name: string) {

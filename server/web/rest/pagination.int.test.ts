@@ -180,4 +180,45 @@ describe("REST: paged lists with opaque cursors", () => {
     const { nextCursor } = await api.models.page({ workspaceId, limit: 1 });
     await expect(api.runs.page({ workspaceId, cursor: nextCursor })).rejects.toThrow(/cursor is not a cursor of this list/);
   });
+
+  it("lists a model's versions newest first, narrowed by an MLflow-style filter, paged, and names a filter it cannot read", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const { token } = await createToken(owner.wsActor, { workspaceId: workspace.id, name: "t", role: "owner" });
+    const push = (w: number, meta: unknown) =>
+      uploadModelVersion(
+        owner.wsActor,
+        { name: "scorer", filename: "m.onnx", meta },
+        Readable.from([Buffer.from(logisticRegressionOnnx({ weights: [w, 1], bias: 0, featureNames: ["a", "b"] }))]),
+      );
+    await push(1, { metrics: { auc: 0.71 }, params: { solver: "lbfgs" }, tags: ["baseline"] });
+    await push(2, { metrics: { auc: 0.83, log_loss: 0.41 }, params: { solver: "saga" }, tags: ["candidate"] });
+    await push(3, { metrics: { auc: 0.88 }, params: { solver: "saga" }, tags: ["candidate", "gpu"] });
+    await push(4, { params: { solver: "saga" } });
+    const base = `/workspaces/${workspace.slug}/models/scorer/versions`;
+    const versions = async (filter?: string, extra = "") => {
+      const r = await rest("GET", `${base}?${new URLSearchParams(filter ? { filter } : {})}${extra}`, { token });
+      expect(r.status, JSON.stringify(r.data)).toBe(200);
+      return (r.data as unknown as { version: number }[]).map((v) => v.version);
+    };
+    expect(await versions()).toEqual([4, 3, 2, 1]);
+    expect(await versions("metrics.auc >= 0.8")).toEqual([3, 2]);
+    expect(await versions("metrics.auc >= 0.8 and tag = 'gpu'")).toEqual([3]);
+    expect(await versions("params.solver = 'saga' and metrics.log_loss < 0.5")).toEqual([2]);
+    expect(await versions("params.solver != 'saga'")).toEqual([1]);
+    expect(await versions("loadable = true and tag = 'baseline'")).toEqual([1]);
+    // Paged: the cursor walks to the oldest version the filter keeps.
+    const first = await rest("GET", `${base}?limit=1&filter=${encodeURIComponent("tag = 'candidate'")}`, { token });
+    const next = first.headers.get("x-next-cursor")!;
+    expect([
+      (first.data as unknown as { version: number }[])[0]!.version,
+      await versions("tag = 'candidate'", `&limit=1&cursor=${encodeURIComponent(next)}`),
+    ]).toEqual([3, [2]]);
+    // tRPC pages the same list for the UI.
+    const page = await callerFor(owner).models.versions({ workspaceId: workspace.id, name: "scorer", filter: "metrics.auc > 0.7", limit: 2 });
+    expect([page.items.map((v) => v.version), typeof page.nextCursor]).toEqual([[3, 2], "string"]);
+    // A clause it cannot read is a 400 naming `filter` and the clause.
+    const bad = await rest("GET", `${base}?filter=${encodeURIComponent("metrics.auc >= high")}`, { token });
+    expect([bad.status, bad.data.error?.field]).toEqual([400, "filter"]);
+    expect(bad.data.error?.message).toContain('"metrics.auc >= high" is not a clause');
+  });
 });

@@ -203,6 +203,25 @@ export const REST_ROUTES = [
     handler: ({ actor, params }) => ms.getModelVersion(actor, params.name, params.version),
   }),
   route({
+    method: "GET",
+    path: "/workspaces/{workspace}/models/{name}/versions",
+    tag: "models",
+    summary:
+      "A model's versions, newest first: metrics, params, tags, loadable, who and when. `filter` narrows them, MLflow-style: clauses joined by `and`, each `metrics.<name> <op> <number>` (op = != < <= > >=), `params.<name> = '<text>'`, `tag = '<text>'` or `loadable = true|false`, e.g. `metrics.auc >= 0.8 and tag = 'candidate'`. Pages of `limit` (default 100): the X-Next-Cursor header (and a Link rel=next) holds the `cursor` of older versions.",
+    permission: "registry:read",
+    trpc: "models.versions",
+    params: WsName,
+    query: PageQuery.extend({ filter: z.string().max(2000).optional() }),
+    handler: async ({ actor, params, query, url, meta }) => {
+      const rows = await ms.listModelVersions(actor, params.name, {
+        filter: query.filter,
+        before: cursorKey.number("versions", query.cursor),
+        limit: query.limit + 1,
+      });
+      return paged(rows, query.limit, "versions", (v) => v.version, url, meta.requestId!);
+    },
+  }),
+  route({
     method: "POST",
     path: "/workspaces/{workspace}/models/{name}/versions",
     tag: "models",

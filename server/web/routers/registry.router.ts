@@ -1,4 +1,5 @@
 import "server-only";
+import { z } from "zod";
 import { cursorKey, pageOf, TrpcPage } from "~/server/web/rest/pagination";
 import type { TRPCRouterRecord } from "@trpc/server";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
@@ -43,6 +44,21 @@ export const modelsRouter = {
         input.limit,
         "models",
         (m) => m.name,
+      ),
+    ),
+  /** A model's versions, newest first, narrowed by a filter string; pages as GET /models/{name}/versions. */
+  versions: workspaceProcedure("registry:read")
+    .input(ModelRef.extend({ filter: z.string().max(2000).optional(), ...TrpcPage.shape }))
+    .query(async ({ ctx, input }) =>
+      pageOf(
+        await ms.listModelVersions(ctx.actor, input.name, {
+          filter: input.filter,
+          before: cursorKey.number("versions", input.cursor ?? undefined),
+          limit: input.limit + 1,
+        }),
+        input.limit,
+        "versions",
+        (v) => v.version,
       ),
     ),
   byName: workspaceProcedure("registry:read")

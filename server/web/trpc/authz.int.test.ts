@@ -55,6 +55,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "datasets.version": "registry:read",
   "models.list": "registry:read",
   "models.page": "registry:read",
+  "models.versions": "registry:read",
   "models.byName": "registry:read",
   "models.version": "registry:read",
   "models.compare": "registry:read",
