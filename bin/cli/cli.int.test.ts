@@ -68,6 +68,11 @@ describe("steward CLI", () => {
     expect(get.code).toBe(0);
     expect(get.stdout).toMatch(/features: float\[batch, 1\]/);
     expect(get.stdout).toMatch(/"auc":0.91/);
+    const versions = await run(["models", "versions", "risk", "--filter", "metrics.auc > 0.9 and params.lr = '0.01'"]);
+    expect([versions.code, versions.stdout]).toEqual([0, expect.stringMatching(/^v1 +auc=0.91/)]);
+    expect((await run(["models", "versions", "risk", "--filter", "metrics.auc > 0.95"])).stdout).toMatch(/No version matches the filter/);
+    const bad = await run(["models", "versions", "risk", "--filter", "auc is good"]);
+    expect([bad.code, bad.stderr]).toEqual([4, expect.stringMatching(/"auc is good" is not a clause/)]);
   });
 
   it("exits with codes a CI job can rely on", async () => {

@@ -547,6 +547,37 @@ models
     print(json, r, () => `Downloaded ${r.name}@${r.version} to ${r.file} (${r.sizeBytes} bytes, sha256 ${r.sha256.slice(0, 12)} verified).`);
   });
 models
+  .command("versions <name>")
+  .description("A model's versions, newest first (every page), optionally narrowed by a filter")
+  .option(
+    "--filter <expr>",
+    `e.g. "metrics.auc >= 0.8 and tag = 'candidate'": metrics.<m> <op> <n>, params.<p> = '<text>', tag = '<text>', loadable = true|false`,
+  )
+  .action(async (name: string, o: { filter?: string }) => {
+    const json = program.opts<{ json: boolean }>().json;
+    const cfg = loadConfig();
+    const q = new URLSearchParams({ limit: "500", ...(o.filter ? { filter: o.filter } : {}) });
+    const rows = await allPages<{ version: number; metrics: Record<string, number>; tags: string[]; createdAt: string; loadable: boolean | null }>(
+      cfg,
+      `/workspaces/${encodeURIComponent(cfg.workspace)}/models/${encodeURIComponent(name)}/versions?${q}`,
+    );
+    print(json, rows, () =>
+      rows.length
+        ? rows
+            .map(
+              (v) =>
+                `v${String(v.version).padEnd(5)} ${Object.entries(v.metrics)
+                  .map(([k, x]) => `${k}=${x}`)
+                  .join(" ")
+                  .padEnd(40)} ${v.tags.join(",")}${v.loadable === false ? "  (not loadable)" : ""}`,
+            )
+            .join("\n")
+        : o.filter
+          ? "No version matches the filter."
+          : "No versions yet.",
+    );
+  });
+models
   .command("list")
   .description("List models")
   .action(async () => {

@@ -152,7 +152,7 @@ function cliCommands(cmd: Command, prefix = ""): string[] {
   });
 }
 /** Commands that only read (list, get, show, wait) are not writes. */
-const READ_ONLY_CLI = /( (list|get|show|wait)|^whoami)$/;
+const READ_ONLY_CLI = /( (list|get|show|wait|versions)|^whoami)$/;
 
 describe("every path that can change traffic is classified", () => {
   const unclassified = (kind: "trpc" | "rest" | "cli", all: string[]) =>

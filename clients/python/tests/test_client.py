@@ -106,6 +106,8 @@ class LiveTest(unittest.TestCase):
         self.assertEqual(v["gitCommit"], "abcdef1")
         lineage = {(d["datasetName"], d["datasetVersion"], d["role"]) for d in st.get_model("credit")["versions"][0]["datasets"]}
         self.assertEqual(lineage, {("credit-train", 1, "train"), ("credit-eval", 1, "eval")})
+        self.assertEqual([x["version"] for x in st.list_versions("credit", filter="metrics.auc >= 0.9 and tag = 'baseline'")], [1])
+        self.assertEqual(st.list_versions("credit", filter="params.solver = 'adam'"), [])
 
         # Pulled back: the same bytes, checked against the server's sha256, with progress.
         progress: List[Tuple[int, int]] = []

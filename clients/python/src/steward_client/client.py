@@ -235,6 +235,15 @@ class Steward:
         """Models of the workspace by name, with their latest version and aliases (every page; ``page_size`` per request)."""
         return cast(List[ModelSummary], self._pages(f"{self._ws()}/models", page_size=page_size))
 
+    def list_versions(self, name: str, *, filter: Optional[str] = None, page_size: Optional[int] = None) -> List[Dict[str, Any]]:
+        """A model's versions, newest first (every page), narrowed by a filter string.
+
+        ``filter`` reads like MLflow's: ``"metrics.auc >= 0.8 and tag = 'candidate'"``; clauses are
+        ``metrics.<name> <op> <number>``, ``params.<name> = '<text>'``, ``tag = '<text>'`` and
+        ``loadable = true|false``, joined by ``and``.
+        """
+        return cast(List[Dict[str, Any]], self._pages(f"{self._ws()}/models/{segment(name)}/versions", {"filter": filter}, page_size=page_size))
+
     def get_model(self, name: str) -> Dict[str, Any]:
         """A model, its versions (metrics, params, lineage), aliases."""
         return cast(Dict[str, Any], self.request("GET", f"{self._ws()}/models/{segment(name)}"))
