@@ -146,6 +146,27 @@ test("sign-in shows a clear error for a wrong password, and a non-member cannot 
   const res = await page.goto(`${A()}/w/acme-does-not-exist`);
   expect(res?.status()).toBe(404);
   await expect(page.getByText("This page does not exist, or you do not have access to it.")).toBeVisible();
+
+  // Inside her own workspace, a model, review or run that does not exist is a real 404 with a way back.
+  await page.goto(`${A()}/workspaces`);
+  const slug = `eve-${eve.email.split("@")[0]!.split("-")[1]}`;
+  await page.getByLabel("Name", { exact: true }).fill("Eve's");
+  await page.getByLabel("URL name").fill(slug);
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await expect(page).toHaveURL(new RegExp(`/w/${slug}$`));
+  for (const [path, back] of [
+    ["models/no-such-model", "Back to Models"],
+    ["reviews/999", "Back to Reviews"],
+    ["pipelines/runs/not-a-run", "Back to Pipelines"],
+  ] as const) {
+    const missing = await page.goto(`${A()}/w/${slug}/${path}`);
+    expect(missing?.status(), path).toBe(404);
+    await expect(page.getByTestId("not-found")).toContainText("does not exist in Eve's");
+    await expect(page.getByRole("link", { name: back })).toBeVisible();
+  }
+  await shot(page, "13-not-found-in-workspace");
+  await page.getByRole("link", { name: "Back to Pipelines" }).click();
+  await expect(page).toHaveURL(new RegExp(`/w/${slug}/pipelines$`));
 });
 
 test("security headers and JSON-only mutations", async ({ request }) => {

@@ -1,10 +1,13 @@
 import type { Metadata } from "next";
 import { ModelPage } from "~/components/registry/model-page";
+import { ensurePageSubject } from "~/server/web/page-guards";
 
 export async function generateMetadata({ params }: { params: Promise<{ name: string }> }): Promise<Metadata> {
   return { title: decodeURIComponent((await params).name) };
 }
 
-export default async function Page({ params }: { params: Promise<{ name: string }> }) {
-  return <ModelPage name={decodeURIComponent((await params).name)} />;
+export default async function Page({ params }: { params: Promise<{ slug: string; name: string }> }) {
+  const { slug, name } = await params;
+  await ensurePageSubject(slug, { model: decodeURIComponent(name) });
+  return <ModelPage name={decodeURIComponent(name)} />;
 }
