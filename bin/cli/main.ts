@@ -1481,7 +1481,7 @@ alertsCmd
     print(jsonOut(), r, () => `Deleted the alert rule ${ruleId} of ${name}.`);
   });
 
-const incidentsCmd = program.command("incidents").description("Incidents raised by alert rules: list, acknowledge, resolve with a note");
+const incidentsCmd = program.command("incidents").description("Incidents raised by alert rules: list, acknowledge, resolve and reopen with a note");
 incidentsCmd
   .command("list")
   .description("Incidents, newest first (default: the open ones)")
@@ -1512,6 +1512,15 @@ incidentsCmd
     const cfg = loadConfig();
     const r = await api(cfg, "POST", `${ws(cfg)}/incidents/${encodeURIComponent(id)}/resolve`, { json: { note: o.note } });
     print(jsonOut(), r, () => `Resolved incident ${id}: ${o.note}`);
+  });
+incidentsCmd
+  .command("reopen <id>")
+  .description("Reopen a resolved incident, saying why (it fires again, unacknowledged)")
+  .requiredOption("--note <text>", "why it is reopened: recorded in the audit trail")
+  .action(async (id: string, o: { note: string }) => {
+    const cfg = loadConfig();
+    const r = await api(cfg, "POST", `${ws(cfg)}/incidents/${encodeURIComponent(id)}/reopen`, { json: { note: o.note } });
+    print(jsonOut(), r, () => `Reopened incident ${id}: ${o.note}`);
   });
 
 const review = (cfg: Config, n: string) => `${ws(cfg)}/reviews/${numberArg(n, "a review number")}`;

@@ -124,6 +124,11 @@ describe("steward alerts and incidents", { timeout: 90_000 }, () => {
     expect(open.stdout).toMatch(/No open incidents/);
     expect(past.stdout).toMatch(/resolved: Rolled back by hand\./);
     expect(badStatus.code).toBe(4);
+    const reopened = await run("ops", ["incidents", "reopen", incident!.id, "--note", "It is back."]);
+    expect(reopened.code, reopened.stderr).toBe(0);
+    expect(reopened.stdout).toMatch(/Reopened incident/);
+    expect((await run("ml", ["incidents", "list"])).stdout).not.toMatch(/No open incidents/);
+    expect((await run("ops", ["incidents", "reopen", incident!.id, "--note", "again"])).code).toBe(4);
   });
 });
 

@@ -171,6 +171,8 @@ export function describeEvent(e: EventLike): string {
       return e.actorType === "user"
         ? `${who} resolved the alert "${str(m.rule)}" on ${str(m.deployment)}: ${str(m.note)}`
         : `Alert "${str(m.rule)}" on ${str(m.deployment)} resolved by itself`;
+    case "alert.reopened":
+      return `${who} reopened the alert "${str(m.rule)}" on ${str(m.deployment)}: ${str(m.note)}`;
     case "monitoring.drift_requested":
       return `${who} asked for drift of ${str(m.name)} over the last ${str(m.windowMinutes)} minutes`;
     case "user.password_set":

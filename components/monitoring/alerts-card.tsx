@@ -74,6 +74,11 @@ export function AlertsCard({ name, features }: { name: string; features: string[
                   <ResolveIncidentButton incident={i} onResolved={() => void q.refetch()} />
                 </div>
               )}
+              {canManage && i.status === "resolved" && (
+                <div className="flex shrink-0 gap-2">
+                  <ResolveIncidentButton mode="reopen" incident={i} onResolved={() => void q.refetch()} />
+                </div>
+              )}
             </li>
           ))}
         </ul>

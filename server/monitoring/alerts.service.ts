@@ -5,7 +5,7 @@ import { alertIncidents, alertRules, deployments, driftResults, memberships, per
 import { firesBelow, formatAlertValue, alertMetric } from "~/server/shared/alert-metrics";
 import { isAnomalyMetric } from "~/server/shared/anomaly";
 import { anomalyVerdict } from "./anomaly";
-import { ResolveIncidentInput, RuleInput } from "~/server/shared/monitoring.schema";
+import { ReopenIncidentInput, ResolveIncidentInput, RuleInput } from "~/server/shared/monitoring.schema";
 import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
 import type { RequestMeta, SystemActor, WorkspaceActor } from "~/server/audit/actor";
 import { mutate, type AuditFn } from "~/server/audit/mutate";
@@ -246,6 +246,53 @@ export async function resolveIncident(actor: WorkspaceActor, raw: ResolveInciden
         metadata: { rule: row.rule, deployment: row.deployment, message: i.message, note: input.note },
       });
       return { ...i, status: "resolved" as const, resolvedAt, resolvedBy: actor.userId, resolutionNote: input.note };
+    },
+    meta,
+  );
+  publish.toWorkspace(r.workspaceId, "monitoring.updated", { workspaceId: r.workspaceId, deploymentId: r.deploymentId });
+  return r;
+}
+
+/**
+ * Reopen a resolved incident (it was closed too early: the problem is back, or the fix did
+ * not hold), with a note. It fires again and is no longer acknowledged; refused while the same
+ * rule has another open incident on the deployment (work on that one).
+ */
+export async function reopenIncident(actor: WorkspaceActor, raw: ReopenIncidentInput, meta: RequestMeta = {}) {
+  const input = ReopenIncidentInput.parse(raw);
+  const r = await mutate(
+    actor,
+    async (tx, audit) => {
+      const [row] = await tx
+        .select({ i: alertIncidents, rule: alertRules.name, deployment: deployments.name })
+        .from(alertIncidents)
+        .innerJoin(alertRules, eq(alertRules.id, alertIncidents.ruleId))
+        .innerJoin(deployments, eq(deployments.id, alertIncidents.deploymentId))
+        .where(and(eq(alertIncidents.id, input.incidentId), eq(alertIncidents.workspaceId, actor.workspaceId)))
+        .for("update", { of: alertIncidents });
+      if (!row) throw new AppError("NOT_FOUND", "That incident does not exist.", { field: "incidentId" });
+      const { i } = row;
+      if (i.status !== "resolved") throw new AppError("PRECONDITION_FAILED", `The incident is ${i.status}, not resolved: there is nothing to reopen.`);
+      const [other] = await tx
+        .select({ id: alertIncidents.id })
+        .from(alertIncidents)
+        .where(and(eq(alertIncidents.ruleId, i.ruleId), eq(alertIncidents.deploymentId, i.deploymentId), ne(alertIncidents.status, "resolved")));
+      if (other)
+        throw new AppError(
+          "CONFLICT",
+          `"${row.rule}" has fired again on ${row.deployment} since (incident ${other.id}): work on that one instead of reopening this.`,
+        );
+      await tx
+        .update(alertIncidents)
+        .set({ status: "firing", resolvedAt: null, resolvedBy: null, resolutionNote: null, acknowledgedAt: null, acknowledgedBy: null })
+        .where(eq(alertIncidents.id, i.id));
+      audit({
+        action: "alert.reopened",
+        target: { type: "alert_incident", id: i.id },
+        changes: { status: ["resolved", "firing"] },
+        metadata: { rule: row.rule, deployment: row.deployment, message: i.message, note: input.note, previousResolution: i.resolutionNote },
+      });
+      return { ...i, status: "firing" as const, resolvedAt: null, resolvedBy: null, resolutionNote: null, acknowledgedAt: null, acknowledgedBy: null };
     },
     meta,
   );

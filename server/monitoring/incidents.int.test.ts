@@ -98,3 +98,38 @@ describe("monitoring.resolveIncident", () => {
     expect(await auditFor(workspace.id, "alert.resolved")).toEqual([]);
   });
 });
+
+describe("monitoring.reopenIncident", () => {
+  it("reopens a resolved incident with a note: firing again, unacknowledged, alert.reopened in the trail; refused while it is open or while the rule has fired again", async () => {
+    const { workspace, ops, engineer, incident, d } = await firingIncident();
+    const api = callerFor(ops).monitoring;
+    const ws = workspace.id;
+    await expectTrpcError(api.reopenIncident({ workspaceId: ws, incidentId: incident.id, note: "x" }), "PRECONDITION_FAILED", /firing, not resolved/);
+    await api.acknowledge({ workspaceId: ws, incidentId: incident.id });
+    await api.resolveIncident({ workspaceId: ws, incidentId: incident.id, note: "Rolled back." });
+    await expectTrpcError(callerFor(engineer).monitoring.reopenIncident({ workspaceId: ws, incidentId: incident.id, note: "x" }), "FORBIDDEN");
+    await expectTrpcError(api.reopenIncident({ workspaceId: ws, incidentId: incident.id, note: "  " }), "BAD_REQUEST", /note is required/);
+
+    const r = await api.reopenIncident({ workspaceId: ws, incidentId: incident.id, note: "Errors are back after the rollback." });
+    expect(r).toMatchObject({ status: "firing", resolvedAt: null, resolutionNote: null, acknowledgedAt: null });
+    const [row] = await getDb().select().from(alertIncidents).where(eq(alertIncidents.id, incident.id));
+    expect(row).toMatchObject({ status: "firing", resolvedBy: null, acknowledgedBy: null });
+    const [event] = await auditFor(ws, "alert.reopened");
+    expect(event).toMatchObject({
+      targetId: incident.id,
+      changes: { status: ["resolved", "firing"] },
+      metadata: { note: "Errors are back after the rollback.", previousResolution: "Rolled back.", deployment: "m-prod" },
+    });
+
+    // Resolved again; meanwhile the rule fires a new incident: reopening the old one is refused, naming the new one.
+    await api.resolveIncident({ workspaceId: ws, incidentId: incident.id, note: "Fixed for real." });
+    await mutate({ type: "system", job: "test", workspaceId: ws }, (tx, audit) =>
+      fireSystemIncidentTx(tx, audit, { deploymentId: d.id, metric: "rollout_failed", message: "m-prod: the rollout failed again" }),
+    );
+    const [fresh] = await getDb()
+      .select()
+      .from(alertIncidents)
+      .where(and(eq(alertIncidents.deploymentId, d.id), eq(alertIncidents.status, "firing")));
+    await expectTrpcError(api.reopenIncident({ workspaceId: ws, incidentId: incident.id, note: "x" }), "CONFLICT", new RegExp(`incident ${fresh!.id}`));
+  });
+});

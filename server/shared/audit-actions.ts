@@ -86,6 +86,7 @@ export const AUDIT_ACTIONS = [
   "alert.fired",
   "alert.acknowledged",
   "alert.resolved",
+  "alert.reopened",
   "webhook.created",
   "webhook.enabled",
   "webhook.disabled",

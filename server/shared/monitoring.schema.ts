@@ -44,6 +44,11 @@ export const ResolveIncidentInput = z.object({
   note: z.string().trim().min(1, "note is required: say why the incident is resolved.").max(2000, "note must be at most 2,000 characters."),
 });
 export type ResolveIncidentInput = z.input<typeof ResolveIncidentInput>;
+export const ReopenIncidentInput = z.object({
+  incidentId: z.uuid("incidentId must be an incident's id."),
+  note: z.string().trim().min(1, "note is required: say why the incident is reopened.").max(2000, "note must be at most 2,000 characters."),
+});
+export type ReopenIncidentInput = z.input<typeof ReopenIncidentInput>;
 
 /** Listing incidents: `open` is firing or acknowledged. */
 export const IncidentsFilter = z.object({

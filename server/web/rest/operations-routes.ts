@@ -4,7 +4,7 @@ import * as alerts from "~/server/monitoring/alerts.service";
 import * as monitoring from "~/server/monitoring/monitoring.service";
 import * as perf from "~/server/monitoring/performance.service";
 import * as deployments from "~/server/serving/deployments.service";
-import { IncidentsFilter, RangeInput, ResolveIncidentInput, RuleInput } from "~/server/shared/monitoring.schema";
+import { IncidentsFilter, RangeInput, ReopenIncidentInput, ResolveIncidentInput, RuleInput } from "~/server/shared/monitoring.schema";
 import { cursorKey, PageQuery, paged } from "./pagination";
 import { route } from "./rest";
 import { uuidParam, Ws, WsDeployment } from "./params";
@@ -238,5 +238,17 @@ export const OPERATIONS_ROUTES = [
     params: WsIncident,
     body: ResolveIncidentInput.omit({ incidentId: true }),
     handler: ({ actor, params, body, meta }) => alerts.resolveIncident(actor, { incidentId: params.id, note: body.note }, meta),
+  }),
+  route({
+    method: "POST",
+    path: "/workspaces/{workspace}/incidents/{id}/reopen",
+    tag: "alerts",
+    summary:
+      "Reopen a resolved incident, with a note saying why (audited as alert.reopened, delivered to subscribed webhooks): it fires again, unacknowledged. Refused (409) while the same rule has another open incident on the deployment.",
+    permission: "deployment:manage",
+    trpc: "monitoring.reopenIncident",
+    params: WsIncident,
+    body: ReopenIncidentInput.omit({ incidentId: true }),
+    handler: ({ actor, params, body, meta }) => alerts.reopenIncident(actor, { incidentId: params.id, note: body.note }, meta),
   }),
 ];

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { WorkspaceIdInput } from "~/server/shared/identity.schema";
 import { workspaceProcedure } from "~/server/web/trpc/procedures";
 import * as alerts from "~/server/monitoring/alerts.service";
-import { IncidentsFilter, RangeInput, ResolveIncidentInput } from "~/server/shared/monitoring.schema";
+import { IncidentsFilter, RangeInput, ReopenIncidentInput, ResolveIncidentInput } from "~/server/shared/monitoring.schema";
 import * as svc from "~/server/monitoring/monitoring.service";
 import * as perf from "~/server/monitoring/performance.service";
 
@@ -49,4 +49,8 @@ export const monitoringRouter = {
   resolveIncident: workspaceProcedure("deployment:manage")
     .input(WorkspaceIdInput.extend(ResolveIncidentInput.shape))
     .mutation(({ ctx, input }) => alerts.resolveIncident(ctx.actor, input, ctx.meta)),
+  /** Reopen a resolved incident, with a note. */
+  reopenIncident: workspaceProcedure("deployment:manage")
+    .input(WorkspaceIdInput.extend(ReopenIncidentInput.shape))
+    .mutation(({ ctx, input }) => alerts.reopenIncident(ctx.actor, input, ctx.meta)),
 } satisfies TRPCRouterRecord;

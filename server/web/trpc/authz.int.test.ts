@@ -119,6 +119,7 @@ const EXPECTED_PERMISSIONS: Record<string, Permission> = {
   "monitoring.saveRule": "deployment:manage",
   "monitoring.acknowledge": "deployment:manage",
   "monitoring.resolveIncident": "deployment:manage",
+  "monitoring.reopenIncident": "deployment:manage",
   "monitoring.deleteRule": "deployment:manage",
   "monitoring.incidents": "registry:read",
   "webhooks.list": "workspace:update",
