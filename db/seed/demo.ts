@@ -5,7 +5,7 @@ import type { Role } from "~/db/schema/identity";
 import { seedCreditDemo } from "./credit-demo";
 import { seedMonitoringHistory } from "./monitoring-history";
 import { isInstanceAdmin } from "~/server/instance/settings.service";
-import { openReview } from "~/server/reviews/requests.service";
+import { openReview, updateCard } from "~/server/reviews/requests.service";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
 const DEMO_PEOPLE: { name: string; email: string; role: Role }[] = [
@@ -48,7 +48,7 @@ export async function seedDemoIfEmpty() {
   // A review in progress: Grace proposes v2 for production; Alan reviews, Joan signs for compliance.
   const grace = members.find((m) => m.email === "grace@demo.steward.local")!;
   const alan = members.find((m) => m.email === "alan@demo.steward.local")!;
-  await openReview(grace.wsActor, {
+  const review = await openReview(grace.wsActor, {
     model: "credit-risk",
     version: 2,
     alias: "production",
@@ -56,5 +56,41 @@ export async function seedDemoIfEmpty() {
       "v2 adds `history_years` and `late_payments`: ROC AUC up on the evaluation set, and the gender gap in approval rates is smaller. Please check the fairness report and the limitations in the model card.",
     assignees: [alan.id],
   });
+  // Grace has written v2's model card (a review starts from the empty template).
+  await updateCard(grace.wsActor, { number: review.number, markdown: CREDIT_RISK_V2_CARD, baseRevision: 1 });
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };
 }
+
+/** The model card of the demo's credit-risk v2, as its author would write it. */
+const CREDIT_RISK_V2_CARD = `## Intended use
+
+Pre-screening of consumer loan applications up to €25,000 at Acme's retail branches. The model
+scores the probability of default within 12 months; applications scoring **≥ 0.5 go to a credit
+officer for manual review**. It never declines an application on its own, and it is not used for
+pricing or credit limits.
+
+## Limitations
+
+- Not evaluated on applicants under 21 or over 75 (too few in the data), nor on business loans.
+- Income is self-declared and capped at 250k; scores for higher incomes are extrapolated.
+- Trained on 2,000 applications from one year: a change in lending policy or the economy shifts the
+  default rate, so drift on \`debt_ratio\` and \`late_payments\` is monitored on credit-prod.
+
+## Training data
+
+\`credit-train@1\`: 2,000 applications with their 12-month outcome, five features (age, income_k,
+debt_ratio, history_years, late_payments). Region and gender are kept for evaluation only and are
+not model inputs. Duplicate applications were removed.
+
+## Evaluation data
+
+\`credit-eval@1\`: 600 held-out applications from the same period. Slices examined: region (north,
+south, east, west) and gender. ROC AUC, log loss, calibration (ECE) and the approval-rate gap are in
+the validation report.
+
+## Ethical considerations
+
+Gender is the sensitive attribute. v2's approval-rate gap between women and men is smaller than
+v1's (see the fairness check); the remaining gap is reviewed each quarter by compliance. Applicants
+can ask for a human decision and an explanation of the main factors (GDPR Art. 22).
+`;
