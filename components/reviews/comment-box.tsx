@@ -3,6 +3,7 @@
 import { useRef, useState } from "react";
 import { Button } from "~/components/ui/button";
 import type { Member } from "./room-types";
+import { mentionHandle } from "~/server/shared/markdown";
 
 // ---------------------------------------------------------------------------
 // Comment box with @mention autocomplete
@@ -42,7 +43,7 @@ export function CommentBox({
   };
   const pick = (m: Member) => {
     const caret = ref.current?.selectionStart ?? body.length;
-    const before = body.slice(0, caret).replace(/@([\w.+-]*)$/, `@${m.email} `);
+    const before = body.slice(0, caret).replace(/@([\w.+-]*)$/, `@${mentionHandle(m, members)} `);
     setBody(before + body.slice(caret));
     setQuery(null);
     ref.current?.focus();

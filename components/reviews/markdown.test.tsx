@@ -27,7 +27,20 @@ describe("comment markdown is rendered inert", () => {
     expect(out).toContain("<code>code</code>");
     expect(out).toContain('href="https://example.com/x"');
     expect(out).toContain('rel="noopener noreferrer nofollow"');
-    expect(out).toMatch(/<span class="[^"]*text-accent[^"]*">@rita@acme.io<\/span>/);
+    expect(out).toMatch(/<span class="[^"]*text-accent[^"]*"[^>]*>@rita@acme.io<\/span>\./);
     expect(out).toContain("<table>");
+  });
+
+  it("shows mentions as the person's name with the e-mail on hover, by handle or e-mail; an unknown handle stays text", () => {
+    const people = [
+      { name: "Rita [Risk] Ops", email: "rita@acme.io" },
+      { name: "Sam One", email: "sam@acme.io" },
+      { name: "Sam Two", email: "sam@other.io" },
+    ];
+    const out = renderToStaticMarkup(<Markdown source={"@rita, @sam@other.io and @sam: see @nobody."} people={people} />);
+    expect(out).toMatch(/<span[^>]*title="rita@acme.io"[^>]*>@Rita \[Risk\] Ops<\/span>,/);
+    expect(out).toMatch(/<span[^>]*title="sam@other.io"[^>]*>@Sam Two<\/span>/);
+    // "sam" is two people's handle: not resolved, not highlighted; "nobody" is no one's.
+    expect(out).toContain("and @sam: see @nobody.");
   });
 });

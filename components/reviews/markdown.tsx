@@ -1,14 +1,16 @@
 import ReactMarkdown, { defaultUrlTransform } from "react-markdown";
 import remarkGfm from "remark-gfm";
-import { MENTION } from "~/server/shared/markdown";
+import { MENTION, resolveMention } from "~/server/shared/markdown";
 
 /*
  * Markdown for comments and model cards, rendered inert: raw HTML is dropped (never
  * parsed), links keep only safe protocols (http, https, mailto; javascript: and data: are
  * removed) and open without access to this page, images are shown as links (no tracking
- * pixels or `onerror`), and @mentions of e-mail addresses are highlighted.
+ * pixels or `onerror`), and @mentions are highlighted: as the person's name (e-mail on
+ * hover) when `people` knows them.
  */
-export function Markdown({ source, className }: { source: string; className?: string }) {
+export function Markdown({ source, className, people = [] }: { source: string; className?: string; people?: { name: string; email: string }[] }) {
+  const named = new Map<string, { name: string; email: string }>();
   return (
     <div className={`prose-steward text-sm ${className ?? ""}`}>
       <ReactMarkdown
@@ -22,7 +24,9 @@ export function Markdown({ source, className }: { source: string; className?: st
         components={{
           a: ({ href, children }) =>
             href?.startsWith("mention:") ? (
-              <span className="rounded bg-accent/10 px-0.5 font-medium text-accent">{children}</span>
+              <span className="rounded bg-accent/10 px-0.5 font-medium text-accent" title={named.get(href.slice(8))?.email} data-mention={href.slice(8)}>
+                {children}
+              </span>
             ) : href ? (
               <a href={href} target="_blank" rel="noopener noreferrer nofollow" className="text-accent underline">
                 {children}
@@ -41,7 +45,16 @@ export function Markdown({ source, className }: { source: string; className?: st
         }}
       >
         {/* Mentions become links to a "mention:" target, drawn as highlighted names (not mailto links). */}
-        {source.replace(MENTION, (_all, pre: string, email: string) => `${pre}[@${email}](mention:${email})`)}
+        {source.replace(MENTION, (all, pre: string, raw: string) => {
+          const token = raw.replace(/[.]+$/, "");
+          const trail = raw.slice(token.length);
+          const person = resolveMention(token, people);
+          if (person) named.set(token.toLowerCase(), person);
+          // A handle nobody has stays plain text; an e-mail address is highlighted as before.
+          if (!person && !token.includes("@")) return all;
+          const label = (person?.name ?? token).replace(/([\\[\]*_`])/g, "\\$1");
+          return `${pre}[@${label}](mention:${token.toLowerCase()})${trail}`;
+        })}
       </ReactMarkdown>
     </div>
   );

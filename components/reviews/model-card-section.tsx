@@ -58,7 +58,7 @@ export function CardSection({ room, open }: { room: Room; open: boolean }) {
             </div>
           </div>
         ) : room.card ? (
-          <Markdown source={room.card.markdown} />
+          <Markdown source={room.card.markdown} people={room.members} />
         ) : (
           <p className="text-sm text-muted">No model card.</p>
         )}

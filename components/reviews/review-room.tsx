@@ -101,7 +101,7 @@ export function ReviewRoom({ number }: { number: number }) {
           <Card>
             <CardHeader title="Summary" />
             <div className="px-5 py-4">
-              <Markdown source={room.summary} />
+              <Markdown source={room.summary} people={room.members} />
             </div>
           </Card>
           <CardSection room={room} open={open} />

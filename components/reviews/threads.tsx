@@ -118,7 +118,7 @@ export function Threads({
                       onSubmit={(body) => edit.mutate({ ...ref, commentId: c.id, body })}
                     />
                   ) : (
-                    <Markdown source={c.body} />
+                    <Markdown source={c.body} people={room.members} />
                   )}
                 </li>
               ))}
@@ -177,12 +177,12 @@ export function Threads({
                 <div className="mb-1 text-xs text-muted">
                   replaced <TimeAgo date={e.replacedAt} />
                 </div>
-                <Markdown source={e.body} />
+                <Markdown source={e.body} people={room.members} />
               </li>
             ))}
             <li className="rounded-md border border-accent/40 p-2">
               <div className="mb-1 text-xs text-muted">current</div>
-              <Markdown source={hist.data.current} />
+              <Markdown source={hist.data.current} people={room.members} />
             </li>
           </ol>
         ) : (

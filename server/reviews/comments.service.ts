@@ -7,7 +7,7 @@ import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
 import { AppError } from "~/server/errors";
 import { publish } from "~/server/realtime/publish";
-import { mentionedEmails } from "~/server/shared/markdown";
+import { mentionTokens, resolveMention } from "~/server/shared/markdown";
 import { deliver, notifyTx } from "./notifications.service";
 import { slugOf } from "./loading";
 
@@ -35,16 +35,17 @@ async function request(tx: Tx, workspaceId: string, number: number) {
   return r;
 }
 
-/** Members mentioned in `body` (by e-mail), other than the author. */
+/** Members mentioned in `body` (by handle or e-mail), other than the author. */
 async function mentioned(tx: Tx, workspaceId: string, body: string, authorId: string) {
-  const emails = mentionedEmails(body);
-  if (!emails.length) return [];
+  const tokens = mentionTokens(body);
+  if (!tokens.length) return [];
   const rows = await tx
     .select({ id: users.id, email: users.email })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(and(eq(memberships.workspaceId, workspaceId), isNull(users.deactivatedAt)));
-  return rows.filter((r) => emails.includes(r.email.toLowerCase()) && r.id !== authorId);
+  const named = new Set(tokens.map((t) => resolveMention(t, rows)?.id).filter((id): id is string => !!id));
+  return rows.filter((r) => named.has(r.id) && r.id !== authorId);
 }
 
 async function notifyMentions(tx: Tx, actor: WorkspaceActor, r: typeof reviewRequests.$inferSelect, body: string, already: string[] = []) {

@@ -244,6 +244,19 @@ describe("review requests and e-signatures", () => {
 });
 
 describe("review comments and notifications", () => {
+  it("notifies a mention by handle (the e-mail's local part, unique in the workspace) as the room's autocomplete writes it; an unknown handle notifies nobody", async () => {
+    const s = await setup();
+    const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "x" });
+    await s
+      .api(s.eng)
+      .comment({ workspaceId: s.wsId, number, body: `@${s.rev.email.split("@")[0]!.toUpperCase()}, the north slice? cc @nobody-here.`, anchor: "card" });
+    const mentions = await getDb()
+      .select({ userId: notifications.userId })
+      .from(notifications)
+      .where(and(eq(notifications.workspaceId, s.wsId), eq(notifications.kind, "mention")));
+    expect(mentions).toEqual([{ userId: s.rev.id }]);
+  });
+
   it("threads comments, notifies mentions, keeps edit history, resolves and reopens; e-mails through SMTP", async () => {
     const s = await setup();
     const { number } = await s.api(s.eng).open({ workspaceId: s.wsId, model: "risk", version: 2, alias: "production", summary: "x" });
