@@ -89,8 +89,11 @@ test("sign up, create a workspace, invite a colleague who joins from another ser
   await shot(adaAudit, "07-audit-trail");
 
   // Removing Bob cuts him off at once: his page leaves the workspace by itself.
-  adaPage.once("dialog", (d) => void d.accept());
   await bobRow.getByRole("button", { name: "Remove" }).click();
+  // The confirmation names who loses what before anything happens.
+  await expect(adaPage.getByTestId("confirm-consequence")).toContainText("loses access at once");
+  await shot(adaPage, "08-confirm-remove-member");
+  await adaPage.getByTestId("confirm-dialog").getByRole("button", { name: "Remove member" }).click();
   await expect(bobRow).toHaveCount(0);
   await expect(bobPage).toHaveURL(/\/workspaces$/);
   await expect(bobPage.getByText("You are not in any workspace yet")).toBeVisible();

@@ -10,13 +10,13 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
-import { Dialog } from "~/components/ui/dialog";
 import type { RouterOutputs } from "~/components/trpc/client";
 import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { featureNames } from "~/server/shared/tabular";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import { ConfirmDialog as Confirm } from "~/components/ui/confirm-dialog";
 
 type Sig = { inputs: { name: string; elemType: string; shape: (number | string | null)[] | null }[]; metadata: Record<string, string> };
 
@@ -161,91 +161,6 @@ const approvalText = (a: Outputs["approvals"]["canary"]) => {
   }
 };
 const isApproved = (a: Outputs["approvals"]["canary"]) => a?.state === "approved" || a?.state === "unprotected";
-
-/**
- * The guard rail before an action that changes what callers get: names what will happen,
- * Enter confirms and Esc cancels (focus stays in the dialog). In production the deployment's
- * name must be typed first.
- */
-function Confirm({
-  open,
-  onOpenChange,
-  title,
-  description,
-  consequence,
-  typeToConfirm,
-  children,
-  confirm,
-  onConfirm,
-  pending,
-  danger,
-}: {
-  open: boolean;
-  onOpenChange: (o: boolean) => void;
-  title: string;
-  description: string;
-  /** What will happen, in one line ("v3 will serve 100% of credit-prod"). */
-  consequence?: string;
-  /** A name the person must type before confirming (production deployments). */
-  typeToConfirm?: string;
-  children?: React.ReactNode;
-  confirm: string;
-  onConfirm: () => void;
-  pending: boolean;
-  danger?: boolean;
-}) {
-  const [typed, setTyped] = useState("");
-  const ready = !typeToConfirm || typed.trim() === typeToConfirm;
-  return (
-    <Dialog
-      open={open}
-      onOpenChange={(o) => {
-        if (!o) setTyped("");
-        onOpenChange(o);
-      }}
-      title={title}
-      description={description}
-    >
-      <form
-        className="space-y-4"
-        data-testid="confirm-dialog"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (ready && !pending) onConfirm();
-        }}
-      >
-        {consequence && (
-          <p className="rounded-md border border-border bg-subtle px-3 py-2 text-sm font-medium" data-testid="confirm-consequence">
-            {consequence}
-          </p>
-        )}
-        {children}
-        {typeToConfirm && (
-          <Field label={`Type ${typeToConfirm} to confirm`} htmlFor="confirm-name" hint="This deployment serves production traffic.">
-            <Input
-              id="confirm-name"
-              value={typed}
-              onChange={(e) => setTyped(e.target.value)}
-              autoComplete="off"
-              spellCheck={false}
-              autoFocus={!children}
-              placeholder={typeToConfirm}
-            />
-          </Field>
-        )}
-        <div className="flex justify-end gap-2">
-          <Button type="button" variant="ghost" onClick={() => onOpenChange(false)}>
-            Cancel
-          </Button>
-          <Button type="submit" variant={danger ? "danger" : "primary"} loading={pending} disabled={!ready} autoFocus={!children && !typeToConfirm}>
-            {confirm}
-          </Button>
-        </div>
-        <p className="text-right text-xs text-muted">Enter confirms · Esc cancels</p>
-      </form>
-    </Dialog>
-  );
-}
 
 function Traffic({ x, versions }: { x: Outputs; versions: number[] }) {
   const { workspace } = useWorkspace();

@@ -15,6 +15,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { firesBelow } from "~/server/shared/alert-metrics";
 import { ResolveIncidentButton } from "./resolve-incident-dialog";
 import { RuleDialog, type Rule } from "./rule-dialog";
+import { ConfirmButton } from "~/components/ui/confirm-dialog";
 
 const INCIDENT_TONE: Record<string, Tone> = { firing: "failing", acknowledged: "warning", resolved: "passing" };
 
@@ -28,6 +29,9 @@ export function AlertsCard({ name, features }: { name: string; features: string[
   const onError = (e: unknown) => toast.error(errorMessage(e));
   const ack = useMutation(trpc.monitoring.acknowledge.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
   const save = useMutation(trpc.monitoring.saveRule.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
+  const remove = useMutation(
+    trpc.monitoring.deleteRule.mutationOptions({ onError, onSuccess: () => (toast.success("Rule deleted."), void q.refetch()) }),
+  );
   if (q.isPending) return <Skeleton rows={3} />;
   if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
   const open = q.data.incidents.filter((i) => i.status !== "resolved");
@@ -126,6 +130,17 @@ export function AlertsCard({ name, features }: { name: string; features: string[
                       <Button size="sm" variant="ghost" onClick={() => setEditing(r)} aria-label={`Edit rule ${r.name}`}>
                         Edit
                       </Button>
+                      <ConfirmButton
+                        ariaLabel={`Delete rule ${r.name}`}
+                        title={`Delete the rule "${r.name}"?`}
+                        description={`On ${name}`}
+                        consequence="It stops being evaluated and nobody is alerted by it again; its past incidents stay in the list and the audit trail. To pause it instead, switch it off."
+                        confirm="Delete rule"
+                        danger
+                        onConfirm={() => remove.mutateAsync({ workspaceId: workspace.id, name, ruleId: r.id })}
+                      >
+                        Delete
+                      </ConfirmButton>
                       <label className="flex items-center justify-end gap-1.5">
                         <input
                           type="checkbox"

@@ -13,6 +13,7 @@ import { Field, Input } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { ALERT_EVENTS, patternProblem, webhookEventGroups } from "~/server/shared/webhooks.schema";
+import { ConfirmButton } from "~/components/ui/confirm-dialog";
 
 type Subscription = { events: string[]; models: string[]; deployments: string[] };
 
@@ -312,15 +313,17 @@ export function WebhooksSettings() {
                     <Button size="sm" variant="secondary" onClick={() => toggle.mutate({ workspaceId: workspace.id, id: w.id, enabled: !w.enabled })}>
                       {w.enabled ? "Switch off" : "Switch on"}
                     </Button>
-                    <Button
-                      size="sm"
+                    <ConfirmButton
                       variant="secondary"
-                      onClick={() => {
-                        if (window.confirm(`Delete the webhook "${w.name}" and its delivery log?`)) remove.mutate({ workspaceId: workspace.id, id: w.id });
-                      }}
+                      title={`Delete the webhook "${w.name}"?`}
+                      description={w.url}
+                      consequence="Its delivery log goes with it and deliveries still queued are dropped; the receiver hears nothing more. Audited (webhook.deleted)."
+                      confirm="Delete webhook"
+                      danger
+                      onConfirm={() => remove.mutateAsync({ workspaceId: workspace.id, id: w.id })}
                     >
                       Delete
-                    </Button>
+                    </ConfirmButton>
                   </div>
                 </div>
                 {open === w.id ? (

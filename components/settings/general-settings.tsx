@@ -10,6 +10,7 @@ import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
 import { FrameworksCard } from "./frameworks-card";
+import { ConfirmButton } from "~/components/ui/confirm-dialog";
 
 export function GeneralSettings() {
   const { workspace } = useWorkspace();
@@ -64,15 +65,20 @@ export function GeneralSettings() {
       <Card>
         <CardHeader title="Leave this workspace" description="You lose access at once. The last owner cannot leave." />
         <div className="p-5">
-          <Button
+          <ConfirmButton
             variant="danger"
-            loading={leave.isPending}
-            onClick={() => {
-              if (window.confirm(`Leave ${workspace.name}?`)) leave.mutate({ workspaceId: workspace.id });
-            }}
+            size="md"
+            title={`Leave ${workspace.name}?`}
+            description="Only an admin or owner can invite you back."
+            consequence={`You lose access to ${workspace.name} at once, and API tokens you created in it stop working.`}
+            typeToConfirm={workspace.slug}
+            typeHint="Type the workspace's URL name: leaving cannot be undone by you."
+            confirm="Leave workspace"
+            danger
+            onConfirm={() => leave.mutateAsync({ workspaceId: workspace.id })}
           >
             Leave workspace
-          </Button>
+          </ConfirmButton>
         </div>
       </Card>
     </div>

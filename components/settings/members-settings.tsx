@@ -16,6 +16,7 @@ import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { ROLE_DESCRIPTIONS, ROLE_LABELS, ROLES, type Role } from "~/server/shared/permissions";
 import { InviteMemberInput } from "~/server/shared/identity.schema";
+import { ConfirmButton } from "~/components/ui/confirm-dialog";
 
 function InviteDialog() {
   const { workspace } = useWorkspace();
@@ -262,17 +263,17 @@ export function MembersSettings() {
                     {canManage && (
                       <td className="px-5 py-2.5 text-right">
                         {editable && (
-                          <Button
-                            variant="ghost"
-                            size="sm"
-                            onClick={() => {
-                              if (window.confirm(`Remove ${m.email} from ${workspace.name}? They lose access at once.`)) {
-                                remove.mutate({ workspaceId: workspace.id, userId: m.userId });
-                              }
-                            }}
+                          <ConfirmButton
+                            ariaLabel={`Remove ${m.name}`}
+                            title={`Remove ${m.name} from ${workspace.name}?`}
+                            description={m.email}
+                            consequence={`${m.name} loses access at once: the workspace disappears from their list, and API tokens they created stop working. Their comments, signatures and audit events stay.`}
+                            confirm="Remove member"
+                            danger
+                            onConfirm={() => remove.mutateAsync({ workspaceId: workspace.id, userId: m.userId })}
                           >
                             Remove
-                          </Button>
+                          </ConfirmButton>
                         )}
                       </td>
                     )}

@@ -13,6 +13,7 @@ import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { can, ROLE_LABELS, ROLE_PERMISSIONS, ROLES, type Role } from "~/server/shared/permissions";
+import { ConfirmButton } from "~/components/ui/confirm-dialog";
 
 const within = (role: Role, limit: Role) => ROLE_PERMISSIONS[role].every((p) => can(limit, p));
 
@@ -144,9 +145,17 @@ export function TokensSettings() {
                     {t.revokedAt ? (
                       <Badge tone="stale">revoked</Badge>
                     ) : (
-                      <Button variant="ghost" size="sm" onClick={() => revoke.mutate({ workspaceId: workspace.id, tokenId: t.id })}>
+                      <ConfirmButton
+                        ariaLabel={`Revoke ${t.name}`}
+                        title={`Revoke the token "${t.name}"?`}
+                        description={`${t.prefix}… · ${ROLE_LABELS[t.role]}`}
+                        consequence={`Every script, CI job or CLI using ${t.prefix}… is refused from now on (401). A revoked token cannot be restored: create a new one.`}
+                        confirm="Revoke token"
+                        danger
+                        onConfirm={() => revoke.mutateAsync({ workspaceId: workspace.id, tokenId: t.id })}
+                      >
                         Revoke
-                      </Button>
+                      </ConfirmButton>
                     )}
                   </td>
                 </tr>
