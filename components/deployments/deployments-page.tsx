@@ -16,6 +16,7 @@ import { Dialog } from "~/components/ui/dialog";
 import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+import { LockedAction } from "~/components/ui/locked";
 
 const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
@@ -142,7 +143,15 @@ export function DeploymentsPage() {
       <PageHeader
         title="Deployments"
         description="Models serving in an environment: primary, canary and shadow versions, traffic and history."
-        actions={canManage && <NewDeployment />}
+        actions={
+          canManage ? (
+            <NewDeployment />
+          ) : (
+            <LockedAction permission="deployment:manage" action="deploy models">
+              New deployment
+            </LockedAction>
+          )
+        }
       />
       <Card>
         {list.isPending ? (

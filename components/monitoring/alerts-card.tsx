@@ -29,9 +29,7 @@ export function AlertsCard({ name, features }: { name: string; features: string[
   const onError = (e: unknown) => toast.error(errorMessage(e));
   const ack = useMutation(trpc.monitoring.acknowledge.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
   const save = useMutation(trpc.monitoring.saveRule.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
-  const remove = useMutation(
-    trpc.monitoring.deleteRule.mutationOptions({ onError, onSuccess: () => (toast.success("Rule deleted."), void q.refetch()) }),
-  );
+  const remove = useMutation(trpc.monitoring.deleteRule.mutationOptions({ onError, onSuccess: () => (toast.success("Rule deleted."), void q.refetch()) }));
   if (q.isPending) return <Skeleton rows={3} />;
   if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
   const open = q.data.incidents.filter((i) => i.status !== "resolved");

@@ -16,6 +16,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
+import { LockedAction } from "~/components/ui/locked";
 
 const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
@@ -101,7 +102,13 @@ export function DatasetsPage() {
     <>
       <PageHeader title="Datasets" description="Every version keyed by the sha256 of its bytes, with its schema and profile." />
       <div className="space-y-6">
-        {canWrite && <UploadDataset />}
+        {canWrite ? (
+          <UploadDataset />
+        ) : (
+          <LockedAction permission="model:write" action="upload datasets">
+            Upload dataset
+          </LockedAction>
+        )}
         <Card>
           {list.isPending ? (
             <Skeleton rows={4} />

@@ -22,6 +22,7 @@ import { UploadModelDialog } from "./models-page";
 import { formatBytes as bytes } from "~/server/shared/format";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 import { InventoryCard } from "~/components/governance/inventory-card";
+import { LockedAction } from "~/components/ui/locked";
 
 const shape = (s: (number | string | null)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "—");
 
@@ -205,7 +206,13 @@ export function ModelPage({ name }: { name: string }) {
             >
               Audit history
             </Link>
-            {canWrite && <UploadModelDialog defaultName={m.data.name} />}
+            {canWrite ? (
+              <UploadModelDialog defaultName={m.data.name} />
+            ) : (
+              <LockedAction permission="model:write" action="register model versions">
+                New version
+              </LockedAction>
+            )}
           </div>
         }
       />

@@ -19,6 +19,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
+import { LockedAction } from "~/components/ui/locked";
 
 const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
@@ -196,7 +197,15 @@ export function ModelsPage() {
       <PageHeader
         title="Models"
         description="Every ONNX version with its signature, metrics, lineage and aliases."
-        actions={canWrite ? <UploadModelDialog key={upload ?? ""} initialOpen={!!upload} /> : undefined}
+        actions={
+          canWrite ? (
+            <UploadModelDialog key={upload ?? ""} initialOpen={!!upload} />
+          ) : (
+            <LockedAction permission="model:write" action="register models">
+              Register a model
+            </LockedAction>
+          )
+        }
       />
       <Card>
         {list.isPending ? (

@@ -3,7 +3,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
-import { useWorkspace } from "~/components/shell/workspace-context";
+import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
@@ -11,10 +11,12 @@ import { Field, Select } from "~/components/ui/field";
 import { PageHeader, Skeleton } from "~/components/ui/states";
 import { can, ROLE_LABELS } from "~/server/shared/permissions";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import { NoPermission } from "~/components/ui/locked";
 
 /** Request a review: a model version proposed for a protected alias, with a summary and reviewers. */
 export function NewReview() {
   const { workspace, user } = useWorkspace();
+  const canOpen = useCan("review:participate");
   const trpc = useTRPC();
   const router = useRouter();
   const search = useSearchParams();
@@ -43,6 +45,17 @@ export function NewReview() {
     (x) => x.userId !== user.id && (can(x.role, "review:approve_technical") || can(x.role, "review:approve_compliance")),
   );
   const policy = protectedAliases.find((p) => p.alias === alias);
+  if (!canOpen)
+    return (
+      <>
+        <Breadcrumb href={`/w/${workspace.slug}/reviews`} label="Reviews" />
+        <PageHeader
+          title="Request review"
+          description="Propose a model version for a protected alias. It moves when the alias's approval policy is satisfied."
+        />
+        <NoPermission permission="review:participate" action="open review requests" />
+      </>
+    );
   return (
     <>
       <Breadcrumb href={`/w/${workspace.slug}/reviews`} label="Reviews" />

@@ -26,6 +26,7 @@ import { SupersededBanner } from "./superseded-banner";
 import { Threads } from "./threads";
 import { usePresence } from "./use-presence";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
+import { LockedAction } from "~/components/ui/locked";
 
 // ---------------------------------------------------------------------------
 // The room
@@ -133,6 +134,16 @@ export function ReviewRoom({ number }: { number: number }) {
             </ul>
             {open && (
               <div className="space-y-2 border-t border-border px-5 py-3">
+                {!canSign && (
+                  <div className="flex gap-2">
+                    <LockedAction permission="review:sign" action="sign reviews">
+                      Approve…
+                    </LockedAction>
+                    <LockedAction permission="review:sign" action="sign reviews">
+                      Reject…
+                    </LockedAction>
+                  </div>
+                )}
                 {canSign && !mine && (
                   <div className="flex gap-2">
                     <Button size="sm" disabled={superseded} aria-describedby={superseded ? "signing-paused" : undefined} onClick={() => setDecision("approve")}>

@@ -11,6 +11,7 @@ import { Badge, type Tone } from "~/components/ui/badge";
 import { Card } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
+import { LockedAction } from "~/components/ui/locked";
 
 const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
@@ -29,13 +30,17 @@ export function ReviewsPage() {
         title="Reviews"
         description="Model versions proposed for a protected alias, reviewed together and approved with e-signatures."
         actions={
-          canOpen && (
+          canOpen ? (
             <Link
               href={`/w/${workspace.slug}/reviews/new`}
               className="inline-flex h-9 items-center gap-1.5 rounded-md bg-accent px-3 text-sm font-medium text-white hover:bg-accent/90"
             >
               <GitPullRequest className="size-4" aria-hidden /> Request review
             </Link>
+          ) : (
+            <LockedAction permission="review:participate" action="open review requests">
+              Request review
+            </LockedAction>
           )
         }
       />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { can, PERMISSIONS, ROLE_PERMISSIONS, ROLES } from "./permissions";
+import { can, PERMISSIONS, permissionReason, ROLE_PERMISSIONS, ROLES, rolesThatCan } from "./permissions";
 
 describe("permissions", () => {
   it("every role can do what a viewer can, and an owner what an admin can (the table's two inheritances)", () => {
@@ -27,5 +27,15 @@ describe("pipelines", () => {
   it("ML engineers and above run and define pipelines; only admins and owners define command steps", () => {
     expect(ROLES.filter((r) => can(r, "pipeline:run"))).toEqual(["ml_engineer", "reviewer", "compliance_officer", "ops", "admin", "owner"]);
     expect(ROLES.filter((r) => can(r, "pipeline:command"))).toEqual(["admin", "owner"]);
+  });
+});
+
+describe("permissions explained", () => {
+  it("names who can do what a role cannot, from the one permission table", () => {
+    expect(rolesThatCan("review:sign")).toBe("reviewers, compliance officers, admins and owners");
+    expect(rolesThatCan("workspace:delete")).toBe("owners");
+    expect(permissionReason("viewer", "review:participate", "open review requests")).toBe(
+      `Your role (Viewer) cannot open review requests: ${rolesThatCan("review:participate")} can. An admin or owner can change your role in Settings › Members.`,
+    );
   });
 });

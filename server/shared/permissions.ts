@@ -112,3 +112,23 @@ export const ROLE_DESCRIPTIONS: Record<Role, string> = {
   admin: "Manages members, tokens, policies and settings.",
   owner: "Everything, including deleting or transferring the workspace.",
 };
+
+/** Who may do what `permission` allows, in words: "ML engineers, reviewers, admins and owners". */
+export function rolesThatCan(permission: Permission): string {
+  const plural: Record<Role, string> = {
+    viewer: "viewers",
+    ml_engineer: "ML engineers",
+    reviewer: "reviewers",
+    compliance_officer: "compliance officers",
+    ops: "ops",
+    admin: "admins",
+    owner: "owners",
+  };
+  const who = ROLES.filter((r) => can(r, permission)).map((r) => plural[r]);
+  return who.length <= 1 ? (who[0] ?? "nobody") : `${who.slice(0, -1).join(", ")} and ${who.at(-1)}`;
+}
+
+/** Why the role cannot do it, and who can: shown beside a disabled control. */
+export function permissionReason(role: Role, permission: Permission, action: string): string {
+  return `Your role (${ROLE_LABELS[role]}) cannot ${action}: ${rolesThatCan(permission)} can. An admin or owner can change your role in Settings › Members.`;
+}
