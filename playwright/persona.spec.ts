@@ -1,0 +1,87 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { A, person, shot, signUp, waitLive } from "./fixtures";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+function seed(email: string, slug: string, role: string) {
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--import", "./bin/hooks/register.js", "playwright/seed-persona.ts", email, slug, role], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, AUTH_SECRET: process.env.E2E_AUTH_SECRET!, NODE_ENV: "production" },
+    stdio: "pipe",
+  });
+  return JSON.parse(out.toString().trim().split("\n").at(-1)!) as { slug: string; review: number };
+}
+
+/** Errors the page logs (React, hydration, failed requests other than the ones a test provokes). */
+function watchConsole(page: Page) {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
+}
+
+/** Nothing on the page is wider than the screen: no sideways scrolling. */
+async function expectNoSidewaysScroll(page: Page, what: string) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  expect(scroll, `${what} scrolls sideways (${scroll}px content in a ${width}px screen)`).toBeLessThanOrEqual(width);
+}
+
+test.describe("on a phone (390 × 844)", () => {
+  test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+
+  test("a viewer reads every page without sideways scrolling or console errors, and sees why they cannot act", async ({ page }) => {
+    test.setTimeout(180_000);
+    const errors = watchConsole(page);
+    const who = person("Vera");
+    await signUp(page, A(), who);
+    await expect(page).toHaveURL(/\/workspaces$/);
+    const { slug, review } = seed(who.email, `vw-${who.email.split("@")[0]!.split("-")[1]}`, "viewer");
+    const base = `${A()}/w/${slug}`;
+    await page.goto(base);
+    await waitLive(page);
+
+    // The sidebar is a menu: it opens over the page and navigates.
+    await page.getByTestId("menu-button").click();
+    await page.getByRole("dialog", { name: "Menu" }).getByRole("link", { name: "Models" }).click();
+    await expect(page).toHaveURL(`${base}/models`);
+    await expect(page.getByTestId("models-table")).toContainText("credit-risk");
+    await expect(page.getByTestId("locked-action")).toContainText("Register a model");
+
+    const pages: [string, string, (p: Page) => Promise<void>][] = [
+      ["home", base, async (p) => void (await expect(p.getByRole("main")).toBeVisible())],
+      ["models", `${base}/models`, async (p) => void (await expect(p.getByTestId("models-table")).toBeVisible())],
+      ["model", `${base}/models/credit-risk`, async (p) => void (await expect(p.getByText("credit-risk").first()).toBeVisible())],
+      ["datasets", `${base}/datasets`, async (p) => void (await expect(p.getByText("credit-train").first()).toBeVisible())],
+      ["reviews", `${base}/reviews`, async (p) => void (await expect(p.getByTestId("reviews-list")).toContainText(`#${review}`))],
+      ["review room", `${base}/reviews/${review}`, async (p) => void (await expect(p.getByTestId("review-status")).toBeVisible())],
+      ["deployments", `${base}/deployments`, async (p) => void (await expect(p.getByText("credit-prod").first()).toBeVisible())],
+      ["deployment", `${base}/deployments/credit-prod`, async (p) => void (await expect(p.getByTestId("binding")).toBeVisible())],
+      ["monitoring", `${base}/monitoring/credit-prod`, async (p) => void (await expect(p.getByRole("main")).toContainText("credit-prod"))],
+      ["audit", `${base}/governance/audit`, async (p) => void (await expect(p.getByTestId("audit-table")).toBeVisible())],
+    ];
+    for (const [what, url, ready] of pages) {
+      await page.goto(url);
+      await ready(page);
+      await expectNoSidewaysScroll(page, what);
+      await shot(page, `phone-viewer-${what.replace(/ /g, "-")}`);
+    }
+
+    // The review room: signing is shown locked, with who can sign.
+    await page.goto(`${base}/reviews/${review}`);
+    const locked = page.getByTestId("locked-action").first();
+    await expect(locked).toContainText("Approve…");
+    await expect(locked.locator("xpath=..")).toHaveAttribute(
+      "title",
+      /Your role \(Viewer\) cannot sign reviews: reviewers, compliance officers, admins and owners can/,
+    );
+    // The request form is not offered: the page says why.
+    await page.goto(`${base}/reviews/new`);
+    await expect(page.getByTestId("no-permission")).toContainText("cannot open review requests");
+
+    expect(errors, errors.join("\n")).toEqual([]);
+  });
+});
