@@ -24,6 +24,18 @@ function watchConsole(page: Page) {
   return errors;
 }
 
+/** The header's controls sit side by side: none covers another at this width. */
+async function expectHeaderUncrowded(page: Page) {
+  const boxes = await page.locator("header button, header select").evaluateAll((els) =>
+    els
+      .map((e) => e.getBoundingClientRect())
+      .filter((r) => r.width > 0)
+      .map((r) => ({ left: r.left, right: r.right })),
+  );
+  const sorted = boxes.sort((a, b) => a.left - b.left);
+  for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.left, "header controls overlap").toBeGreaterThanOrEqual(sorted[i - 1]!.right - 0.5);
+}
+
 /** Nothing on the page is wider than the screen: no sideways scrolling. */
 async function expectNoSidewaysScroll(page: Page, what: string) {
   const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
@@ -67,6 +79,7 @@ test.describe("on a phone (390 × 844)", () => {
       await page.goto(url);
       await ready(page);
       await expectNoSidewaysScroll(page, what);
+      await expectHeaderUncrowded(page);
       await shot(page, `phone-viewer-${what.replace(/ /g, "-")}`);
     }
 

@@ -59,11 +59,11 @@ function WorkspaceSwitcher() {
   const { workspace } = useWorkspace();
   const list = useQuery(trpc.workspaces.list.queryOptions());
   return (
-    <label className="relative flex items-center">
+    <label className="relative flex min-w-0 shrink items-center">
       <span className="sr-only">Workspace</span>
       <select
         aria-label="Switch workspace"
-        className="h-8 appearance-none rounded-md border border-border bg-panel pr-8 pl-3 text-sm font-medium"
+        className="h-8 w-full min-w-0 appearance-none truncate rounded-md border border-border bg-panel pr-8 pl-3 text-sm font-medium"
         value={workspace.slug}
         onChange={(e) => {
           if (e.target.value === "__new") router.push("/workspaces");

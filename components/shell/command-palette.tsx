@@ -213,7 +213,7 @@ export function CommandPalette() {
       <button
         type="button"
         onClick={() => onOpenChange(true)}
-        className="flex h-8 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm text-muted hover:bg-subtle"
+        className="flex h-8 shrink-0 items-center gap-2 rounded-md border border-border bg-panel px-3 text-sm text-muted hover:bg-subtle"
         aria-label="Open the command palette"
         aria-keyshortcuts="Meta+K Control+K"
       >
