@@ -185,3 +185,38 @@ describe("audit chain", () => {
     expect(feed.map((e) => e.action)).toEqual(["member.joined", "workspace.created"]);
   });
 });
+
+describe("audit explorer: free text", () => {
+  it("finds text in the action, actor, target, metadata and changes, treats % and _ literally, and can be answered by the trigram index", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const api = callerFor(owner).audit;
+    await mutate(owner.wsActor, async (_tx, audit) =>
+      audit({ action: "workspace.renamed", target: { type: "workspace", id: workspace.id }, metadata: { note: "Quarterly re-approval of credit-risk" } }),
+    );
+    await mutate(owner.wsActor, async (_tx, audit) =>
+      audit({ action: "workspace.renamed", target: { type: "workspace", id: workspace.id }, changes: { name: ["Lending", "Lending 100%"] } }),
+    );
+    const find = async (q: string) => (await api.list({ workspaceId: workspace.id, q, limit: 50 })).items.map((e) => e.seq);
+    const all = (await api.list({ workspaceId: workspace.id, limit: 50 })).items;
+    const [changed, noted] = all;
+    expect(await find("re-approval OF CREDIT")).toEqual([noted!.seq]);
+    expect(await find("lending 100%")).toEqual([changed!.seq]);
+    expect(await find("0%")).toEqual([changed!.seq]);
+    expect(await find("100_")).toEqual([]);
+    expect(await find(owner.email)).toEqual(all.map((e) => e.seq));
+    expect(await find("workspace.renamed")).toEqual([changed!.seq, noted!.seq]);
+    expect(await find(workspace.id.slice(0, 13))).toEqual(all.filter((e) => e.targetId === workspace.id).map((e) => e.seq));
+
+    // The filter's expression is the index's: with sequential scans off, the plan reads audit_events_search_trgm_idx.
+    const plan = await getDb().transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      const { auditFilters } = await import("./audit.service");
+      const rows = await tx.execute<{ "QUERY PLAN": string }>(
+        // The text clause alone (the workspace's own index would otherwise do on a table this small).
+        sql`explain select seq from ${auditEvents} where ${auditFilters(workspace.id, { q: "quarterly" }).at(-1)!}`,
+      );
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    });
+    expect(plan).toContain("audit_events_search_trgm_idx");
+  });
+});
