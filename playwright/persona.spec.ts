@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import { A, person, shot, signUp, waitLive } from "./fixtures";
 
@@ -34,6 +35,14 @@ async function expectHeaderUncrowded(page: Page) {
   );
   const sorted = boxes.sort((a, b) => a.left - b.left);
   for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.left, "header controls overlap").toBeGreaterThanOrEqual(sorted[i - 1]!.right - 0.5);
+}
+
+/** axe-core's serious and critical WCAG 2 A/AA violations on the page, one line each. */
+async function axeViolations(page: Page) {
+  const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  return r.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.length}× e.g. ${v.nodes[0]?.target.join(" ")}`);
 }
 
 /** Nothing on the page is wider than the screen: no sideways scrolling. */
@@ -75,11 +84,13 @@ test.describe("on a phone (390 × 844)", () => {
       ["monitoring", `${base}/monitoring/credit-prod`, async (p) => void (await expect(p.getByRole("main")).toContainText("credit-prod"))],
       ["audit", `${base}/governance/audit`, async (p) => void (await expect(p.getByTestId("audit-table")).toBeVisible())],
     ];
+    const axe: string[] = [];
     for (const [what, url, ready] of pages) {
       await page.goto(url);
       await ready(page);
       await expectNoSidewaysScroll(page, what);
       await expectHeaderUncrowded(page);
+      axe.push(...(await axeViolations(page)).map((v) => `${what}: ${v}`));
       await shot(page, `phone-viewer-${what.replace(/ /g, "-")}`);
     }
 
@@ -96,5 +107,6 @@ test.describe("on a phone (390 × 844)", () => {
     await expect(page.getByTestId("no-permission")).toContainText("cannot open review requests");
 
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(axe, axe.join("\n")).toEqual([]);
   });
 });
