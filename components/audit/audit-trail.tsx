@@ -282,7 +282,7 @@ export function AuditTrail() {
                           {e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}
                         </span>
                         <span role="cell" className="truncate" title={e.actorLabel ?? e.actorType}>
-                          {e.actorLabel ?? e.actorType}
+                          {e.actorName ?? e.actorLabel ?? e.actorType}
                         </span>
                         <span role="cell">
                           <Badge

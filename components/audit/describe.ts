@@ -3,6 +3,8 @@ import { ROLE_LABELS, type Role } from "~/server/shared/permissions";
 type EventLike = {
   action: string;
   actorLabel: string | null;
+  /** The person's name, where the actor is a user (the label is their e-mail). */
+  actorName?: string | null;
   actorType: string;
   changes: Record<string, [unknown, unknown]> | null;
   metadata: Record<string, unknown> | null;
@@ -13,7 +15,7 @@ const role = (r: unknown) => (typeof r === "string" && r in ROLE_LABELS ? ROLE_L
 
 /** One readable sentence per audit event, for the activity feed and the audit table. */
 export function describeEvent(e: EventLike): string {
-  const who = e.actorLabel ?? (e.actorType === "system" ? "Steward" : "Someone");
+  const who = e.actorName ?? e.actorLabel ?? (e.actorType === "system" ? "Steward" : "Someone");
   const m = e.metadata ?? {};
   const c = e.changes ?? {};
   const email = typeof m.email === "string" ? m.email : "a member";

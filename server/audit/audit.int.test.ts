@@ -199,6 +199,8 @@ describe("audit explorer: free text", () => {
     const find = async (q: string) => (await api.list({ workspaceId: workspace.id, q, limit: 50 })).items.map((e) => e.seq);
     const all = (await api.list({ workspaceId: workspace.id, limit: 50 })).items;
     const [changed, noted] = all;
+    // Each event names its actor as a person (the recorded label stays the e-mail).
+    expect([changed!.actorName, changed!.actorLabel]).toEqual([owner.name, owner.email]);
     expect(await find("re-approval OF CREDIT")).toEqual([noted!.seq]);
     expect(await find("lending 100%")).toEqual([changed!.seq]);
     expect(await find("0%")).toEqual([changed!.seq]);

@@ -1,7 +1,7 @@
 import "server-only";
 import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { auditEvents } from "~/db/schema";
+import { auditEvents, users } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
 import { ListAuditInput } from "~/server/shared/audit.schema";
 import { findChainBreak, GENESIS_HASH } from "./chain";
@@ -18,6 +18,8 @@ export type AuditEventDto = {
   actorType: string;
   actorId: string | null;
   actorLabel: string | null;
+  /** The person's name now, where the actor is a user (the label is what the event recorded). */
+  actorName: string | null;
   action: string;
   targetType: string;
   targetId: string | null;
@@ -76,6 +78,8 @@ export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput
       actorType: auditEvents.actorType,
       actorId: auditEvents.actorId,
       actorLabel: auditEvents.actorLabel,
+      /** The person's name now (the label is what the event recorded: their e-mail). */
+      actorName: users.name,
       action: auditEvents.action,
       targetType: auditEvents.targetType,
       targetId: auditEvents.targetId,
@@ -85,6 +89,7 @@ export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput
       hash: auditEvents.hash,
     })
     .from(auditEvents)
+    .leftJoin(users, and(eq(auditEvents.actorType, "user"), sql`${users.id}::text = ${auditEvents.actorId}`))
     .where(and(...where))
     .orderBy(desc(auditEvents.seq))
     .limit(input.limit + 1);

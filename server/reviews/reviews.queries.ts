@@ -153,6 +153,7 @@ export async function getRoom(actor: WorkspaceActor, number: number) {
       seq: auditEvents.seq,
       action: auditEvents.action,
       actorLabel: auditEvents.actorLabel,
+      actorName: users.name,
       actorType: auditEvents.actorType,
       metadata: auditEvents.metadata,
       changes: auditEvents.changes,
@@ -160,6 +161,7 @@ export async function getRoom(actor: WorkspaceActor, number: number) {
       hash: auditEvents.hash,
     })
     .from(auditEvents)
+    .leftJoin(users, and(eq(auditEvents.actorType, "user"), sql`${users.id}::text = ${auditEvents.actorId}`))
     .where(and(eq(auditEvents.workspaceId, actor.workspaceId), eq(auditEvents.targetType, "review_request"), eq(auditEvents.targetId, r.id)))
     .orderBy(desc(auditEvents.seq))
     .limit(200);
