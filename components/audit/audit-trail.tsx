@@ -310,7 +310,7 @@ export function AuditTrail() {
                                 <dt className="text-muted">{k}</dt>
                                 <dd>
                                   <span className="text-danger line-through">{JSON.stringify(before)}</span> →{" "}
-                                  <span className="text-emerald-600">{JSON.stringify(after)}</span>
+                                  <span className="text-emerald-700 dark:text-emerald-400">{JSON.stringify(after)}</span>
                                 </dd>
                               </Fragment>
                             ))}

@@ -111,7 +111,7 @@ function RolloutStatus({ x }: { x: Outputs }) {
             {x.replicas.map((p) => (
               <tr key={p.replica}>
                 <td className="px-5 py-1.5 font-mono">
-                  <span className={p.live ? "text-emerald-600" : "text-muted"} aria-label={p.live ? "live" : "not reporting"}>
+                  <span className={p.live ? "text-emerald-700 dark:text-emerald-400" : "text-muted"} aria-label={p.live ? "live" : "not reporting"}>
                     ●
                   </span>{" "}
                   {p.replica}

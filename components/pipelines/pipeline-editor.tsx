@@ -173,7 +173,7 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
               actions={
                 <span className="text-xs" data-testid="yaml-status">
                   {parsed.ok ? (
-                    <span className="text-emerald-600 dark:text-emerald-400">Valid · {Object.keys(parsed.spec.steps).length} steps</span>
+                    <span className="text-emerald-700 dark:text-emerald-400">Valid · {Object.keys(parsed.spec.steps).length} steps</span>
                   ) : (
                     <span className="text-danger">{parsed.issues.length} problem(s)</span>
                   )}

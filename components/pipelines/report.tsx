@@ -370,7 +370,7 @@ function Comparison({
                 <td className="px-4 py-1.5 text-right font-mono text-xs">{fmt(c.candidate)}</td>
                 <td className="px-4 py-1.5 text-right font-mono text-xs">{fmt(c.champion)}</td>
                 <td
-                  className={`px-4 py-1.5 text-right font-mono text-xs ${better === null ? "" : better ? "text-emerald-600 dark:text-emerald-400" : "text-red-600 dark:text-red-400"}`}
+                  className={`px-4 py-1.5 text-right font-mono text-xs ${better === null ? "" : better ? "text-emerald-700 dark:text-emerald-400" : "text-red-600 dark:text-red-400"}`}
                 >
                   {c.delta === null ? "—" : `${c.delta >= 0 ? "+" : ""}${fmt(c.delta)}`}
                 </td>

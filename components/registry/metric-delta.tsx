@@ -1,7 +1,7 @@
 import { cn } from "~/components/ui/cn";
 import { changeVerdict } from "~/server/shared/metrics";
 
-const TONE = { better: "text-emerald-600 dark:text-emerald-400", worse: "text-red-600 dark:text-red-400", same: "text-muted" } as const;
+const TONE = { better: "text-emerald-700 dark:text-emerald-400", worse: "text-red-600 dark:text-red-400", same: "text-muted" } as const;
 
 /**
  * A change of a metric, green when it is an improvement for that metric and red when it is

@@ -10,6 +10,7 @@ import { signOut } from "next-auth/react";
 import { useTheme } from "next-themes";
 import { useRealtimeStatus } from "~/components/realtime/realtime-provider";
 import { useTRPC } from "~/components/trpc/client";
+import { useFocusableScrollers } from "./scroll-focus";
 import { cn } from "~/components/ui/cn";
 import { ROLE_LABELS } from "~/server/shared/permissions";
 import { CommandPalette } from "./command-palette";
@@ -155,6 +156,7 @@ function MobileNav() {
 export function AppShell({ children }: { children: React.ReactNode }) {
   const { workspace, user } = useWorkspace();
   const { setTheme } = useTheme();
+  useFocusableScrollers();
   return (
     <div className="flex min-h-screen">
       <aside className="sticky top-0 hidden h-screen w-56 shrink-0 flex-col border-r border-border bg-panel md:flex">
