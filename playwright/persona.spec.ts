@@ -51,62 +51,73 @@ async function expectNoSidewaysScroll(page: Page, what: string) {
   expect(scroll, `${what} scrolls sideways (${scroll}px content in a ${width}px screen)`).toBeLessThanOrEqual(width);
 }
 
-test.describe("on a phone (390 × 844)", () => {
-  test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+const SCREENS = [
+  { name: "a 390 px phone, light", key: "phone", viewport: { width: 390, height: 844 }, mobile: true, scheme: "light" as const },
+  { name: "a 1440 px laptop, dark", key: "laptop-dark", viewport: { width: 1440, height: 900 }, mobile: false, scheme: "dark" as const },
+];
 
-  test("a viewer reads every page without sideways scrolling or console errors, and sees why they cannot act", async ({ page }) => {
-    test.setTimeout(180_000);
-    const errors = watchConsole(page);
-    const who = person("Vera");
-    await signUp(page, A(), who);
-    await expect(page).toHaveURL(/\/workspaces$/);
-    const { slug, review } = seed(who.email, `vw-${who.email.split("@")[0]!.split("-")[1]}`, "viewer");
-    const base = `${A()}/w/${slug}`;
-    await page.goto(base);
-    await waitLive(page);
+for (const screen of SCREENS) {
+  test.describe(`on ${screen.name}`, () => {
+    test.use({ viewport: screen.viewport, isMobile: screen.mobile, hasTouch: screen.mobile, colorScheme: screen.scheme });
 
-    // The sidebar is a menu: it opens over the page and navigates.
-    await page.getByTestId("menu-button").click();
-    await page.getByRole("dialog", { name: "Menu" }).getByRole("link", { name: "Models" }).click();
-    await expect(page).toHaveURL(`${base}/models`);
-    await expect(page.getByTestId("models-table")).toContainText("credit-risk");
-    await expect(page.getByTestId("locked-action")).toContainText("Register a model");
+    test("a viewer reads every page without sideways scrolling, console errors or serious accessibility violations, and sees why they cannot act", async ({
+      page,
+    }) => {
+      test.setTimeout(180_000);
+      const errors = watchConsole(page);
+      const who = person("Vera");
+      await signUp(page, A(), who);
+      await expect(page).toHaveURL(/\/workspaces$/);
+      const { slug, review } = seed(who.email, `vw-${who.email.split("@")[0]!.split("-")[1]}`, "viewer");
+      const base = `${A()}/w/${slug}`;
+      await page.goto(base);
+      await waitLive(page);
 
-    const pages: [string, string, (p: Page) => Promise<void>][] = [
-      ["home", base, async (p) => void (await expect(p.getByRole("main")).toBeVisible())],
-      ["models", `${base}/models`, async (p) => void (await expect(p.getByTestId("models-table")).toBeVisible())],
-      ["model", `${base}/models/credit-risk`, async (p) => void (await expect(p.getByText("credit-risk").first()).toBeVisible())],
-      ["datasets", `${base}/datasets`, async (p) => void (await expect(p.getByText("credit-train").first()).toBeVisible())],
-      ["reviews", `${base}/reviews`, async (p) => void (await expect(p.getByTestId("reviews-list")).toContainText(`#${review}`))],
-      ["review room", `${base}/reviews/${review}`, async (p) => void (await expect(p.getByTestId("review-status")).toBeVisible())],
-      ["deployments", `${base}/deployments`, async (p) => void (await expect(p.getByText("credit-prod").first()).toBeVisible())],
-      ["deployment", `${base}/deployments/credit-prod`, async (p) => void (await expect(p.getByTestId("binding")).toBeVisible())],
-      ["monitoring", `${base}/monitoring/credit-prod`, async (p) => void (await expect(p.getByRole("main")).toContainText("credit-prod"))],
-      ["audit", `${base}/governance/audit`, async (p) => void (await expect(p.getByTestId("audit-table")).toBeVisible())],
-    ];
-    const axe: string[] = [];
-    for (const [what, url, ready] of pages) {
-      await page.goto(url);
-      await ready(page);
-      await expectNoSidewaysScroll(page, what);
-      await expectHeaderUncrowded(page);
-      axe.push(...(await axeViolations(page)).map((v) => `${what}: ${v}`));
-      await shot(page, `phone-viewer-${what.replace(/ /g, "-")}`);
-    }
+      if (screen.mobile) {
+        // The sidebar is a menu: it opens over the page and navigates.
+        await page.getByTestId("menu-button").click();
+        await page.getByRole("dialog", { name: "Menu" }).getByRole("link", { name: "Models" }).click();
+      } else await page.getByRole("link", { name: "Models" }).click();
+      await expect(page).toHaveURL(`${base}/models`);
+      await expect(page.getByTestId("models-table")).toContainText("credit-risk");
+      await expect(page.getByTestId("locked-action")).toContainText("Register a model");
 
-    // The review room: signing is shown locked, with who can sign.
-    await page.goto(`${base}/reviews/${review}`);
-    const locked = page.getByTestId("locked-action").first();
-    await expect(locked).toContainText("Approve…");
-    await expect(locked.locator("xpath=..")).toHaveAttribute(
-      "title",
-      /Your role \(Viewer\) cannot sign reviews: reviewers, compliance officers, admins and owners can/,
-    );
-    // The request form is not offered: the page says why.
-    await page.goto(`${base}/reviews/new`);
-    await expect(page.getByTestId("no-permission")).toContainText("cannot open review requests");
+      const pages: [string, string, (p: Page) => Promise<void>][] = [
+        ["home", base, async (p) => void (await expect(p.getByRole("main")).toBeVisible())],
+        ["models", `${base}/models`, async (p) => void (await expect(p.getByTestId("models-table")).toBeVisible())],
+        ["model", `${base}/models/credit-risk`, async (p) => void (await expect(p.getByText("credit-risk").first()).toBeVisible())],
+        ["datasets", `${base}/datasets`, async (p) => void (await expect(p.getByText("credit-train").first()).toBeVisible())],
+        ["reviews", `${base}/reviews`, async (p) => void (await expect(p.getByTestId("reviews-list")).toContainText(`#${review}`))],
+        ["review room", `${base}/reviews/${review}`, async (p) => void (await expect(p.getByTestId("review-status")).toBeVisible())],
+        ["deployments", `${base}/deployments`, async (p) => void (await expect(p.getByText("credit-prod").first()).toBeVisible())],
+        ["deployment", `${base}/deployments/credit-prod`, async (p) => void (await expect(p.getByTestId("binding")).toBeVisible())],
+        ["monitoring", `${base}/monitoring/credit-prod`, async (p) => void (await expect(p.getByRole("main")).toContainText("credit-prod"))],
+        ["audit", `${base}/governance/audit`, async (p) => void (await expect(p.getByTestId("audit-table")).toBeVisible())],
+      ];
+      const axe: string[] = [];
+      for (const [what, url, ready] of pages) {
+        await page.goto(url);
+        await ready(page);
+        await expectNoSidewaysScroll(page, what);
+        await expectHeaderUncrowded(page);
+        axe.push(...(await axeViolations(page)).map((v) => `${what}: ${v}`));
+        await shot(page, `${screen.key}-viewer-${what.replace(/ /g, "-")}`);
+      }
 
-    expect(errors, errors.join("\n")).toEqual([]);
-    expect(axe, axe.join("\n")).toEqual([]);
+      // The review room: signing is shown locked, with who can sign.
+      await page.goto(`${base}/reviews/${review}`);
+      const locked = page.getByTestId("locked-action").first();
+      await expect(locked).toContainText("Approve…");
+      await expect(locked.locator("xpath=..")).toHaveAttribute(
+        "title",
+        /Your role \(Viewer\) cannot sign reviews: reviewers, compliance officers, admins and owners can/,
+      );
+      // The request form is not offered: the page says why.
+      await page.goto(`${base}/reviews/new`);
+      await expect(page.getByTestId("no-permission")).toContainText("cannot open review requests");
+
+      expect(errors, errors.join("\n")).toEqual([]);
+      expect(axe, axe.join("\n")).toEqual([]);
+    });
   });
-});
+}
