@@ -103,7 +103,7 @@ export function DeploymentMonitoring({ name }: { name: string }) {
                 role="tab"
                 aria-selected={range === r}
                 onClick={() => setRange(r)}
-                className={`rounded-md px-2 py-1 text-xs font-medium ${range === r ? "bg-accent text-white" : "text-muted hover:bg-subtle"}`}
+                className={`rounded-md px-2 py-1 text-xs font-medium ${range === r ? "bg-accent text-accent-fg" : "text-muted hover:bg-subtle"}`}
               >
                 {r}
               </button>

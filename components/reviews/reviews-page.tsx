@@ -33,7 +33,7 @@ export function ReviewsPage() {
           canOpen ? (
             <Link
               href={`/w/${workspace.slug}/reviews/new`}
-              className="inline-flex h-9 items-center gap-1.5 rounded-md bg-accent px-3 text-sm font-medium text-white hover:bg-accent/90"
+              className="inline-flex h-9 items-center gap-1.5 rounded-md bg-accent px-3 text-sm font-medium text-accent-fg hover:bg-accent/90"
             >
               <GitPullRequest className="size-4" aria-hidden /> Request review
             </Link>

@@ -44,7 +44,7 @@ function InboxBell() {
       <Bell className="size-4" aria-hidden />
       {n > 0 && (
         <span
-          className="absolute -top-0.5 -right-0.5 min-w-4 rounded-full bg-accent px-1 text-center text-[10px] leading-4 font-semibold text-white"
+          className="absolute -top-0.5 -right-0.5 min-w-4 rounded-full bg-accent px-1 text-center text-[10px] leading-4 font-semibold text-accent-fg"
           data-testid="unread-count"
         >
           {n > 99 ? "99+" : n}
