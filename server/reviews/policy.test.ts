@@ -112,13 +112,13 @@ describe("evaluate(): the request's state from its policy", () => {
         validation: { checks: [{ name: "fairness.parity", status: "fail", required: true }] },
       },
       satisfied: false,
-      missing: ["check fairness.parity failed"],
+      missing: ["Fairness: parity (fairness.parity) failed"],
     },
     {
       name: "a named check that did not run blocks",
       f: { rules: { ...PROD, requiredChecks: ["robustness.noise"] }, signatures: [sig("r", "reviewer"), sig("c", "compliance_officer")] },
       satisfied: false,
-      missing: ["check robustness.noise did not run"],
+      missing: ["Robustness: noise (robustness.noise) did not run"],
     },
     {
       name: "no validation yet",
@@ -211,8 +211,8 @@ describe("evaluate(): the request's state from its policy", () => {
       "1 reviewer approval",
       "1 compliance officer approval",
       "2 distinct approvers",
-      "check evaluate.roc_auc passed",
-      "check fairness.parity passed with a warning",
+      "ROC AUC (evaluate.roc_auc) passed",
+      "Fairness: parity (fairness.parity) passed with a warning",
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Role } from "~/db/schema/identity";
 import type { PolicyRules } from "~/db/schema/reviews";
+import { checkLabel } from "~/server/shared/check-labels";
 import { can, type Permission } from "~/server/shared/permissions";
 
 /*
@@ -207,9 +208,11 @@ export function evaluate(f: ReviewFacts): ReviewState {
       const wanted = rules.requiredChecks.includes("*") ? checks.filter((c) => c.required).map((c) => c.name) : rules.requiredChecks;
       for (const name of wanted) {
         const c = checks.find((x) => x.name === name);
-        if (!c) checklist.push({ ok: false, text: `check ${name} did not run` });
-        else if (c.status === "fail") checklist.push({ ok: false, text: `check ${name} failed` });
-        else checklist.push({ ok: true, text: `check ${name} ${c.status === "warn" ? "passed with a warning" : "passed"}` });
+        // As people read it ("Fairness: demographic parity ratio passed"), the key kept for hover and scripts.
+        const label = `${checkLabel(name)} (${name})`;
+        if (!c) checklist.push({ ok: false, text: `${label} did not run` });
+        else if (c.status === "fail") checklist.push({ ok: false, text: `${label} failed` });
+        else checklist.push({ ok: true, text: `${label} ${c.status === "warn" ? "passed with a warning" : "passed"}` });
       }
       if (!wanted.length) checklist.push({ ok: true, text: "no required checks in the validation run" });
     }
