@@ -63,10 +63,17 @@ test("an account from single sign-on e-signs with a fresh login at the provider,
   await shot(page, "11-sso-sign-dialog");
   await dialog.getByRole("button", { name: "Continue to Acme SSO to approve" }).click();
   // The provider asks again although this browser signed in there a minute ago (prompt=login, max_age=0).
-  await loginAtIssuer(page, who.email, new RegExp(`^${room}`));
+  await loginAtIssuer(page, who.email, new RegExp(`^${A()}/api/esign/callback`));
+  // Steward shows what is about to be signed; only this browser (its cookie) can confirm it.
+  await expect(page.getByRole("heading", { name: "Confirm your signature" })).toBeVisible();
+  await expect(page.getByRole("main")).toContainText(`#${review}: risk v2 → production`);
+  await expect(page.getByRole("main")).toContainText("“Approved for production release”");
+  await shot(page, "12-sso-confirm");
+  await page.getByRole("button", { name: "Sign and approve" }).click();
+  await expect(page).toHaveURL(new RegExp(`^${room}`));
   await expect(page.getByText("Signed: approved, and the alias moved.")).toBeVisible();
   await expect(page).toHaveURL(room);
   await expect(page.getByTestId("review-status")).toContainText(/approved/i);
   await expect(page.getByText("confirmed by a fresh single-sign-on login")).toBeVisible();
-  await shot(page, "12-after-sso-signature");
+  await shot(page, "13-after-sso-signature");
 });

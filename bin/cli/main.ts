@@ -1318,13 +1318,16 @@ async function signWithSso(cfg: Config, reviewPath: string, body: { decision: st
         .on("error", () => {})
         .unref();
     }
-    process.stderr.write(`Waiting for the login (until ${new Date(started.expiresAt).toLocaleTimeString()})…\n`);
+    process.stderr.write(`Waiting for the login and your confirmation on Steward's page (until ${new Date(started.expiresAt).toLocaleTimeString()})…\n`);
+    // A challenge is refused or expires on the server by then; the margin covers clock differences.
+    const deadline = Date.parse(started.expiresAt) + 60_000;
     type Status = { status: string; outcome: string | null; error: string | null };
     for (;;) {
       const s = (await api(cfg, "GET", `${reviewPath}/signatures/sso/${started.challengeId}`)) as Status;
       if (s.status === "signed") return { outcome: s.outcome, challengeId: started.challengeId, method: "oidc" };
       if (s.status === "refused") throw new CliError(s.error ?? "The signature was refused.", EXIT.auth);
-      if (s.status === "expired") throw new CliError(s.error ?? "The login was not finished in time: nothing was signed.", EXIT.timeout);
+      if (s.status === "expired" || Date.now() > deadline)
+        throw new CliError(s.error ?? "The login was not finished in time: nothing was signed.", EXIT.timeout);
       // The browser's arrival on the loopback server, or a few seconds, whichever is first.
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);

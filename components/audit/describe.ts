@@ -226,4 +226,9 @@ const SIGN_REFUSALS: Record<string, string> = {
   sso_stale_login: "the identity provider did not ask for their credentials again",
   sso_no_email: "no verified e-mail from the identity provider",
   sso_other_person: "logged in at the identity provider as someone else",
+  sso_cancelled: "cancelled",
+  sso_expired: "took longer than allowed",
+  locked: "signing was locked after refused attempts",
+  not_a_member: "no longer a member",
+  refused_by_policy: "the review's rules refused it",
 };

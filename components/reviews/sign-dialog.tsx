@@ -92,8 +92,8 @@ export function SignDialog({ room, decision, onClose }: { room: Room; decision: 
           </Field>
         ) : sso?.enabled ? (
           <p className="rounded-md border border-border bg-subtle p-3 text-sm" data-testid="sso-sign-note">
-            Your account signs in through {sso.provider}. To sign, {sso.provider} asks for your credentials again; you come back here with the signature
-            recorded.
+            Your account signs in through {sso.provider}. To sign, {sso.provider} asks for your credentials again, Steward shows you what you are signing to
+            confirm, and you come back here.
           </p>
         ) : (
           <p role="alert" className="text-sm text-danger">

@@ -320,12 +320,20 @@ export const signingChallenges = pgTable(
     codeVerifier: text().notNull(),
     /** Where the browser goes afterwards: a path of this app, or a CLI's loopback address. */
     returnTo: text(),
-    status: text({ enum: ["pending", "completing", "signed", "refused"] })
+    status: text({ enum: ["pending", "completing", "confirming", "signed", "refused"] })
       .notNull()
       .default("pending"),
     error: text(),
     outcome: text({ enum: ["signed", "approved", "rejected"] }),
     signatureId: uuid(),
+    /**
+     * After the provider's login: sha256 of the confirmation cookie set in the browser that
+     * logged in; the signature is recorded only when that browser confirms what it signs.
+     */
+    confirmHash: text(),
+    /** The provider's `auth_time` and issuer of the login, kept until the signer confirms. */
+    authTime: timestamp({ withTimezone: true }),
+    issuer: text(),
     createdAt,
     expiresAt: timestamp({ withTimezone: true }).notNull(),
     completedAt: timestamp({ withTimezone: true }),

@@ -14,10 +14,10 @@ import { startOidcIssuer } from "~/playwright/oidc-issuer";
 import { uploadModelVersion } from "~/server/registry/models.service";
 import { createToken } from "~/server/tokens/tokens.service";
 import { restServer, runCli } from "~/test/cli";
-import { callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
+import { auditFor, callerFor, expectAudit, expectTrpcError } from "~/test/helpers";
 import { applyPolicy } from "~/test/reviews";
 import type * as EnvModule from "~/env";
-import { checkFreshLogin, completeSsoSignature } from "./sso-signing.service";
+import { checkFreshLogin, completeSsoSignature, confirmSsoSignature } from "./sso-signing.service";
 
 // The instance's single-sign-on settings point at a real OpenID Connect issuer started below
 // (panva's oidc-provider on loopback); read at call time, so the port can be chosen first.
@@ -146,10 +146,36 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     expect((await status()).status).toBe("pending");
 
     const back = await loginAtIssuer(started.authorizeUrl, s.rev.email);
-    const done = await completeSsoSignature(back, { ip: "203.0.113.9" });
-    expect(done).toMatchObject({ status: "signed", challengeId: started.challengeId });
+    const login = await completeSsoSignature(back, { ip: "203.0.113.9" });
+    // The login is proven; Steward shows what is about to be signed and waits for the browser that logged in.
+    expect(login).toMatchObject({
+      kind: "confirm",
+      challengeId: started.challengeId,
+      summary: {
+        number: s.number,
+        model: "risk",
+        version: 2,
+        alias: "production",
+        decision: "approve",
+        meaning: "Approved for production release",
+        signerEmail: s.rev.email,
+      },
+    });
+    if (login.kind !== "confirm") throw new Error("no confirmation");
+    expect(await status()).toMatchObject({ status: "confirming" });
+    expect(await s.signatures()).toEqual([]);
+    // Another browser (no cookie, or a guessed one) cannot confirm it.
+    for (const confirmToken of [undefined, "guessed"])
+      expect(await confirmSsoSignature({ challengeId: started.challengeId, confirmToken })).toMatchObject({
+        kind: "refused",
+        message: expect.stringMatching(/browser that logged in/),
+      });
+    const done = await confirmSsoSignature({ challengeId: started.challengeId, confirmToken: login.confirmToken }, { ip: "203.0.113.9" });
+    expect(done).toMatchObject({ kind: "signed", challengeId: started.challengeId });
     expect(done.redirect).toBe(`${APP}/w/${s.workspace.slug}/reviews/${s.number}?esign=${started.challengeId}`);
     expect(await status()).toMatchObject({ status: "signed", outcome: "signed", error: null });
+    // Confirming twice signs once.
+    expect(await confirmSsoSignature({ challengeId: started.challengeId, confirmToken: login.confirmToken })).toMatchObject({ kind: "refused" });
 
     const sigs = await s.signatures();
     expect(sigs.map((r) => [r.review_signatures.signerId, r.review_signatures.method, r.review_signatures.decision])).toEqual([[s.rev.id, "oidc", "approve"]]);
@@ -160,7 +186,7 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     expect(authTime).toBeGreaterThanOrEqual(Math.floor(c!.createdAt.getTime() / 1000) * 1000 - 5000);
 
     // The same callback again (a replay, a second tab): nothing more is signed.
-    expect(await completeSsoSignature(back)).toMatchObject({ status: "refused", message: expect.stringMatching(/already used/) });
+    expect(await completeSsoSignature(back)).toMatchObject({ kind: "refused", message: expect.stringMatching(/already used/) });
     expect(await s.signatures()).toHaveLength(1);
 
     // The compliance officer signs with a password; the policy is satisfied and the alias moves.
@@ -176,8 +202,10 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     // Someone else logs in at the provider (a colleague's browser session).
     const a = await s.start(s.rev);
     const other = await completeSsoSignature(await loginAtIssuer(a.authorizeUrl, s.comp.email));
-    expect(other).toMatchObject({ status: "refused", redirect: null });
-    expect(other.message).toContain(`as ${s.comp.email}, but the signature was started by ${s.rev.email}`);
+    expect(other).toMatchObject({ kind: "refused", redirect: null });
+    if (other.kind !== "refused") throw new Error("signed");
+    expect(other.message).toContain(`as ${s.comp.email}, which is not the account that started this signature`);
+    expect(other.message).not.toContain(s.rev.email);
     const refused = await expectAudit(s.wsId, { action: "review.signature_refused" });
     expect(refused.metadata).toMatchObject({ number: s.number, reason: "sso_other_person", method: "oidc" });
     expect(await callerFor(s.rev).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: a.challengeId })).toMatchObject({
@@ -192,7 +220,7 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
       .set({ createdAt: sql`now() + interval '1 hour'` })
       .where(eq(signingChallenges.id, b.challengeId));
     const stale = await completeSsoSignature(await loginAtIssuer(b.authorizeUrl, s.rev.email));
-    expect(stale.message).toMatch(/did not ask for your credentials again/);
+    expect(stale).toMatchObject({ kind: "refused", message: expect.stringMatching(/did not ask for your credentials again/) });
     expect(
       (
         await getDb().execute<{ reason: string }>(
@@ -201,9 +229,23 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
       ).map((r) => r.reason),
     ).toEqual(["sso_other_person", "sso_stale_login"]);
 
+    // The signer cancels on the confirmation page: nothing signed, on the record (not counted as a failed login).
+    const d = await s.start(s.rev);
+    const shown = await completeSsoSignature(await loginAtIssuer(d.authorizeUrl, s.rev.email));
+    if (shown.kind !== "confirm") throw new Error("no confirmation");
+    expect(await confirmSsoSignature({ challengeId: d.challengeId, confirmToken: shown.confirmToken, cancel: true })).toMatchObject({
+      kind: "refused",
+      message: expect.stringMatching(/cancelled/),
+    });
+    // The provider's own error text is not repeated on Steward's page, only its code.
+    const e = await s.start(s.rev);
+    const state = new URL(e.authorizeUrl).searchParams.get("state")!;
+    const denied = await completeSsoSignature({ state, error: "server_error", error_description: "Call +1 555 0100 to restore your account" });
+    expect(denied).toMatchObject({ kind: "refused", message: "The identity provider did not confirm your identity (server_error): nothing was signed." });
+
     // A state Steward never issued, and a challenge that ran out of time.
     expect(await completeSsoSignature({ code: "x", state: "forged" })).toMatchObject({
-      status: "refused",
+      kind: "refused",
       message: expect.stringMatching(/not a signing request/),
     });
     const c = await s.start(s.rev);
@@ -214,7 +256,10 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     expect(await callerFor(s.rev).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: c.challengeId })).toMatchObject({
       status: "expired",
     });
-    expect((await completeSsoSignature(await loginAtIssuer(c.authorizeUrl, s.rev.email))).message).toMatch(/longer than 10 minutes/);
+    expect(await completeSsoSignature(await loginAtIssuer(c.authorizeUrl, s.rev.email))).toMatchObject({
+      kind: "refused",
+      message: expect.stringMatching(/longer than 10 minutes/),
+    });
     expect(await s.signatures()).toEqual([]);
   });
 
@@ -222,15 +267,20 @@ describe("e-signatures confirmed by a fresh single-sign-on login", () => {
     const s = await setup();
     await expectTrpcError(s.start(s.eng), "FORBIDDEN", /review:sign/);
     await expectTrpcError(s.start(s.rev, { returnTo: "https://evil.example/steal" }), "BAD_REQUEST", /returnTo must be a path of this app/);
-    await expectTrpcError(s.start(s.rev, { returnTo: "//evil.example/x" }), "BAD_REQUEST", /returnTo/);
-    const loop = await s.start(s.rev, { returnTo: "http://127.0.0.1:45123/done" });
+    // Browsers drop tabs and newlines from URLs, so these would leave the app: refused as written.
+    for (const returnTo of ["//evil.example/x", "/\t/evil.example", "/\n/evil.example", "/\\evil.example", "http://127.0.0.1:45123/elsewhere"])
+      await expectTrpcError(s.start(s.rev, { returnTo }), "BAD_REQUEST", /returnTo/);
+    const loop = await s.start(s.rev, { returnTo: "http://127.0.0.1:45123/esign" });
     // Only the person who started it reads it.
     await expectTrpcError(callerFor(s.comp).reviews.ssoSignatureStatus({ workspaceId: s.wsId, number: s.number, challengeId: loop.challengeId }), "NOT_FOUND");
     // The request closes before the login finishes: the signature is refused by the same rules as a password one.
     await callerFor(s.eng).reviews.withdraw({ workspaceId: s.wsId, number: s.number });
-    const late = await completeSsoSignature(await loginAtIssuer(loop.authorizeUrl, s.rev.email));
-    expect(late).toMatchObject({ status: "refused", redirect: `http://127.0.0.1:45123/done?esign=${loop.challengeId}` });
+    const shown = await completeSsoSignature(await loginAtIssuer(loop.authorizeUrl, s.rev.email));
+    if (shown.kind !== "confirm") throw new Error("no confirmation");
+    const late = await confirmSsoSignature({ challengeId: loop.challengeId, confirmToken: shown.confirmToken });
+    expect(late).toMatchObject({ kind: "refused", redirect: `http://127.0.0.1:45123/esign?esign=${loop.challengeId}` });
     expect(late.message).toMatch(/already withdrawn/);
+    expect(await auditFor(s.wsId, "review.signature_refused")).toMatchObject([{ metadata: { reason: "refused_by_policy" } }]);
     // Without single sign-on configured there is nothing to start.
     oidc.enabled = false;
     try {
@@ -270,7 +320,9 @@ describe("steward reviews approve --sso (loopback flow)", { timeout: 90_000 }, (
               const url = /(http:\/\/localhost:\d+\/auth\?\S+)/.exec(sofar)?.[1];
               if (url && !landed)
                 landed = loginAtIssuer(url, who).then(async (back) => {
-                  const done = await completeSsoSignature(back);
+                  const login = await completeSsoSignature(back);
+                  const done =
+                    login.kind === "confirm" ? await confirmSsoSignature({ challengeId: login.challengeId, confirmToken: login.confirmToken }) : login;
                   expect(done.redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/esign\?esign=/);
                   const page = await fetch(done.redirect!);
                   expect(await page.text()).toContain("Back to the terminal");
@@ -283,7 +335,7 @@ describe("steward reviews approve --sso (loopback flow)", { timeout: 90_000 }, (
       };
       const wrong = await approve(s.comp.email);
       expect(wrong.code, wrong.stderr).toBe(2);
-      expect(wrong.stderr).toContain(`as ${s.comp.email}, but the signature was started by ${s.rev.email}`);
+      expect(wrong.stderr).toContain(`as ${s.comp.email}, which is not the account that started this signature`);
       expect(await s.signatures()).toEqual([]);
 
       const ok = await approve(s.rev.email, ["--json"]);

@@ -4,11 +4,11 @@ import { and, eq } from "drizzle-orm";
 import { generators, Issuer, type BaseClient } from "openid-client";
 import { z } from "zod";
 import { getDb } from "~/db/client";
-import { memberships, reviewRequests, signingChallenges, users, workspaces } from "~/db/schema";
+import { memberships, models, modelVersions, reviewRequests, signingChallenges, users } from "~/db/schema";
 import { env } from "~/env";
 import type { RequestMeta, WorkspaceActor } from "~/server/audit/actor";
 import { mutate } from "~/server/audit/mutate";
-import { lockedFor, recordFailure } from "~/server/auth/rate-limit";
+import { clearFailures, lockedFor, recordFailure } from "~/server/auth/rate-limit";
 import { AppError } from "~/server/errors";
 import { requestByNumber } from "./loading";
 import { assertMaySign, recordSignature, SIGN_LIMIT, signKey, SignInput } from "./signing.service";
@@ -28,15 +28,18 @@ export const CHALLENGE_MINUTES = 10;
 /** Clock difference allowed between the identity provider and Steward when comparing `auth_time`. */
 export const AUTH_TIME_SKEW_SECONDS = 5;
 
-const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}(\/[^\s]*)?$/;
+const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}\/esign$/;
 
 export const StartSsoSignatureInput = SignInput.omit({ password: true }).extend({
   returnTo: z
     .string()
     .max(500)
     .refine(
-      (v) => (v.startsWith("/") && !v.startsWith("//") && !v.includes("\\")) || LOOPBACK.test(v),
-      "returnTo must be a path of this app (e.g. /w/acme/reviews/2) or a loopback address (http://127.0.0.1:PORT/…) for the CLI.",
+      // Control characters are refused: browsers drop tabs and newlines, so "/\t/evil.example" would leave the app.
+      (v) =>
+        ![...v].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f || ch === "\\") &&
+        ((v.startsWith("/") && !v.startsWith("//")) || LOOPBACK.test(v)),
+      "returnTo must be a path of this app (e.g. /w/acme/reviews/2) or the CLI's loopback address (http://127.0.0.1:PORT/esign).",
     )
     .optional(),
 });
@@ -138,7 +141,7 @@ export async function startSsoSignature(actor: WorkspaceActor, input: { number: 
 export type SsoSignatureStatus = {
   challengeId: string;
   number: number;
-  status: "pending" | "completing" | "signed" | "refused" | "expired";
+  status: "pending" | "completing" | "confirming" | "signed" | "refused" | "expired";
   decision: "approve" | "reject";
   outcome: "signed" | "approved" | "rejected" | null;
   error: string | null;
@@ -154,7 +157,8 @@ export async function ssoSignatureStatus(actor: WorkspaceActor, input: { number:
     .where(and(eq(signingChallenges.id, id), eq(signingChallenges.userId, actor.userId), eq(signingChallenges.workspaceId, actor.workspaceId)));
   const r = c ? await requestByNumber(getDb(), actor.workspaceId, input.number) : null;
   if (!c || !r || r.id !== c.requestId) throw new AppError("NOT_FOUND", `No signature you started on review #${input.number} has that id.`);
-  const expired = c.status === "pending" && c.expiresAt.getTime() < Date.now();
+  // Not finished in time (never logged in, never confirmed, or stuck): expired, nothing signed.
+  const expired = (c.status === "pending" || c.status === "confirming" || c.status === "completing") && c.expiresAt.getTime() < Date.now();
   return {
     challengeId: c.id,
     number: r.number,
@@ -166,23 +170,112 @@ export async function ssoSignatureStatus(actor: WorkspaceActor, input: { number:
   };
 }
 
-export type SsoCallbackResult = {
-  status: "signed" | "refused";
+export type SsoRefusal = {
+  kind: "refused";
   message: string;
   /** Where to send the browser: the page or loopback address the signer came from. */
   redirect: string | null;
   challengeId: string | null;
 };
+export type SsoConfirmation = {
+  kind: "confirm";
+  challengeId: string;
+  /** Set as an HttpOnly cookie in the browser that logged in; only that browser can confirm. */
+  confirmToken: string;
+  expiresAt: Date;
+  /** What the signer is about to sign, shown before they confirm. */
+  summary: {
+    number: number;
+    model: string;
+    version: number;
+    alias: string;
+    decision: "approve" | "reject";
+    meaning: string;
+    reason: string | null;
+    signer: string;
+    signerEmail: string;
+    provider: string;
+  };
+};
+export type SsoSigned = { kind: "signed"; message: string; redirect: string | null; challengeId: string };
+
+/** Reasons a refusal counts toward the signing lock-out: the login itself did not prove the signer. */
+const CREDENTIAL_FAILURES = new Set(["sso_invalid_response", "sso_no_auth_time", "sso_stale_login", "sso_no_email", "sso_other_person"]);
+
+/** The challenge's return address, only ever this app's own origin or the CLI's loopback `/esign`. */
+function returnUrl(returnTo: string | null, challengeId: string, base: string): string | null {
+  if (!returnTo) return null;
+  let url: URL;
+  try {
+    url = new URL(returnTo, base);
+  } catch {
+    return null;
+  }
+  const loopback = /^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname) && url.protocol === "http:" && url.pathname === "/esign";
+  if (url.origin !== new URL(base).origin && !loopback) return null;
+  url.searchParams.set("esign", challengeId);
+  return url.toString();
+}
+
+type Challenge = typeof signingChallenges.$inferSelect;
+
+/** The signer, their role in the workspace now, and the request's number — or why they can no longer sign. */
+async function signerOf(c: Challenge) {
+  const [me] = await getDb().select().from(users).where(eq(users.id, c.userId));
+  const [member] = await getDb()
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.workspaceId, c.workspaceId), eq(memberships.userId, c.userId)));
+  const [request] = await getDb()
+    .select({ number: reviewRequests.number, alias: reviewRequests.alias, model: models.name, version: modelVersions.version })
+    .from(reviewRequests)
+    .innerJoin(modelVersions, eq(modelVersions.id, reviewRequests.modelVersionId))
+    .innerJoin(models, eq(models.id, modelVersions.modelId))
+    .where(eq(reviewRequests.id, c.requestId));
+  if (!me || me.deactivatedAt || !member || !request) return null;
+  const actor: WorkspaceActor = { type: "user", userId: me.id, email: me.email, workspaceId: c.workspaceId, role: member.role };
+  return { me, actor, request };
+}
+
+/** Marks the challenge refused and, where someone can be named, audits why (a failed login also counts toward the lock-out). */
+async function refuseChallenge(
+  c: Challenge,
+  base: string,
+  message: string,
+  reason: string,
+  who: { actor: WorkspaceActor; number: number } | null,
+  meta: RequestMeta,
+): Promise<SsoRefusal> {
+  await getDb()
+    .update(signingChallenges)
+    .set({ status: "refused", error: message, completedAt: new Date(), confirmHash: null })
+    .where(eq(signingChallenges.id, c.id));
+  if (who) {
+    if (CREDENTIAL_FAILURES.has(reason)) await recordFailure(signKey(c.userId), SIGN_LIMIT);
+    await mutate(
+      who.actor,
+      async (_tx, audit) =>
+        audit({
+          action: "review.signature_refused",
+          target: { type: "review_request", id: c.requestId },
+          metadata: { number: who.number, reason, method: "oidc" },
+        }),
+      meta,
+    );
+  }
+  return { kind: "refused", message, redirect: returnUrl(c.returnTo, c.id, base), challengeId: c.id };
+}
 
 /**
- * The identity provider's redirect back (`/api/esign/callback`): proves the fresh login and
- * records the signature, or records why not. Needs no Steward session: the challenge names
- * the signer, and the login at the provider is the proof.
+ * The identity provider's redirect back (`/api/esign/callback`): proves the fresh login, then
+ * asks the browser that logged in to confirm what it signs (the signature is recorded by
+ * `confirmSsoSignature`). Needs no Steward session: the challenge names the signer, and the
+ * login at the provider is the proof.
  */
-export async function completeSsoSignature(params: Record<string, string>, meta: RequestMeta = {}): Promise<SsoCallbackResult> {
+export async function completeSsoSignature(params: Record<string, string>, meta: RequestMeta = {}): Promise<SsoRefusal | SsoConfirmation> {
   const cfg = settings();
   const state = params.state;
-  if (!cfg || !state) return { status: "refused", message: "This is not a signing request Steward started.", redirect: null, challengeId: null };
+  if (!cfg || !state) return { kind: "refused", message: "This is not a signing request Steward started.", redirect: null, challengeId: null };
   // Claimed once: a replayed callback (or a second tab) finds it no longer pending.
   const [c] = await getDb()
     .update(signingChallenges)
@@ -195,106 +288,181 @@ export async function completeSsoSignature(params: Record<string, string>, meta:
       .from(signingChallenges)
       .where(eq(signingChallenges.stateHash, hashState(state)));
     return {
-      status: "refused",
+      kind: "refused",
       message: used ? "This signing link was already used: nothing more was signed." : "This is not a signing request Steward started.",
       redirect: null,
       challengeId: used?.id ?? null,
     };
   }
-  const [ws] = await getDb().select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, c.workspaceId));
-  const redirectFor = () => {
-    if (!c.returnTo) return null;
-    const url = new URL(c.returnTo, cfg.base);
-    url.searchParams.set("esign", c.id);
-    return url.toString();
-  };
-  const [me] = await getDb().select().from(users).where(eq(users.id, c.userId));
-  const [member] = await getDb()
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.workspaceId, c.workspaceId), eq(memberships.userId, c.userId)));
-  const [request] = await getDb().select({ number: reviewRequests.number }).from(reviewRequests).where(eq(reviewRequests.id, c.requestId));
-  const number = request?.number ?? 0;
-
-  const refuse = async (message: string, reason: string | null, actor?: WorkspaceActor) => {
-    await getDb().update(signingChallenges).set({ status: "refused", error: message, completedAt: new Date() }).where(eq(signingChallenges.id, c.id));
-    // A failed re-authentication is on the record (as a wrong password is) and counts toward the lock-out.
-    if (reason && actor) {
-      await recordFailure(signKey(c.userId), SIGN_LIMIT);
-      await mutate(
-        actor,
-        async (_tx, audit) =>
-          audit({ action: "review.signature_refused", target: { type: "review_request", id: c.requestId }, metadata: { number, reason, method: "oidc" } }),
+  try {
+    const who = await signerOf(c);
+    if (!who) return await refuseChallenge(c, cfg.base, "This account can no longer sign in this workspace: nothing was signed.", "not_a_member", null, meta);
+    const named = { actor: who.actor, number: who.request.number };
+    if (c.expiresAt.getTime() < Date.now())
+      return await refuseChallenge(
+        c,
+        cfg.base,
+        `The login took longer than ${CHALLENGE_MINUTES} minutes: nothing was signed. Start again.`,
+        "sso_expired",
+        named,
+        meta,
+      );
+    const locked = await lockedFor([signKey(c.userId)]);
+    if (locked)
+      return await refuseChallenge(
+        c,
+        cfg.base,
+        `Signing is locked for ${locked.minutes} more minute${locked.minutes === 1 ? "" : "s"} after refused attempts: nothing was signed.`,
+        "locked",
+        named,
+        meta,
+      );
+    if (params.error) {
+      // The provider's own words are not repeated on Steward's page: only its error code.
+      const code = /^[a-z_]{1,40}$/.test(params.error) ? params.error : "error";
+      return await refuseChallenge(
+        c,
+        cfg.base,
+        code === "access_denied"
+          ? "The login at the identity provider was cancelled: nothing was signed."
+          : `The identity provider did not confirm your identity (${code}): nothing was signed.`,
+        code === "access_denied" ? "sso_cancelled" : "sso_error",
+        named,
         meta,
       );
     }
-    return { status: "refused" as const, message, redirect: redirectFor(), challengeId: c.id };
-  };
-
-  if (!me || me.deactivatedAt || !member || !ws) return refuse("This account can no longer sign in this workspace: nothing was signed.", null);
-  const actor: WorkspaceActor = { type: "user", userId: me.id, email: me.email, workspaceId: c.workspaceId, role: member.role };
-  if (c.expiresAt.getTime() < Date.now())
-    return refuse(`The login at the identity provider took longer than ${CHALLENGE_MINUTES} minutes: nothing was signed. Start again.`, null);
-  if (params.error)
-    return refuse(
-      `The identity provider did not confirm your identity (${params.error_description ?? params.error}): nothing was signed.`,
-      params.error === "access_denied" ? null : "sso_error",
-      actor,
-    );
-
-  let claims: { auth_time?: number; email?: string; email_verified?: boolean; sub: string };
-  try {
-    const client = await oidcClient(cfg);
-    const tokens = await client.callback(cfg.redirectUri, params, {
-      state,
-      nonce: c.nonce,
-      code_verifier: c.codeVerifier,
-      response_type: "code",
-    });
-    claims = tokens.claims();
-    // Many providers put only `sub` in the ID token and the e-mail behind the userinfo endpoint;
-    // openid-client checks that the userinfo's subject is the ID token's.
-    if (!claims.email && tokens.access_token) {
-      const info = (await client.userinfo(tokens)) as { email?: string; email_verified?: boolean };
-      claims = { ...claims, email: info.email, email_verified: info.email_verified };
+    let claims: { auth_time?: number; email?: string; email_verified?: boolean; sub: string };
+    try {
+      const client = await oidcClient(cfg);
+      const tokens = await client.callback(cfg.redirectUri, params, { state, nonce: c.nonce, code_verifier: c.codeVerifier, response_type: "code" });
+      claims = tokens.claims();
+      // Many providers put only `sub` in the ID token and the e-mail behind the userinfo endpoint;
+      // openid-client checks that the userinfo's subject is the ID token's.
+      if (!claims.email && tokens.access_token) {
+        const info = (await client.userinfo(tokens)) as { email?: string; email_verified?: boolean };
+        claims = { ...claims, email: info.email, email_verified: info.email_verified };
+      }
+    } catch (e) {
+      console.warn(`[esign] challenge ${c.id}: the identity provider's answer did not verify:`, e instanceof Error ? e.message : e);
+      return await refuseChallenge(
+        c,
+        cfg.base,
+        "The identity provider's answer could not be verified: nothing was signed.",
+        "sso_invalid_response",
+        named,
+        meta,
+      );
     }
-  } catch (e) {
-    return refuse(
-      `The identity provider's answer could not be verified (${e instanceof Error ? e.message : String(e)}): nothing was signed.`,
-      "sso_invalid_response",
-      actor,
-    );
-  }
-  const fresh = checkFreshLogin(claims, { createdAt: c.createdAt, email: me.email });
-  if (!fresh.ok) return refuse(fresh.message, fresh.reason, actor);
-
-  try {
-    const done = await recordSignature(
-      actor,
-      { number, decision: c.decision, meaning: c.meaning, reason: c.reason },
-      {
-        method: "oidc",
-        authTime: fresh.authTime,
-        issuer: cfg.issuer,
-        inTx: async (tx, d) => {
-          await tx
-            .update(signingChallenges)
-            .set({ status: "signed", outcome: d.outcome, signatureId: d.signatureId, completedAt: new Date() })
-            .where(eq(signingChallenges.id, c.id));
-        },
+    const fresh = checkFreshLogin(claims, { createdAt: c.createdAt, email: who.me.email });
+    if (!fresh.ok) return await refuseChallenge(c, cfg.base, fresh.message, fresh.reason, named, meta);
+    const confirmToken = randomBytes(32).toString("base64url");
+    await getDb()
+      .update(signingChallenges)
+      .set({ status: "confirming", confirmHash: hashState(confirmToken), authTime: fresh.authTime, issuer: cfg.issuer })
+      .where(eq(signingChallenges.id, c.id));
+    return {
+      kind: "confirm",
+      challengeId: c.id,
+      confirmToken,
+      expiresAt: c.expiresAt,
+      summary: {
+        ...who.request,
+        decision: c.decision,
+        meaning: c.meaning,
+        reason: c.reason,
+        signer: who.me.name,
+        signerEmail: who.me.email,
+        provider: cfg.name,
       },
-      meta,
-    );
+    };
+  } catch (e) {
+    // Never leave a challenge half-done: whatever failed, it is refused and says so.
+    await getDb()
+      .update(signingChallenges)
+      .set({ status: "refused", error: "Signing failed on the server: nothing was signed. Try again.", completedAt: new Date() })
+      .where(and(eq(signingChallenges.id, c.id), eq(signingChallenges.status, "completing")));
+    throw e;
+  }
+}
+
+/**
+ * The signer's confirmation on Steward's page after the login (`POST /api/esign/confirm`), from
+ * the browser that logged in (its cookie): records the signature through the same
+ * `recordSignature` as a password, or cancels.
+ */
+export async function confirmSsoSignature(
+  input: { challengeId: string; confirmToken: string | undefined; cancel?: boolean },
+  meta: RequestMeta = {},
+): Promise<SsoRefusal | SsoSigned> {
+  const cfg = settings();
+  const refused = (message: string): SsoRefusal => ({ kind: "refused", message, redirect: null, challengeId: null });
+  if (!cfg) return refused("Single sign-on is not configured on this instance.");
+  if (!z.uuid().safeParse(input.challengeId).success || !input.confirmToken)
+    return refused("This confirmation did not come from the browser that logged in: nothing was signed.");
+  // Claimed once, by the browser holding the cookie.
+  const [c] = await getDb()
+    .update(signingChallenges)
+    .set({ status: "completing", confirmHash: null })
+    .where(
+      and(
+        eq(signingChallenges.id, input.challengeId),
+        eq(signingChallenges.status, "confirming"),
+        eq(signingChallenges.confirmHash, hashState(input.confirmToken)),
+      ),
+    )
+    .returning();
+  if (!c) return refused("This confirmation did not come from the browser that logged in, or was already used: nothing more was signed.");
+  try {
+    const who = await signerOf(c);
+    if (!who) return await refuseChallenge(c, cfg.base, "This account can no longer sign in this workspace: nothing was signed.", "not_a_member", null, meta);
+    const named = { actor: who.actor, number: who.request.number };
+    if (input.cancel) return await refuseChallenge(c, cfg.base, "You cancelled: nothing was signed.", "sso_cancelled", named, meta);
+    if (c.expiresAt.getTime() < Date.now())
+      return await refuseChallenge(
+        c,
+        cfg.base,
+        `More than ${CHALLENGE_MINUTES} minutes passed since signing started: nothing was signed. Start again.`,
+        "sso_expired",
+        named,
+        meta,
+      );
+    let done: { outcome: "signed" | "approved" | "rejected" };
+    try {
+      done = await recordSignature(
+        who.actor,
+        { number: who.request.number, decision: c.decision, meaning: c.meaning, reason: c.reason },
+        {
+          method: "oidc",
+          authTime: c.authTime!,
+          issuer: c.issuer ?? cfg.issuer,
+          inTx: async (tx, d) => {
+            await tx
+              .update(signingChallenges)
+              .set({ status: "signed", outcome: d.outcome, signatureId: d.signatureId, completedAt: new Date() })
+              .where(eq(signingChallenges.id, c.id));
+          },
+        },
+        meta,
+      );
+    } catch (e) {
+      // The policy's own refusals (your own request, superseded, closed): on the record too.
+      if (e instanceof AppError) return await refuseChallenge(c, cfg.base, `${e.message} Nothing was signed.`, "refused_by_policy", named, meta);
+      throw e;
+    }
+    await clearFailures(signKey(c.userId));
+    const n = who.request.number;
     const message =
       done.outcome === "approved"
-        ? `Signed review #${number}: approved, and the alias moved.`
+        ? `Signed review #${n}: approved, and the alias moved.`
         : done.outcome === "rejected"
-          ? `Signed review #${number}: rejected.`
-          : `Signed review #${number}. The request still needs what is left on its checklist.`;
-    return { status: "signed", message, redirect: redirectFor(), challengeId: c.id };
+          ? `Signed review #${n}: rejected.`
+          : `Signed review #${n}. The request still needs what is left on its checklist.`;
+    return { kind: "signed", message, redirect: returnUrl(c.returnTo, c.id, cfg.base), challengeId: c.id };
   } catch (e) {
-    if (e instanceof AppError) return refuse(`${e.message} Nothing was signed.`, null);
-    await refuse("Signing failed on the server: nothing was signed. Try again.", null);
+    await getDb()
+      .update(signingChallenges)
+      .set({ status: "refused", error: "Signing failed on the server: nothing was signed. Try again.", completedAt: new Date() })
+      .where(and(eq(signingChallenges.id, c.id), eq(signingChallenges.status, "completing")));
     throw e;
   }
 }
@@ -327,7 +495,7 @@ export function checkFreshLogin(
     return {
       ok: false,
       reason: "sso_other_person",
-      message: `You logged in at the identity provider as ${email}, but the signature was started by ${challenge.email}: nothing was signed.`,
+      message: `You logged in at the identity provider as ${email}, which is not the account that started this signature: nothing was signed.`,
     };
   return { ok: true, authTime };
 }
