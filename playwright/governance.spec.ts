@@ -7,6 +7,8 @@ import { logisticRegressionOnnx } from "../db/seed/onnx-builder";
 import { A, person, shot, signUp, waitLive } from "./fixtures";
 
 test("filter the audit trail, sign a checkpoint, export and verify offline, download the PDF report", async ({ page }) => {
+  // A bound, not a timing: the offline verifier and the PDF run as child processes, slow on a busy machine.
+  test.setTimeout(150_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "steward-e2e-gov-"));
   const me = person("Gov");
   await signUp(page, A(), me);

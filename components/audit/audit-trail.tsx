@@ -53,9 +53,11 @@ export function AuditTrail() {
     const n = Number(sp.get("event"));
     return Number.isInteger(n) && n > 0 ? n : null;
   });
+  // The URL follows the filters at once (the query waits for the debounce): an update that came
+  // 250 ms later could land while a link the user just clicked is still loading, and replace it.
   useEffect(() => {
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(debounced)) if (v.trim()) q.set(k, v.trim());
+    for (const [k, v] of Object.entries(filters)) if (v.trim()) q.set(k, v.trim());
     if (expanded !== null) q.set("event", String(expanded));
     const next = q.toString();
     // The browser's own replaceState (Next.js keeps useSearchParams in step with it): a router
@@ -63,7 +65,7 @@ export function AuditTrail() {
     // debounce), and once another page is showing, its URL is not ours to rewrite.
     if (window.location.pathname !== pathname) return;
     if (next !== window.location.search.replace(/^\?/, "")) window.history.replaceState(null, "", next ? `${pathname}?${next}` : pathname);
-  }, [debounced, expanded, pathname]);
+  }, [filters, expanded, pathname]);
   const input = {
     workspaceId: workspace.id,
     actor: debounced.actor.trim() || undefined,
