@@ -261,10 +261,10 @@ async function send() {
 /** Posts the labels that are due. Calls run one after another, so stopping can await the one under way. */
 let posting: Promise<void> = Promise.resolve();
 function postLabels(): Promise<void> {
-  posting = posting.then(postDueLabels);
+  posting = posting.then(() => postDueLabels());
   return posting;
 }
-async function postDueLabels() {
+async function postDueLabels(retryAll = false) {
   const now = Date.now();
   const due = pending.filter((p) => p.due <= now);
   if (!due.length) return;
@@ -286,7 +286,8 @@ async function postDueLabels() {
         ? (((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${res.status}`)
         : res.message;
     stats.lastError = `labels: ${why}`;
-    if (!(res instanceof Response) || res.status >= 500 || res.status === 429) pending.push(...batch);
+    // At the end every refusal is retried: a label can arrive before its prediction's log is written.
+    if (retryAll || !(res instanceof Response) || res.status >= 500 || res.status === 429) pending.push(...batch);
   }
 }
 
@@ -359,10 +360,13 @@ async function stop() {
   clearInterval(shown);
   while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
   clearInterval(labels);
-  // Every label still owed goes now; one that fails for a passing reason gets two more tries.
-  for (let attempt = 0; attempt < 3 && pending.length; attempt++) {
+  // Every label still owed goes now; one that is refused gets more tries, half a second apart
+  // (its prediction's log may not be written yet on a busy instance).
+  for (let attempt = 0; attempt < 10 && pending.length; attempt++) {
+    if (attempt) await new Promise((r) => setTimeout(r, 500));
     for (const p of pending) p.due = 0;
-    await postLabels();
+    posting = posting.then(() => postDueLabels(attempt < 9));
+    await posting;
   }
   if (tty) process.stdout.write("\n");
   progress(true);
