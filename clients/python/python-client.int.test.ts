@@ -142,10 +142,7 @@ describe("npm run simulate -- --url --token", () => {
     const [, sent, ok, labels] = /(\d+) sent, (\d+) ok, 0 failed .* (\d+) labels posted/.exec(sim.output) ?? [];
     expect(Number(sent), sim.output).toBeGreaterThanOrEqual(10);
     expect(ok).toBe(sent);
-    // Labels are posted (the line counts them), but how many are accepted in a 1 s run races the
-    // prediction log's flush: see the closing note of stop 26; the feedback path is asserted in
-    // server/monitoring's integration tests.
-    expect(Number.isInteger(Number(labels)), sim.output).toBe(true);
+    expect(Number(labels), sim.output).toBeGreaterThan(0);
 
     expect(noUrl.code).toBe(1);
     expect(noUrl.output).toContain("--token needs --url");
