@@ -195,6 +195,21 @@ export async function listModels(actor: WorkspaceActor, page: { after?: string; 
   }));
 }
 
+/** One version as the model page and the version list show it (join users on createdBy). */
+const VERSION_ROW = {
+  id: modelVersions.id,
+  version: modelVersions.version,
+  sha256: modelVersions.sha256,
+  sizeBytes: modelVersions.sizeBytes,
+  metrics: modelVersions.metrics,
+  params: modelVersions.params,
+  tags: modelVersions.tags,
+  gitCommit: modelVersions.gitCommit,
+  loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
+  createdAt: modelVersions.createdAt,
+  createdBy: users.email,
+};
+
 /**
  * A model's versions, newest first, narrowed by a filter string (server/shared/version-filter.ts:
  * metrics, params, tags, loadable); `before`/`limit` page through them.
@@ -223,19 +238,7 @@ export async function listModelVersions(actor: WorkspaceActor, name: string, opt
     }
   });
   const query = getDb()
-    .select({
-      id: modelVersions.id,
-      version: modelVersions.version,
-      sha256: modelVersions.sha256,
-      sizeBytes: modelVersions.sizeBytes,
-      metrics: modelVersions.metrics,
-      params: modelVersions.params,
-      tags: modelVersions.tags,
-      gitCommit: modelVersions.gitCommit,
-      loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
-      createdAt: modelVersions.createdAt,
-      createdBy: users.email,
-    })
+    .select(VERSION_ROW)
     .from(modelVersions)
     .leftJoin(users, eq(users.id, modelVersions.createdBy))
     .where(and(eq(modelVersions.modelId, m.id), opts.before !== undefined ? sql`${modelVersions.version} < ${opts.before}` : undefined, ...conds))
@@ -247,20 +250,7 @@ export async function listModelVersions(actor: WorkspaceActor, name: string, opt
 export async function getModel(actor: WorkspaceActor, name: string) {
   const m = await findModel(actor.workspaceId, name);
   const versions = await getDb()
-    .select({
-      id: modelVersions.id,
-      version: modelVersions.version,
-      sha256: modelVersions.sha256,
-      sizeBytes: modelVersions.sizeBytes,
-      metrics: modelVersions.metrics,
-      params: modelVersions.params,
-      tags: modelVersions.tags,
-      gitCommit: modelVersions.gitCommit,
-      parentVersionId: modelVersions.parentVersionId,
-      loadable: sql<boolean>`(${modelVersions.signature}->'runtime'->>'loadable')::boolean`,
-      createdAt: modelVersions.createdAt,
-      createdBy: users.email,
-    })
+    .select({ ...VERSION_ROW, parentVersionId: modelVersions.parentVersionId })
     .from(modelVersions)
     .leftJoin(users, eq(users.id, modelVersions.createdBy))
     .where(eq(modelVersions.modelId, m.id))
