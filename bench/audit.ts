@@ -48,27 +48,110 @@ const time = async <T>(fn: () => Promise<T>) => {
 const db = getDb();
 
 // 1. Append rate: chained mutate() vs plain inserts of the same rows, one transaction each.
+// "Plain" is the same table without the chain: its copy keeps audit_events' indexes (the unique
+// (chain, seq), time, target and trigram indexes cost every insert, chained or not); a second copy
+// without indexes is printed for reference.
 const { owner } = await createWorkspace({ name: "Bench appends" });
-await db.execute(sql`create temp table if not exists plain_events (like audit_events including defaults)`);
-const chained = await time(async () => {
-  for (let i = 0; i < APPENDS; i++) {
-    await mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { i } }));
-  }
+// Ordinary (logged) tables: a temporary table skips the write-ahead log, which no audit trail can.
+await db.execute(sql`drop table if exists plain_events, bare_events`);
+await db.execute(sql`create table plain_events (like audit_events including defaults including indexes)`);
+await db.execute(sql`create table bare_events (like audit_events including defaults)`);
+// The same row a chained append writes (64-hex hashes, an Ed25519 signature), without the chain.
+const sampleHash = hashEvent({
+  workspaceId: owner.wsActor.workspaceId,
+  seq: 1,
+  prevHash: GENESIS_HASH,
+  occurredAt: new Date(),
+  actorType: "user",
+  actorId: owner.id,
+  actorLabel: owner.email,
+  action: "workspace.renamed",
+  targetType: "workspace",
+  targetId: null,
+  changes: null,
+  metadata: { i: 0 },
+  requestId: null,
 });
-const plain = await time(async () => {
-  for (let i = 0; i < APPENDS; i++) {
-    await db.transaction(async (tx) => {
-      await tx.execute(sql`insert into plain_events (id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, action, target_type, metadata)
-        values (${randomUUID()}, ${owner.wsActor.workspaceId}, ${i + 1}, '', '', now(), 'user', 'workspace.renamed', 'workspace', ${JSON.stringify({ i })}::jsonb)`);
-    });
-  }
-});
-const chainedRate = APPENDS / (chained.ms / 1000);
-const plainRate = APPENDS / (plain.ms / 1000);
+const sampleSig = signEventHash(sampleHash)!;
+let plainSeq = 0;
+const plainInsert = (table: "plain_events" | "bare_events", i: number) =>
+  db.transaction(async (tx) => {
+    await tx.execute(sql`insert into ${sql.raw(table)} (id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action, target_type, metadata, signature, key_id)
+      values (${randomUUID()}, ${owner.wsActor.workspaceId}, ${++plainSeq}, ${sampleHash}, ${sampleHash}, now(), 'user', ${owner.id}, ${owner.email}, 'workspace.renamed', 'workspace', ${JSON.stringify({ i })}::jsonb, ${sampleSig.signature}, ${sampleSig.keyId})`);
+  });
+const chainedOnce = (i: number) =>
+  mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { i } }));
+// Warm-up, then the two measured side by side in alternating blocks (the machine's load drifts).
+for (let i = 0; i < 50; i++) await chainedOnce(i);
+let chainedMs = 0;
+let plainMs = 0;
+let bareMs = 0;
+const BLOCK = 250;
+for (let done = 0; done < APPENDS; done += BLOCK) {
+  const n = Math.min(BLOCK, APPENDS - done);
+  chainedMs += (
+    await time(async () => {
+      for (let i = 0; i < n; i++) await chainedOnce(done + i);
+    })
+  ).ms;
+  plainMs += (
+    await time(async () => {
+      for (let i = 0; i < n; i++) await plainInsert("plain_events", done + i);
+    })
+  ).ms;
+  bareMs += (
+    await time(async () => {
+      for (let i = 0; i < n; i++) await plainInsert("bare_events", done + i);
+    })
+  ).ms;
+}
+const chainedRate = APPENDS / (chainedMs / 1000);
+const plainRate = APPENDS / (plainMs / 1000);
+const bareRate = APPENDS / (bareMs / 1000);
 console.log(`appends (one transaction each, ${fmt(APPENDS)} events, sequential)`);
 console.log(`  chained mutate():  ${fmt(chainedRate)} events/s`);
-console.log(`  plain insert:      ${fmt(plainRate)} events/s`);
-console.log(`  ratio chained/plain: ${(chainedRate / plainRate).toFixed(2)}`);
+console.log(`  plain insert:      ${fmt(plainRate)} events/s (same indexes)`);
+console.log(`  bare insert:       ${fmt(bareRate)} events/s (no indexes)`);
+console.log(`  ratio chained/plain: ${(chainedRate / plainRate).toFixed(2)} (chained/bare ${(chainedRate / bareRate).toFixed(2)})`);
+
+// Concurrent writers: W sessions appending at once, to one workspace's chain and to W chains.
+const concurrent = async (writers: number, perWriter: number, oneChain: boolean) => {
+  const actors = oneChain
+    ? Array.from({ length: writers }, () => owner.wsActor)
+    : await Promise.all(Array.from({ length: writers }, async (_, w) => (await createWorkspace({ name: `Bench writers ${w}` })).owner.wsActor));
+  const t = await time(() =>
+    Promise.all(
+      actors.map(async (a, w) => {
+        for (let i = 0; i < perWriter; i++)
+          await mutate(a, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { w, i } }));
+      }),
+    ),
+  );
+  return (writers * perWriter) / (t.ms / 1000);
+};
+const plainConcurrent = async (writers: number, perWriter: number) => {
+  const t = await time(() =>
+    Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) await plainInsert("plain_events", 1_000_000 + w * perWriter + i);
+      }),
+    ),
+  );
+  return (writers * perWriter) / (t.ms / 1000);
+};
+console.log("");
+console.log("| writers | chained, one chain (events/s) | chained, one chain each | plain insert | ratio one chain / plain | ratio chain each / plain |");
+console.log("|---:|---:|---:|---:|---:|---:|");
+for (const w of [1, 8, 32]) {
+  const per = Math.max(20, Math.floor(APPENDS / 4 / w));
+  const one = await concurrent(w, per, true);
+  const each = await concurrent(w, per, false);
+  const p = await plainConcurrent(w, per);
+  console.log(`| ${w} | ${fmt(one)} | ${fmt(each)} | ${fmt(p)} | ${(one / p).toFixed(2)} | ${(each / p).toFixed(2)} |`);
+}
+console.log("");
+
+await db.execute(sql`drop table plain_events, bare_events`);
 
 // 2. A chain of N events, written in bulk (valid hashes, computed here).
 const bulk = await createWorkspace({ name: "Bench chain" });

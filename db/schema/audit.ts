@@ -45,6 +45,19 @@ export const auditEvents = pgTable(
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 
 /**
+ * The head of each chain (`chain` is the workspace id, or "instance"): advanced in the same
+ * statement that appends the events, so an append is one round trip and two transactions
+ * cannot both extend the same head (the row lock serialises them; a rollback undoes both).
+ * Also a tamper signal: a tail cut from audit_events leaves the head pointing past it.
+ */
+export const auditChainHeads = pgTable("audit_chain_heads", {
+  chain: text().primaryKey(),
+  workspaceId: uuid(),
+  seq: bigint({ mode: "number" }).notNull(),
+  hash: text().notNull(),
+});
+
+/**
  * Signed checkpoints of a chain head (Ed25519). With an export and the public key, anyone
  * can check that nothing up to each checkpoint was altered, removed, or the tail cut.
  */

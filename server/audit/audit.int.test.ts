@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
 import { auditEvents } from "~/db/schema";
@@ -7,6 +7,7 @@ import { auditFor, callerFor } from "~/test/helpers";
 import { verifyChain } from "./audit.service";
 import { hashEvent } from "./chain";
 import { mutate } from "./mutate";
+import { signCheckpoint } from "./checkpoints.service";
 
 /** Runs `fn` as a DBA would: in one transaction with user triggers off for this session only. */
 async function asDba(fn: (tx: Parameters<Parameters<ReturnType<typeof getDb>["transaction"]>[0]>[0]) => Promise<void>) {
@@ -104,6 +105,39 @@ describe("audit chain", () => {
     const result = await verifyChain(workspace.id);
     expect(result).toMatchObject({ intact: false, firstBadSeq: 3 });
     if (!result.intact) expect(result.reason).toMatch(/missing/);
+  });
+
+  it("detects a tail cut without any checkpoint, from the chain's head row; the next append does not paper over it", async () => {
+    const { workspace, owner } = await chainOfFive();
+    const n = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from audit_events where workspace_id = ${workspace.id}`))[0]!.n;
+    await asDba(async (tx) => {
+      await tx.delete(auditEvents).where(and(eq(auditEvents.workspaceId, workspace.id), gt(auditEvents.seq, n - 2)));
+    });
+    const result = await verifyChain(workspace.id);
+    expect(result).toMatchObject({ intact: false, firstBadSeq: n - 1 });
+    if (!result.intact) expect(result.reason).toBe(`events #${n - 1}–#${n} were removed from the end (the chain's head records #${n})`);
+    // Signing refuses, and an append continues from the head row: the cut stays a visible gap, not renumbered history.
+    await expect(signCheckpoint(owner.wsActor, workspace.id)).rejects.toThrow(/removed from the end/);
+    await mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" } }));
+    const seqs = (await auditFor(workspace.id)).map((r) => r.seq);
+    expect(seqs.slice(-2)).toEqual([n - 2, n + 1]);
+    expect(await verifyChain(workspace.id)).toMatchObject({ intact: false, firstBadSeq: n - 1 });
+  });
+
+  it("detects a last event rewritten and re-hashed when the head row still records the original", async () => {
+    const { workspace } = await chainOfFive();
+    const [last] = await getDb().select().from(auditEvents).where(eq(auditEvents.workspaceId, workspace.id)).orderBy(desc(auditEvents.seq)).limit(1);
+    await asDba(async (tx) => {
+      const forged = { ...last!, actorLabel: "someone else" };
+      await tx
+        .update(auditEvents)
+        // Without a checkpoint an unsigned event is not by itself a forgery: only the head row gives it away.
+        .set({ actorLabel: forged.actorLabel, hash: hashEvent(forged), signature: null, keyId: null })
+        .where(eq(auditEvents.id, last!.id));
+    });
+    const result = await verifyChain(workspace.id);
+    expect(result).toMatchObject({ intact: false, firstBadSeq: last!.seq });
+    if (!result.intact) expect(result.reason).toMatch(/not the one the chain's head records/);
   });
 
   it("detects a row inserted in the middle, even one with a valid hash of its own", async () => {

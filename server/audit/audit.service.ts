@@ -1,11 +1,11 @@
 import "server-only";
 import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { getDb } from "~/db/client";
-import { auditEvents, users } from "~/db/schema";
+import { auditChainHeads, auditEvents, users } from "~/db/schema";
 import type { RequestMeta, WorkspaceActor } from "./actor";
 import { ListAuditInput } from "~/server/shared/audit.schema";
 import { findChainBreak, GENESIS_HASH } from "./chain";
-import { allCheckpoints } from "./checkpoints.service";
+import { allCheckpoints, tailCut } from "./checkpoints.service";
 import { mutate } from "./mutate";
 import { listPublished } from "./publish";
 import { verificationKeyMap } from "./signing";
@@ -129,6 +129,12 @@ export async function verifyChain(workspaceId: string | null, batchSize = 5000):
   const v2 = signed.filter((c) => checkCheckpointSignature(c, keys).version === 2).map((c) => c.seq);
   const requireSignedFrom = v2.length ? Math.min(...v2) + 1 : undefined;
   const lastCheckpointSeq = Math.max(0, ...signed.map((c) => c.seq));
+  // The head row, read before the walk: appends during it only move the table past it.
+  const [recorded] = await db
+    .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
+    .from(auditChainHeads)
+    .where(eq(auditChainHeads.chain, workspaceId ?? "instance"));
+  if (recorded) wanted.add(recorded.seq);
   let after = 0;
   let start = { seq: 0, hash: GENESIS_HASH };
   let checked = 0;
@@ -161,6 +167,17 @@ export async function verifyChain(workspaceId: string | null, batchSize = 5000):
     const pub = checkPublished(published, { workspaceId, hashAt: (seq) => hashes.get(seq), lastSeq: start.seq, checkpoints: signed, keys });
     if (pub.problem) return { intact: false, checked, firstBadSeq: pub.problem.seq, reason: pub.problem.reason };
   }
+  if (recorded && recorded.seq > start.seq) {
+    const cut = tailCut(start, recorded);
+    return { intact: false, checked, firstBadSeq: cut.seq, reason: cut.reason };
+  }
+  if (recorded && recorded.seq > 0 && hashes.get(recorded.seq) !== recorded.hash)
+    return {
+      intact: false,
+      checked,
+      firstBadSeq: recorded.seq,
+      reason: `event #${recorded.seq} is not the one the chain's head records (the chain was rewritten)`,
+    };
   return { intact: true, checked, headSeq: start.seq, headHash: start.hash, checkpoints: cps.verified };
 }
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import { and, asc, eq, gt, gte, isNull, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { auditCheckpoints, auditEvents, notifications, users, webhookOutbox } from "~/db/schema";
+import { auditChainHeads, auditCheckpoints, auditEvents, notifications, users, webhookOutbox } from "~/db/schema";
 import { createUser, createWorkspace } from "~/db/seed/factories";
 import { blobs } from "~/server/artifacts/store";
 import { createWebhook } from "~/server/monitoring/webhooks.service";
@@ -59,6 +59,8 @@ async function forgeAfterCheckpoint(workspaceId: string, seq: number, opts: { st
         .where(eq(auditEvents.id, e.id));
       prevHash = hash;
     }
+    // A careful forger moves the chain's head row to the forged head too (else the next append would not link).
+    await tx.update(auditChainHeads).set({ hash: prevHash }).where(eq(auditChainHeads.chain, workspaceId));
   });
 }
 
@@ -223,6 +225,12 @@ describe("checkpoints published outside the database", () => {
     await asSuperuser(async (tx) => {
       await tx.delete(auditCheckpoints).where(eq(auditCheckpoints.workspaceId, workspace.id));
       await tx.delete(auditEvents).where(and(eq(auditEvents.workspaceId, workspace.id), gt(auditEvents.seq, keep)));
+      // …and rewinds the chain's head row, so new events take the removed numbers.
+      const [last] = await tx
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.workspaceId, workspace.id), eq(auditEvents.seq, keep)));
+      await tx.update(auditChainHeads).set({ seq: keep, hash: last!.hash }).where(eq(auditChainHeads.chain, workspace.id));
     });
     expect(await verifyChain(workspace.id)).toMatchObject({ intact: false, firstBadSeq: keep + 1 });
     // Signing refuses too: a published checkpoint is missing from the database.

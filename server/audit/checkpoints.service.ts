@@ -8,11 +8,10 @@ import { webhookDeliver } from "~/server/jobs/definitions";
 import { deliver, notifyTx } from "~/server/reviews/notifications.service";
 import type { Actor, RequestMeta } from "./actor";
 import { findChainBreak, GENESIS_HASH } from "./chain";
-import { chainHead, mutate } from "./mutate";
+import { chainHead, lockChainHead, mutate } from "./mutate";
 import { getPublished, listPublished, publishCheckpoint } from "./publish";
 import { signCheckpointPayload, signingKeysOrNull, verificationKeyMap, verificationKeys } from "./signing";
 import { checkCheckpointSignature, checkEventSignatures, checkpointSignatureProblem, type Problem } from "./verify";
-import { lock, LOCKS } from "~/server/platform/locks";
 
 const chainWhere = (workspaceId: string | null) => (workspaceId ? eq(auditCheckpoints.workspaceId, workspaceId) : isNull(auditCheckpoints.workspaceId));
 const eventChain = (workspaceId: string | null) => (workspaceId ? eq(auditEvents.workspaceId, workspaceId) : isNull(auditEvents.workspaceId));
@@ -110,6 +109,20 @@ export async function verifySinceLastCheckpoint(
   return out(null, checked, unpublished);
 }
 
+/**
+ * The chain's head row records a later event than the table's last: events were removed
+ * from the end (with the append-only triggers off), and the head row was not rewound.
+ */
+export function tailCut(last: { seq: number }, head: { seq: number }): Problem {
+  return {
+    seq: last.seq + 1,
+    reason:
+      last.seq + 1 === head.seq
+        ? `event #${head.seq} was removed from the end (the chain's head records #${head.seq})`
+        : `events #${last.seq + 1}–#${head.seq} were removed from the end (the chain's head records #${head.seq})`,
+  };
+}
+
 /** In the caller's transaction: one delivery job per enabled webhook of the workspace. */
 async function hooks(tx: Tx, workspaceId: string | null, event: string, payload: Record<string, unknown>) {
   if (!workspaceId) return; // webhooks belong to workspaces; the instance chain has none
@@ -138,7 +151,7 @@ async function publishAll(rows: (AuditCheckpointRow | null)[]) {
  * failure is recorded on the instance chain, the workspace's admins and owners are told,
  * webhooks get `audit.verification_failed`, and this throws PRECONDITION_FAILED. A signed
  * checkpoint is published to the artifact store and sent to webhooks as `audit.checkpoint`.
- * The head is read under the chain's append lock, so the checkpoint covers exactly the
+ * The head is read under the lock of the chain's head row, so the checkpoint covers exactly the
  * events before its own `audit.checkpoint_signed` event. With `onlyIfChanged`, a chain
  * with nothing new since its last checkpoint is skipped.
  */
@@ -154,9 +167,13 @@ export async function signCheckpoint(actor: Actor, workspaceId: string | null, o
     row = await mutate(
       actor,
       async (tx, audit) => {
-        await lock(tx, LOCKS.auditChain(workspaceId));
-        const head = await chainHead(tx, workspaceId);
-        const v = await verifySinceLastCheckpoint(tx, workspaceId, head);
+        // The head row, locked until commit (appends wait), and the last event the table holds: they agree unless a tail was cut.
+        const head = await lockChainHead(tx, workspaceId);
+        const last = await chainHead(tx, workspaceId);
+        const v =
+          last.seq < head.seq
+            ? { problem: tailCut(last, head), since: last.seq, checked: 0, unpublished: null }
+            : await verifySinceLastCheckpoint(tx, workspaceId, head);
         if (v.problem) throw new SigningRefused(v.problem, v.since);
         republish = v.unpublished;
         const signed = signCheckpointPayload({ workspaceId, seq: head.seq, headHash: head.hash, signedAt: new Date(Math.floor(Date.now())) });

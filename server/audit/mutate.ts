@@ -1,6 +1,6 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
-import { desc, eq, isNull } from "drizzle-orm";
+import { desc, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type DbOrTx, type Tx } from "~/db/client";
 import { auditEvents } from "~/db/schema";
 import { publish } from "~/server/realtime/publish";
@@ -8,8 +8,7 @@ import type { AuditAction } from "~/server/shared/audit-actions";
 import type { Actor, RequestMeta } from "./actor";
 import { GENESIS_HASH, hashEvent } from "./chain";
 import { signEventHash } from "./signing";
-import { lock, LOCKS } from "~/server/platform/locks";
-import { enqueueWebhookDeliveries, type AppendedEvent } from "~/server/monitoring/webhooks.dispatch";
+import { enqueueWebhookDeliveries, type AppendedEvent, type Hook } from "~/server/monitoring/webhooks.dispatch";
 
 export type AuditInput = {
   action: AuditAction;
@@ -38,11 +37,45 @@ function defaultWorkspace(actor: Actor): string | null {
   return "workspaceId" in actor && actor.workspaceId ? actor.workspaceId : null;
 }
 
+type Head = { seq: number; hash: string };
+
+/** The chain's key in audit_chain_heads: the workspace id, or "instance". */
+const chainKey = (workspaceId: string | null) => workspaceId ?? "instance";
+
 /**
- * Appends events to their chains inside `tx`. Appends to one chain are serialised by a
- * transaction-scoped advisory lock, taken before reading the head, so concurrent
- * transactions can neither fork nor gap the chain (a rollback releases the lock
- * without having used the sequence number).
+ * Heads this process saw committed, by chain. Only a guess: the append statement advances
+ * the head row only if it still holds this head, and when another process (or a
+ * transaction that has not committed yet) moved it, the head is read again under its lock.
+ */
+const knownHeads = new Map<string, Head>();
+/** Heads locked by a transaction (a checkpoint reads the head it signs this way): exact until it ends. */
+const lockedHeads = new WeakMap<Tx, Map<string, Head>>();
+
+/**
+ * Locks a chain's head row for the rest of `tx` and reads it; creates it (seq 0) for a new
+ * chain. Appends to the chain from other transactions wait until `tx` ends.
+ */
+export async function lockChainHead(tx: Tx, workspaceId: string | null): Promise<Head> {
+  const key = chainKey(workspaceId);
+  const held = lockedHeads.get(tx)?.get(key);
+  if (held) return held;
+  const [row] = await tx.execute<{ seq: string | number; hash: string }>(sql`
+    insert into audit_chain_heads (chain, workspace_id, seq, hash) values (${key}, ${workspaceId}, 0, ${GENESIS_HASH})
+    on conflict (chain) do update set seq = audit_chain_heads.seq
+    returning seq, hash`);
+  const head = { seq: Number(row!.seq), hash: row!.hash };
+  if (!lockedHeads.has(tx)) lockedHeads.set(tx, new Map());
+  lockedHeads.get(tx)!.set(key, head);
+  return head;
+}
+
+/**
+ * Appends events to their chains inside `tx`, one statement per chain: it advances the
+ * chain's head row from the head the events were hashed on to their last one, inserts the
+ * events only if that succeeded, and reads the workspace's webhooks. The head row's lock
+ * (held until commit) serialises appends to one chain, so concurrent transactions can
+ * neither fork nor gap it, and a rollback undoes the head with the events. When the head
+ * was not the one expected, it is read again under its lock and the events re-hashed.
  */
 async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], meta: RequestMeta = {}) {
   const byChain = new Map<string | null, AuditInput[]>();
@@ -50,40 +83,95 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
     const ws = e.workspaceId === undefined ? defaultWorkspace(actor) : e.workspaceId;
     byChain.set(ws, [...(byChain.get(ws) ?? []), e]);
   }
-  // Lock chains in a stable order so two transactions touching the same chains cannot deadlock.
+  // Chains in a stable order so two transactions touching the same chains cannot deadlock.
   const chains = [...byChain.keys()].sort((a, b) => (a ?? "").localeCompare(b ?? ""));
   const appended: AppendedEvent[] = [];
+  const hooks: Hook[] = [];
+  const heads: [string, Head][] = [];
   for (const workspaceId of chains) {
-    await lock(tx, LOCKS.auditChain(workspaceId));
-    const head = await chainHead(tx, workspaceId);
-    let seq = head.seq;
-    let prevHash = head.hash;
-    const rows = [];
-    for (const e of byChain.get(workspaceId)!) {
-      seq += 1;
-      const fields = {
-        workspaceId,
-        seq,
-        prevHash,
-        occurredAt: new Date(),
-        ...actorFields(actor),
-        action: e.action,
-        targetType: e.target.type,
-        targetId: e.target.id ?? null,
-        changes: e.changes ?? null,
-        metadata: e.metadata ?? null,
-        requestId: meta.requestId ?? null,
-      };
-      const hash = hashEvent(fields);
-      // Signed with a key the database does not hold: events after the last checkpoint cannot be rewritten and re-hashed unnoticed.
-      const id = randomUUID();
-      rows.push({ id, ...fields, hash, ...signEventHash(hash) });
-      prevHash = hash;
-      appended.push({ id, ...fields, hash });
+    const key = chainKey(workspaceId);
+    let head = lockedHeads.get(tx)?.get(key) ?? knownHeads.get(key) ?? (await lockChainHead(tx, workspaceId));
+    for (;;) {
+      const occurredAt = new Date();
+      const chained: AppendedEvent[] = [];
+      const rows: Record<string, unknown>[] = [];
+      let seq = head.seq;
+      let prevHash = head.hash;
+      for (const e of byChain.get(workspaceId)!) {
+        seq += 1;
+        const fields = {
+          workspaceId,
+          seq,
+          prevHash,
+          occurredAt,
+          ...actorFields(actor),
+          action: e.action,
+          targetType: e.target.type,
+          targetId: e.target.id ?? null,
+          changes: e.changes ?? null,
+          metadata: e.metadata ?? null,
+          requestId: meta.requestId ?? null,
+        };
+        const hash = hashEvent(fields);
+        // Signed with a key the database does not hold: events after the last checkpoint cannot be rewritten and re-hashed unnoticed.
+        const signed = signEventHash(hash);
+        const id = randomUUID();
+        rows.push({
+          id,
+          workspace_id: workspaceId,
+          seq,
+          prev_hash: prevHash,
+          hash,
+          occurred_at: occurredAt.toISOString(),
+          actor_type: fields.actorType,
+          actor_id: fields.actorId,
+          actor_label: fields.actorLabel,
+          action: fields.action,
+          target_type: fields.targetType,
+          target_id: fields.targetId,
+          changes: fields.changes,
+          metadata: fields.metadata,
+          request_id: fields.requestId,
+          signature: signed?.signature ?? null,
+          key_id: signed?.keyId ?? null,
+        });
+        chained.push({ id, ...fields, hash });
+        prevHash = hash;
+      }
+      const next = { seq, hash: prevHash };
+      const [r] = await tx.execute<{ n: number; hooks: Hook[] | null }>(sql`
+        with head as (
+          update audit_chain_heads set seq = ${next.seq}, hash = ${next.hash}
+          where chain = ${key} and seq = ${head.seq} and hash = ${head.hash}
+          returning 1
+        ), ins as (
+          insert into audit_events (id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action,
+                                    target_type, target_id, changes, metadata, request_id, signature, key_id)
+          select id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action,
+                 target_type, target_id, changes, metadata, request_id, signature, key_id
+          from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)
+          where exists (select 1 from head)
+          returning 1
+        )
+        select (select count(*) from ins)::int as n,
+               (select json_agg(json_build_object('id', w.id, 'workspaceId', w.workspace_id, 'slug', s.slug,
+                                                  'events', w.events, 'models', w.models, 'deployments', w.deployments))
+                from webhooks w join workspaces s on s.id = w.workspace_id
+                where w.workspace_id = ${workspaceId} and w.enabled) as hooks`);
+      if (r!.n === rows.length) {
+        appended.push(...chained);
+        hooks.push(...(r!.hooks ?? []));
+        heads.push([key, next]);
+        lockedHeads.get(tx)?.set(key, next);
+        break;
+      }
+      if (lockedHeads.get(tx)?.has(key)) throw new Error(`audit chain ${key}: the locked head moved`);
+      // Another process appended since this one last did: read the head under its lock (waits for an append under way).
+      head = await lockChainHead(tx, workspaceId);
+      lockedHeads.get(tx)!.set(key, head);
     }
-    await tx.insert(auditEvents).values(rows);
   }
-  return appended;
+  return { appended, hooks, heads };
 }
 
 export type MutateOptions = {
@@ -103,15 +191,21 @@ export type MutateOptions = {
  */
 export async function mutate<T>(actor: Actor, fn: (tx: Tx, audit: AuditFn) => Promise<T>, meta: RequestMeta = {}, options: MutateOptions = {}): Promise<T> {
   let appended: AppendedEvent[] = [];
+  let heads: [string, Head][] = [];
   const result = await getDb().transaction(async (tx) => {
     const events: AuditInput[] = [];
     const value = await fn(tx, (e) => events.push(e));
     if (events.length === 0 && !options.eventOptional) throw new Error("mutate(): the mutation recorded no audit event");
-    appended = events.length ? await appendAuditEvents(tx, actor, events, meta) : [];
-    // Webhook deliveries owed for these events, in the same transaction (one query when no webhook is set up).
-    if (appended.length) await enqueueWebhookDeliveries(tx, appended);
+    if (events.length) {
+      const chained = await appendAuditEvents(tx, actor, events, meta);
+      appended = chained.appended;
+      heads = chained.heads;
+      // Webhook deliveries owed for these events, in the same transaction (the webhooks came with the append).
+      await enqueueWebhookDeliveries(tx, appended, chained.hooks);
+    }
     return value;
   });
+  for (const [key, head] of heads) knownHeads.set(key, head);
   const workspaces = new Set(appended.map((a) => a.workspaceId).filter((w): w is string => !!w));
   for (const workspaceId of workspaces) {
     const seq = Math.max(...appended.filter((a) => a.workspaceId === workspaceId).map((a) => a.seq));

@@ -1,19 +1,8 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Tx } from "~/db/client";
-import {
-  alertIncidents,
-  alertRules,
-  deploymentKeys,
-  deployments,
-  models,
-  modelVersions,
-  reviewRequests,
-  webhookOutbox,
-  webhooks,
-  workspaces,
-} from "~/db/schema";
+import { alertIncidents, alertRules, deploymentKeys, deployments, models, modelVersions, reviewRequests, webhookOutbox } from "~/db/schema";
 import { webhookDeliver } from "~/server/jobs/definitions";
 import { enqueue } from "~/server/jobs/enqueue";
 import { matchesAny } from "~/server/shared/webhooks.schema";
@@ -101,7 +90,7 @@ export async function subjectOf(tx: Tx, workspaceId: string, targetType: string,
   }
 }
 
-type Hook = { id: string; workspaceId: string; slug: string; events: string[]; models: string[]; deployments: string[] };
+export type Hook = { id: string; workspaceId: string; slug: string; events: string[]; models: string[]; deployments: string[] };
 
 function passesFilters(hook: Hook, subject: Subject) {
   if (hook.models.length && !(subject.model && hook.models.includes(subject.model))) return false;
@@ -128,21 +117,7 @@ export function eventPayload(deliveryId: string, e: AppendedEvent, workspace: { 
 }
 
 /** In mutate()'s transaction, after the events are appended: the outbox rows and jobs of every matching webhook. */
-export async function enqueueWebhookDeliveries(tx: Tx, events: AppendedEvent[]) {
-  const workspaceIds = [...new Set(events.map((e) => e.workspaceId).filter((w): w is string => !!w))];
-  if (!workspaceIds.length) return;
-  const hooks: Hook[] = await tx
-    .select({
-      id: webhooks.id,
-      workspaceId: webhooks.workspaceId,
-      slug: workspaces.slug,
-      events: webhooks.events,
-      models: webhooks.models,
-      deployments: webhooks.deployments,
-    })
-    .from(webhooks)
-    .innerJoin(workspaces, eq(workspaces.id, webhooks.workspaceId))
-    .where(and(inArray(webhooks.workspaceId, workspaceIds), eq(webhooks.enabled, true)));
+export async function enqueueWebhookDeliveries(tx: Tx, events: AppendedEvent[], hooks: Hook[]) {
   if (!hooks.length) return;
   const subjects = new Map<string, Subject>();
   const owed = new Map<string, (typeof webhookOutbox.$inferInsert)[]>();

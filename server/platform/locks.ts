@@ -21,8 +21,8 @@ export const LOCKS = {
   runs: (workspaceId: string) => `runs:${workspaceId}`,
   /** One revalidation notice per model and due date. */
   revalidation: (modelId: string) => `revalidation:${modelId}`,
-  /** Appends to one audit chain (taken last, by mutate() before commit, and by a checkpoint before reading the head). */
-  auditChain: (workspaceId: string | null) => `audit:${workspaceId ?? "instance"}`,
+  // Appends to an audit chain are serialised by its row in audit_chain_heads (server/audit/mutate.ts),
+  // taken last, by mutate() before commit, or by a checkpoint before it reads the head.
 } as const;
 
 /** Takes a transaction-scoped advisory lock (64-bit hash of the key). */
