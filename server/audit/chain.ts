@@ -20,25 +20,60 @@ export type ChainedFields = {
   requestId: string | null;
 };
 
+/**
+ * RFC 8785 (JCS) for JSON values, as the `canonicalize` package encodes them (the reference
+ * the unit test compares with), without its per-character surrogate scan and array copies:
+ * keys sorted by UTF-16 code units, strings and numbers as ECMAScript's JSON.stringify
+ * writes them, undefined members dropped (null in arrays). NaN, Infinity and lone
+ * surrogates are refused, as there.
+ */
+export function canonicalJson(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      // String.prototype.isWellFormed (ES2024, Node 20): native, unlike a per-character scan.
+      if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) throw new Error("Lone surrogate is not allowed");
+      return JSON.stringify(v);
+    case "number":
+      if (!Number.isFinite(v)) throw new Error(Number.isNaN(v) ? "NaN is not allowed" : "Infinity is not allowed");
+      return JSON.stringify(v);
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (v === null) return "null";
+      if (typeof (v as { toJSON?: unknown }).toJSON === "function") return canonicalJson((v as { toJSON(): unknown }).toJSON());
+      if (Array.isArray(v)) {
+        let out = "[";
+        for (let i = 0; i < v.length; i++) {
+          const x: unknown = v[i];
+          out += (i ? "," : "") + (x === undefined || typeof x === "symbol" ? "null" : canonicalJson(x));
+        }
+        return out + "]";
+      }
+      const o = v as Record<string, unknown>;
+      let out = "{";
+      for (const key of Object.keys(o).sort()) {
+        const x = o[key];
+        if (x === undefined || typeof x === "symbol") continue;
+        out += (out.length > 1 ? "," : "") + canonicalJson(key) + ":" + canonicalJson(x);
+      }
+      return out + "}";
+    }
+    default:
+      throw new Error(`a ${typeof v} cannot be encoded`);
+  }
+}
+
+const nullable = (s: string | null) => (s === null ? "null" : canonicalJson(s));
+
+/** The event's canonical encoding: the members of version 1 in JCS order, written directly. */
 export function canonicalEncoding(e: ChainedFields): string {
-  const encoded = canonicalize({
-    v: 1,
-    workspaceId: e.workspaceId,
-    seq: e.seq,
-    prevHash: e.prevHash,
-    occurredAt: e.occurredAt.toISOString(),
-    actorType: e.actorType,
-    actorId: e.actorId,
-    actorLabel: e.actorLabel,
-    action: e.action,
-    targetType: e.targetType,
-    targetId: e.targetId,
-    changes: e.changes ?? null,
-    metadata: e.metadata ?? null,
-    requestId: e.requestId,
-  });
-  if (encoded === undefined) throw new Error("audit event cannot be encoded");
-  return encoded;
+  return (
+    `{"action":${canonicalJson(e.action)},"actorId":${nullable(e.actorId)},"actorLabel":${nullable(e.actorLabel)},` +
+    `"actorType":${canonicalJson(e.actorType)},"changes":${canonicalJson(e.changes ?? null)},"metadata":${canonicalJson(e.metadata ?? null)},` +
+    `"occurredAt":${canonicalJson(e.occurredAt.toISOString())},"prevHash":${canonicalJson(e.prevHash)},"requestId":${nullable(e.requestId)},` +
+    `"seq":${canonicalJson(e.seq)},"targetId":${nullable(e.targetId)},"targetType":${canonicalJson(e.targetType)},"v":1,` +
+    `"workspaceId":${nullable(e.workspaceId)}}`
+  );
 }
 
 export function hashEvent(e: ChainedFields): string {
