@@ -117,8 +117,8 @@ describe("canonical encoding", () => {
         action: "workspace.renamed",
         targetType: "workspace",
         targetId: r() < 0.5 ? null : strings[(i + 3) % strings.length]!,
-        changes: r() < 0.3 ? null : (value(r, 1)),
-        metadata: r() < 0.3 ? undefined : (value(r, 0)),
+        changes: r() < 0.3 ? null : value(r, 1),
+        metadata: r() < 0.3 ? undefined : value(r, 0),
         requestId: r() < 0.5 ? null : `req-${i}`,
       };
       expect(canonicalEncoding(e)).toBe(reference(e));
