@@ -35,6 +35,23 @@ describe("audit chain", () => {
     expect(result).toMatchObject({ intact: true, checked: rows.length, headSeq: rows.length });
   });
 
+  it("signs a checkpoint while 30 appends to the same and to another chain run: no deadlock, the checkpoint's own record follows its head, both chains verify", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const other = await createWorkspace();
+    const rename = (actor: typeof owner.wsActor, i: number) =>
+      mutate(actor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { i } }));
+    const [, , cp] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, (_, i) => rename(owner.wsActor, i))),
+      Promise.all(Array.from({ length: 10 }, (_, i) => rename(other.owner.wsActor, i))),
+      signCheckpoint(owner.wsActor, workspace.id),
+    ]);
+    const rows = await auditFor(workspace.id);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    expect(rows.find((r) => r.seq === cp!.seq + 1)).toMatchObject({ action: "audit.checkpoint_signed", targetId: cp!.id });
+    expect(await verifyChain(workspace.id)).toMatchObject({ intact: true, headSeq: rows.length, checkpoints: 1 });
+    expect(await verifyChain(other.workspace.id)).toMatchObject({ intact: true });
+  });
+
   it("verifies across batch boundaries", async () => {
     const { workspace, owner } = await createWorkspace();
     for (let i = 0; i < 7; i++) {

@@ -52,6 +52,34 @@ const knownHeads = new Map<string, Head>();
 const lockedHeads = new WeakMap<Tx, Map<string, Head>>();
 
 /**
+ * Turns per chain within this process. A transaction appending to a chain waits for its turn
+ * here, before touching the head row, while another transaction of this process appends to
+ * the same chain; it then starts from the head that one committed. Without this, concurrent
+ * appenders of one process would all try the same head, queue on the row lock and, but for
+ * one, fail and start again. Taken in chain order, at the end of the transaction (or by a
+ * checkpoint before it reads the head), released when the transaction has ended.
+ */
+const turns = new Map<string, Promise<void>>();
+/** The turns a mutate() transaction holds: chain → release. */
+const heldTurns = new WeakMap<Tx, Map<string, () => void>>();
+
+async function takeTurn(tx: Tx, key: string) {
+  const held = heldTurns.get(tx);
+  // Outside mutate() there is no end of the transaction to release at: the row lock alone serialises.
+  if (!held || held.has(key)) return;
+  const before = turns.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = before.then(() => mine);
+  turns.set(key, tail);
+  held.set(key, () => {
+    release();
+    if (turns.get(key) === tail) turns.delete(key);
+  });
+  await before;
+}
+
+/**
  * Locks a chain's head row for the rest of `tx` and reads it; creates it (seq 0) for a new
  * chain. Appends to the chain from other transactions wait until `tx` ends.
  */
@@ -59,6 +87,7 @@ export async function lockChainHead(tx: Tx, workspaceId: string | null): Promise
   const key = chainKey(workspaceId);
   const held = lockedHeads.get(tx)?.get(key);
   if (held) return held;
+  await takeTurn(tx, key);
   const [row] = await tx.execute<{ seq: string | number; hash: string }>(sql`
     insert into audit_chain_heads (chain, workspace_id, seq, hash) values (${key}, ${workspaceId}, 0, ${GENESIS_HASH})
     on conflict (chain) do update set seq = audit_chain_heads.seq
@@ -90,6 +119,7 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
   const heads: [string, Head][] = [];
   for (const workspaceId of chains) {
     const key = chainKey(workspaceId);
+    await takeTurn(tx, key);
     let head = lockedHeads.get(tx)?.get(key) ?? knownHeads.get(key) ?? (await lockChainHead(tx, workspaceId));
     for (;;) {
       const occurredAt = new Date();
@@ -192,7 +222,19 @@ export type MutateOptions = {
 export async function mutate<T>(actor: Actor, fn: (tx: Tx, audit: AuditFn) => Promise<T>, meta: RequestMeta = {}, options: MutateOptions = {}): Promise<T> {
   let appended: AppendedEvent[] = [];
   let heads: [string, Head][] = [];
-  const result = await getDb().transaction(async (tx) => {
+  const held = new Map<string, () => void>();
+  let result: T;
+  try {
+    result = await getDb().transaction(async (tx) => {
+      heldTurns.set(tx, held);
+      return await body(tx);
+    });
+    // Before the turns pass on: the next appender of these chains starts from this head.
+    for (const [key, head] of heads) knownHeads.set(key, head);
+  } finally {
+    for (const release of held.values()) release();
+  }
+  async function body(tx: Tx) {
     const events: AuditInput[] = [];
     const value = await fn(tx, (e) => events.push(e));
     if (events.length === 0 && !options.eventOptional) throw new Error("mutate(): the mutation recorded no audit event");
@@ -204,8 +246,7 @@ export async function mutate<T>(actor: Actor, fn: (tx: Tx, audit: AuditFn) => Pr
       await enqueueWebhookDeliveries(tx, appended, chained.hooks);
     }
     return value;
-  });
-  for (const [key, head] of heads) knownHeads.set(key, head);
+  }
   const workspaces = new Set(appended.map((a) => a.workspaceId).filter((w): w is string => !!w));
   for (const workspaceId of workspaces) {
     const seq = Math.max(...appended.filter((a) => a.workspaceId === workspaceId).map((a) => a.seq));
