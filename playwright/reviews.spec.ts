@@ -84,6 +84,14 @@ test("requester, reviewer and compliance officer review a model together and app
   await prodPolicy.getByLabel("Checks that must pass").fill("");
   await prodPolicy.getByLabel("Why this change (shown to the admin who approves it)").fill("These versions have no evaluation data yet.");
   await prodPolicy.getByRole("button", { name: "Propose change" }).click();
+  // The guard rail: the change field by field, and that it weakens the gate, before anything is proposed.
+  const confirm = me.getByTestId("confirm-dialog");
+  await expect(confirm.getByTestId("policy-diff")).toContainText("Checks that must pass");
+  await expect(confirm.getByTestId("policy-diff")).toContainText("weakens");
+  await expect(confirm.getByTestId("confirm-consequence")).toHaveText('This weakens the gate for "production" in one place.');
+  await expect(me.getByTestId("pending-change-production")).toHaveCount(0);
+  await shot(me, "40-approval-policy-confirm");
+  await confirm.getByRole("button", { name: "Propose change" }).click();
   await expect(me.getByTestId("pending-change-production")).toContainText("Checks that must pass");
   await expect(me.getByTestId("waiting-for-admin")).toBeVisible();
   await expect(me.getByText("Default policy (not saved yet)").first()).toBeVisible();

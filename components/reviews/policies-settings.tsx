@@ -9,10 +9,12 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
+import { ConfirmDialog } from "~/components/ui/confirm-dialog";
 import { Field, Input } from "~/components/ui/field";
 import { ErrorState, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import type { PolicyRules } from "~/db/schema/reviews";
+import { policyDiff, type PolicyDiffRow } from "~/server/shared/policy-diff";
 import type { AppRouter } from "~/server/web/trpc/root";
 
 type Policy = inferRouterOutputs<AppRouter>["policies"]["list"][number];
@@ -44,12 +46,15 @@ function PolicyForm({
   const [on, setOn] = useState(active);
   const [reason, setReason] = useState("");
   const [error, setError] = useState<string | null>(null);
+  // The change, field by field, shown for confirmation before it is saved or proposed.
+  const [confirming, setConfirming] = useState<PolicyDiffRow[] | null>(null);
   const save = useMutation(
     trpc.policies.save.mutationOptions({
       onSuccess: (out) => {
         toast.success(out.pending ? `Change to "${alias}" proposed: it applies when another admin or owner approves it.` : `Policy for "${alias}" saved.`);
         setError(null);
         setReason("");
+        setConfirming(null);
         void queryClient.invalidateQueries({ queryKey: trpc.policies.pathKey() });
         onSaved?.();
       },
@@ -72,7 +77,10 @@ function PolicyForm({
       data-testid={`policy-${alias}`}
       onSubmit={(e) => {
         e.preventDefault();
-        save.mutate({ workspaceId: workspace.id, alias, rules: r, active: on, reason: reason || undefined });
+        const diff = policyDiff({ rules, active }, { rules: r, active: on });
+        if (!diff.length) return setError(`Nothing changed: the "${alias}" policy already says this.`);
+        setError(null);
+        setConfirming(diff);
       }}
     >
       <fieldset disabled={!editable} className="space-y-4">
@@ -166,7 +174,7 @@ function PolicyForm({
           </Field>
         )}
       </fieldset>
-      {error && (
+      {error && !confirming && (
         <p role="alert" className="text-sm text-danger">
           {error}
         </p>
@@ -176,6 +184,32 @@ function PolicyForm({
           <Button size="sm" type="submit" loading={save.isPending} disabled={!!blockedBy}>
             {protectedNow ? "Propose change" : "Save policy"}
           </Button>
+          <ConfirmDialog
+            open={confirming !== null}
+            onOpenChange={(o) => !o && setConfirming(null)}
+            title={protectedNow ? `Propose a change to "${alias}"?` : `Save the policy for "${alias}"?`}
+            description={
+              protectedNow
+                ? "It applies only when another admin or owner approves it; until then the current policy applies. The change is audited with your reason."
+                : "It applies at once and is audited."
+            }
+            consequence={
+              confirming?.some((d) => d.weakens)
+                ? `This weakens the gate for "${alias}" in ${confirming.filter((d) => d.weakens).length === 1 ? "one place" : `${confirming.filter((d) => d.weakens).length} places`}.`
+                : undefined
+            }
+            confirm={protectedNow ? "Propose change" : "Save policy"}
+            danger={confirming?.some((d) => d.weakens)}
+            pending={save.isPending}
+            onConfirm={() => save.mutate({ workspaceId: workspace.id, alias, rules: r, active: on, reason: reason || undefined })}
+          >
+            <DiffTable rows={confirming ?? []} />
+            {error && (
+              <p role="alert" className="text-sm text-danger">
+                {error}
+              </p>
+            )}
+          </ConfirmDialog>
           <span className="text-xs text-muted">
             {blockedBy ??
               (protectedNow ? "Another admin or owner must approve it; until then the current policy applies." : "Applies at once: it only adds protection.")}
@@ -183,6 +217,34 @@ function PolicyForm({
         </div>
       )}
     </form>
+  );
+}
+
+/** A policy change field by field: before, after, and whether it weakens the gate. */
+function DiffTable({ rows }: { rows: PolicyDiffRow[] }) {
+  return (
+    <table className="mb-3 w-full text-left text-xs" data-testid="policy-diff">
+      <thead className="text-muted">
+        <tr>
+          <th className="py-1 font-medium">Setting</th>
+          <th className="py-1 font-medium">Now</th>
+          <th className="py-1 font-medium">Proposed</th>
+          <th className="py-1">
+            <span className="sr-only">Effect</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((d) => (
+          <tr key={d.field} className="border-t border-border">
+            <td className="py-1 pr-2">{d.label}</td>
+            <td className="py-1 pr-2 line-through decoration-muted">{d.before}</td>
+            <td className="py-1 pr-2 font-medium">{d.after}</td>
+            <td className="py-1">{d.weakens ? <Badge tone="failing">weakens</Badge> : <Badge tone="passing">tightens</Badge>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -211,26 +273,7 @@ function PendingChange({ alias, change, editable }: { alias: string; change: Pen
           {change.reason && <>: “{change.reason}”</>}
         </span>
       </div>
-      <table className="mb-3 w-full text-left text-xs">
-        <thead className="text-muted">
-          <tr>
-            <th className="py-1 font-medium">Setting</th>
-            <th className="py-1 font-medium">Now</th>
-            <th className="py-1 font-medium">Proposed</th>
-            <th className="py-1" />
-          </tr>
-        </thead>
-        <tbody>
-          {change.diff.map((d) => (
-            <tr key={d.field} className="border-t border-border">
-              <td className="py-1 pr-2">{d.label}</td>
-              <td className="py-1 pr-2 line-through decoration-muted">{d.before}</td>
-              <td className="py-1 pr-2 font-medium">{d.after}</td>
-              <td className="py-1">{d.weakens ? <Badge tone="failing">weakens</Badge> : <Badge tone="passing">tightens</Badge>}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DiffTable rows={change.diff} />
       {change.stale && (
         <p className="mb-2 text-danger">
           The policy changed since this was proposed (against version {change.baseVersion}): it can no longer be approved. Reject or withdraw it and propose it
