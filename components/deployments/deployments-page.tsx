@@ -8,7 +8,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
-import { LoadMore, pagedItems } from "~/components/ui/load-more";
+import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
@@ -17,8 +17,6 @@ import { Field, Input, Select } from "~/components/ui/field";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { LockedAction } from "~/components/ui/locked";
-
-const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 function NewDeployment() {
   const { workspace } = useWorkspace();

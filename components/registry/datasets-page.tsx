@@ -7,7 +7,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
-import { LoadMore, pagedItems } from "~/components/ui/load-more";
+import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
@@ -17,8 +17,6 @@ import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
 import { LockedAction } from "~/components/ui/locked";
-
-const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 function UploadDataset() {
   const { workspace } = useWorkspace();

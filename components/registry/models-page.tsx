@@ -8,7 +8,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
-import { LoadMore, pagedItems } from "~/components/ui/load-more";
+import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
@@ -20,8 +20,6 @@ import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
 import { ProgressBar, uploadWithProgress } from "./upload";
 import { LockedAction } from "~/components/ui/locked";
-
-const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 /** "auc=0.91, f1=0.8" → { auc: 0.91, f1: 0.8 }; numbers where they parse, else strings. */
 function pairs(text: string, numeric: boolean): Record<string, string | number> | string {

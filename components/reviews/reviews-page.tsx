@@ -6,14 +6,12 @@ import Link from "next/link";
 import { useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
-import { LoadMore, pagedItems } from "~/components/ui/load-more";
+import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Card } from "~/components/ui/card";
 import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
 import { TimeAgo } from "~/components/ui/time";
 import { LockedAction } from "~/components/ui/locked";
-
-const PAGED = { getNextPageParam: (p: { nextCursor: string | null }) => p.nextCursor ?? undefined };
 
 export const STATUS_TONE: Record<string, Tone> = { open: "pending", approved: "passing", rejected: "failing", withdrawn: "stale" };
 

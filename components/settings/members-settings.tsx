@@ -1,6 +1,6 @@
 "use client";
 
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Copy, UserPlus } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
@@ -17,6 +17,7 @@ import { TimeAgo } from "~/components/ui/time";
 import { ROLE_DESCRIPTIONS, ROLE_LABELS, ROLES, type Role } from "~/server/shared/permissions";
 import { InviteMemberInput } from "~/server/shared/identity.schema";
 import { ConfirmButton } from "~/components/ui/confirm-dialog";
+import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 
 function InviteDialog() {
   const { workspace } = useWorkspace();
@@ -177,9 +178,11 @@ export function MembersSettings() {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const canManage = useCan("member:manage");
-  const members = useQuery(trpc.members.list.queryOptions({ workspaceId: workspace.id }));
+  // Paged by name (100 at a time), as GET /members: a workspace of thousands opens at once.
+  const members = useInfiniteQuery(trpc.members.page.infiniteQueryOptions({ workspaceId: workspace.id, limit: 100 }, PAGED));
+  const rows = pagedItems(members);
   const onDone = {
-    onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.members.list.queryKey({ workspaceId: workspace.id }) }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.members.pathKey() }),
     onError: (err: unknown) => toast.error(errorMessage(err)),
   };
   const changeRole = useMutation(
@@ -225,7 +228,7 @@ export function MembersSettings() {
               </tr>
             </thead>
             <tbody className="divide-y divide-border">
-              {members.data.map((m) => {
+              {rows.map((m) => {
                 const editable = canManage && m.userId !== user.id && (m.role !== "owner" || workspace.role === "owner");
                 return (
                   <tr key={m.userId} data-email={m.email}>
@@ -283,6 +286,7 @@ export function MembersSettings() {
             </tbody>
           </table>
         )}
+        <LoadMore query={members} shown={rows.length} noun="members" />
       </Card>
       {canManage && (
         <Card>

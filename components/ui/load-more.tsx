@@ -5,6 +5,9 @@ import { Button } from "./button";
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 
+/** useInfiniteQuery's paging for a tRPC `…page` procedure: the next page starts at `nextCursor`. */
+export const PAGED = { getNextPageParam: (p: Page<unknown>) => p.nextCursor ?? undefined };
+
 /** Every row loaded so far of a paged list (a tRPC `…page` procedure through useInfiniteQuery). */
 export function pagedItems<T>(q: { data?: InfiniteData<Page<T>> }): T[] {
   return q.data?.pages.flatMap((p) => p.items) ?? [];
