@@ -1,5 +1,6 @@
 import fs from "node:fs";
-import { DuckDBInstance } from "@duckdb/node-api";
+import os from "node:os";
+import { DuckDBInstance, type DuckDBVector } from "@duckdb/node-api";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ColumnSchema } from "~/db/schema/registry";
 import type { InputPlan, OutputPlan } from "~/server/shared/tabular";
@@ -14,6 +15,25 @@ export type Column = { kind: "num"; values: Float64Array } | { kind: "str"; valu
 export type Table = { rows: number; columns: Map<string, Column> };
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Rows [0, n) of a DOUBLE vector into `out` at `at`, missing values as NaN. The vector's
+ * Float64Array view and validity mask are read directly where the installed
+ * @duckdb/node-api exposes them as it does today (one block copy, a bit test only where the
+ * chunk has nulls); otherwise value by value through its public getItem.
+ */
+function readDoubles(vec: DuckDBVector, n: number, out: Float64Array, at: number) {
+  const raw = vec as unknown as { items?: unknown; validity?: { data?: unknown; itemValid?: (i: number) => boolean } };
+  if (raw.items instanceof Float64Array && raw.items.length >= n && typeof raw.validity?.itemValid === "function") {
+    out.set(raw.items.subarray(0, n), at);
+    if (raw.validity.data) for (let r = 0; r < n; r++) if (!raw.validity.itemValid(r)) out[at + r] = NaN;
+    return;
+  }
+  for (let r = 0; r < n; r++) {
+    const v = vec.getItem(r);
+    out[at + r] = v === null || v === undefined ? NaN : Number(v);
+  }
+}
 
 /** `sample`: a uniform sample of that many rows (DuckDB's reservoir, seeded, so the same rows every time) instead of the first `maxRows`. */
 export async function loadTable(
@@ -40,20 +60,33 @@ export async function loadTable(
       : opts.maxRows
         ? ` limit ${opts.maxRows}`
         : "";
-    const reader = await con.runAndReadAll(`select ${select} from ${source}${rows}`);
-    const cols = reader.getColumnsJS();
+    // Chunk by chunk (2,048 rows each) straight from DuckDB's vectors: a numeric column is
+    // copied as a block into one preallocated Float64Array, no per-value JS objects.
+    const result = await con.run(`select ${select} from ${source}${rows}`);
+    const total = result.rowCount;
+    const nums = schema.map((c) => (c.logical === "numeric" || c.logical === "boolean" ? new Float64Array(total) : null));
+    const strs = schema.map((c, i) => (nums[i] ? null : new Array<string | null>(total)));
+    let at = 0;
+    for (let k = 0; k < result.chunkCount; k++) {
+      const chunk = result.getChunk(k);
+      const n = chunk.rowCount;
+      schema.forEach((_, i) => {
+        const vec = chunk.getColumnVector(i);
+        const num = nums[i];
+        if (num) readDoubles(vec, n, num, at);
+        else {
+          const out = strs[i]!;
+          for (let r = 0; r < n; r++) {
+            const v = vec.getItem(r);
+            out[at + r] = v === null || v === undefined ? null : String(v as string | number);
+          }
+        }
+      });
+      at += n;
+    }
     const columns = new Map<string, Column>();
-    schema.forEach((c, i) => {
-      const raw = cols[i] ?? [];
-      if (c.logical === "numeric" || c.logical === "boolean") {
-        const values = new Float64Array(raw.length);
-        for (let r = 0; r < raw.length; r++) values[r] = raw[r] === null || raw[r] === undefined ? NaN : Number(raw[r]);
-        columns.set(c.name, { kind: "num", values });
-      } else {
-        columns.set(c.name, { kind: "str", values: raw.map((v) => (v === null || v === undefined ? null : String(v as string | number))) });
-      }
-    });
-    return { rows: reader.currentRowCount, columns };
+    schema.forEach((c, i) => columns.set(c.name, nums[i] ? { kind: "num", values: nums[i] } : { kind: "str", values: strs[i]! }));
+    return { rows: total, columns };
   } finally {
     con.closeSync();
     instance.closeSync();
@@ -114,6 +147,25 @@ export const ortType = (elemType: string) => (elemType === "float" ? "float32" :
 function setValue(arr: NonNullable<ReturnType<typeof typed>>, i: number, v: number) {
   if (arr instanceof BigInt64Array || arr instanceof BigUint64Array) arr[i] = BigInt(Math.trunc(Number.isFinite(v) ? v : 0));
   else arr[i] = v;
+}
+
+const littleEndian = os.endianness() === "LE";
+
+/**
+ * Class indices from a label output into `out` at `at`. An int64 output is read through an
+ * Int32Array view of its words (no BigInt per row) where the value fits in 32 bits.
+ */
+export function readLabels(d: ArrayLike<number | bigint>, n: number, out: Float64Array, at: number) {
+  if (littleEndian && d instanceof BigInt64Array) {
+    const w = new Int32Array(d.buffer, d.byteOffset, n * 2);
+    for (let i = 0; i < n; i++) {
+      const hi = w[2 * i + 1]!;
+      const lo = w[2 * i]!;
+      out[at + i] = hi === 0 && lo >= 0 ? lo : hi === -1 && lo < 0 ? lo : Number(d[i]);
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) out[at + i] = Number(d[i]);
 }
 
 /** The feeds for rows [start, end) of `table`. */
@@ -198,8 +250,7 @@ export async function predict(
     if (out.label) {
       const t = result[out.label]!;
       if (t.type === "string") throw new Error(`Output "${out.label}" holds text labels; map them to class indices or expose probabilities.`);
-      const d = t.data as ArrayLike<number | bigint>;
-      for (let i = 0; i < n; i++) labels![start + i] = Number(d[i]);
+      readLabels(t.data as ArrayLike<number | bigint>, n, labels!, start);
     }
     onBatch?.(end, table.rows);
   }
