@@ -1,7 +1,10 @@
 import { and, desc, eq, gt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "~/db/client";
-import { auditEvents } from "~/db/schema";
+import { randomUUID } from "node:crypto";
+import { auditEvents, webhooks } from "~/db/schema";
+import { createWebhook } from "~/server/monitoring/webhooks.service";
+import { signEventHash } from "./signing";
 import { createWorkspace } from "~/db/seed/factories";
 import { auditFor, callerFor } from "~/test/helpers";
 import { verifyChain } from "./audit.service";
@@ -50,6 +53,67 @@ describe("audit chain", () => {
     expect(rows.find((r) => r.seq === cp!.seq + 1)).toMatchObject({ action: "audit.checkpoint_signed", targetId: cp!.id });
     expect(await verifyChain(workspace.id)).toMatchObject({ intact: true, headSeq: rows.length, checkpoints: 1 });
     expect(await verifyChain(other.workspace.id)).toMatchObject({ intact: true });
+  });
+
+  it("breaks a lock cycle between a waiting appender and the turn's holder instead of hanging (the holder's webhook row is locked by the waiter)", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const hook = await createWebhook(owner.wsActor, { name: "siem", url: "http://127.0.0.1:9/hook", events: ["workspace.renamed"] });
+    let dLocked!: () => void;
+    const locked = new Promise<void>((r) => (dLocked = r));
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    // D locks the webhook row (as editing a webhook does) and records its event only after E has taken the chain's turn.
+    const d = mutate(owner.wsActor, async (tx, audit) => {
+      await tx.select().from(webhooks).where(eq(webhooks.id, hook.id)).for("update");
+      dLocked();
+      await gate;
+      audit({ action: "webhook.updated", target: { type: "webhook", id: hook.id } });
+    });
+    // E appends first; its outbox row for the webhook waits for D's row lock.
+    await locked;
+    const e = mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" } }));
+    // Once E is waiting on the lock in the database, D goes on to append: it waits for E's turn, then for E's head row, and Postgres sees the cycle.
+    let eSettled = false;
+    void e.then(
+      () => (eSettled = true),
+      () => (eSettled = true),
+    );
+    for (;;) {
+      expect(eSettled, "E finished without waiting for D's lock").toBe(false);
+      const [w] = await getDb().execute<{ n: number }>(
+        sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%webhook_outbox%' and datname = current_database()`,
+      );
+      if (w!.n > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    openGate();
+    const results = await Promise.allSettled([d, e]);
+    const failed = results.filter((r) => r.status === "rejected");
+    expect(failed).toHaveLength(1);
+    const reason = (failed[0] as PromiseRejectedResult).reason as { code?: string; cause?: { code?: string } };
+    expect(reason.cause?.code ?? reason.code).toBe("40P01"); // deadlock detected
+    const rows = await auditFor(workspace.id);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    expect(await verifyChain(workspace.id)).toMatchObject({ intact: true });
+  });
+
+  it("catches up a head row that lags the chain (events from a process older than the head row): one append refused, the next repairs it", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const rename = () => mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" } }));
+    await rename();
+    // An old process appends #n+1 correctly linked and signed, without knowing the head row.
+    const [last] = await getDb().select().from(auditEvents).where(eq(auditEvents.workspaceId, workspace.id)).orderBy(desc(auditEvents.seq)).limit(1);
+    const fields = { ...last!, seq: last!.seq + 1, prevHash: last!.hash, occurredAt: new Date(), metadata: { by: "old process" } };
+    const hash = hashEvent(fields);
+    await asDba(async (tx) => {
+      await tx.insert(auditEvents).values({ ...fields, id: randomUUID(), hash, ...signEventHash(hash) });
+    });
+    await expect(rename()).rejects.toThrow(/exists although the chain's head row records/);
+    await rename();
+    const rows = await auditFor(workspace.id);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    expect(rows.at(-2)!.metadata).toEqual({ by: "old process" });
+    expect(await verifyChain(workspace.id)).toMatchObject({ intact: true, headSeq: rows.length });
   });
 
   it("verifies across batch boundaries", async () => {

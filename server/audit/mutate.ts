@@ -58,6 +58,12 @@ const lockedHeads = new WeakMap<Tx, Map<string, Head>>();
  * appenders of one process would all try the same head, queue on the row lock and, but for
  * one, fail and start again. Taken in chain order, at the end of the transaction (or by a
  * checkpoint before it reads the head), released when the transaction has ended.
+ *
+ * The wait is bounded (TURN_WAIT_MS): a turn is only an optimisation, correctness rests on
+ * the guarded UPDATE. A holder can be blocked in the database by the very transaction waiting
+ * here (it holds a row lock the holder's foreign-key check needs, say a webhook it is
+ * updating); Postgres cannot see a wait in JS, so after the bound the waiter goes on to the
+ * head row, where Postgres sees the cycle and breaks it, as with any lock.
  */
 const turns = new Map<string, Promise<void>>();
 /** The turns a mutate() transaction holds: chain → release. */
@@ -76,8 +82,13 @@ async function takeTurn(tx: Tx, key: string) {
     release();
     if (turns.get(key) === tail) turns.delete(key);
   });
-  await before;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([before, new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS)))]);
+  clearTimeout(timer);
 }
+
+/** How long a transaction waits for its turn in this process before it goes on to the head row's lock. */
+const TURN_WAIT_MS = 250;
 
 /**
  * Locks a chain's head row for the rest of `tx` and reads it; creates it (seq 0) for a new
@@ -92,7 +103,16 @@ export async function lockChainHead(tx: Tx, workspaceId: string | null): Promise
     insert into audit_chain_heads (chain, workspace_id, seq, hash) values (${key}, ${workspaceId}, 0, ${GENESIS_HASH})
     on conflict (chain) do update set seq = audit_chain_heads.seq
     returning seq, hash`);
-  const head = { seq: Number(row!.seq), hash: row!.hash };
+  let head = { seq: Number(row!.seq), hash: row!.hash };
+  // The table ahead of its head row: events appended by a process older than the head row
+  // (during a rolling upgrade). The row catches up; a table behind it (a cut tail) stays as
+  // evidence for verification.
+  const last = await chainHead(tx, workspaceId);
+  if (last.seq > head.seq) {
+    console.warn(`[audit] the head row of chain ${key} was at #${head.seq}, the chain at #${last.seq}: moved forward`);
+    await tx.execute(sql`update audit_chain_heads set seq = ${last.seq}, hash = ${last.hash} where chain = ${key}`);
+    head = last;
+  }
   if (!lockedHeads.has(tx)) lockedHeads.set(tx, new Map());
   lockedHeads.get(tx)!.set(key, head);
   return head;
@@ -113,7 +133,7 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
     byChain.set(ws, [...(byChain.get(ws) ?? []), e]);
   }
   // Chains in a stable order so two transactions touching the same chains cannot deadlock.
-  const chains = [...byChain.keys()].sort((a, b) => (a ?? "").localeCompare(b ?? ""));
+  const chains = [...byChain.keys()].sort((a, b) => (chainKey(a) < chainKey(b) ? -1 : chainKey(a) > chainKey(b) ? 1 : 0));
   const appended: AppendedEvent[] = [];
   const hooks: Hook[] = [];
   const heads: [string, Head][] = [];
@@ -169,7 +189,7 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
         prevHash = hash;
       }
       const next = { seq, hash: prevHash };
-      const [r] = await tx.execute<{ n: number; hooks: Hook[] | null }>(sql`
+      const [r] = await tx.execute<{ n: number; moved: number; hooks: Hook[] | null }>(sql`
         with head as (
           update audit_chain_heads set seq = ${next.seq}, hash = ${next.hash}
           where chain = ${key} and seq = ${head.seq} and hash = ${head.hash}
@@ -181,9 +201,10 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
                  target_type, target_id, changes, metadata, request_id, signature, key_id
           from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)
           where exists (select 1 from head)
+          on conflict do nothing
           returning 1
         )
-        select (select count(*) from ins)::int as n,
+        select (select count(*) from ins)::int as n, (select count(*) from head)::int as moved,
                (select json_agg(json_build_object('id', w.id, 'workspaceId', w.workspace_id, 'slug', s.slug,
                                                   'events', w.events, 'models', w.models, 'deployments', w.deployments))
                 from webhooks w join workspaces s on s.id = w.workspace_id
@@ -195,6 +216,14 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
         lockedHeads.get(tx)?.set(key, next);
         break;
       }
+      knownHeads.delete(key);
+      // The head row matched but a seq was already taken: the row lags the table (events from a
+      // process older than the head row). Nothing of this transaction may stand; the next
+      // append reads the head under its lock, where lockChainHead moves the row forward.
+      if (r!.moved)
+        throw new Error(
+          `audit chain ${key}: event #${head.seq + 1} exists although the chain's head row records #${head.seq}; the row is repaired on the next append, retry`,
+        );
       if (lockedHeads.get(tx)?.has(key)) throw new Error(`audit chain ${key}: the locked head moved`);
       // Another process appended since this one last did: read the head under its lock (waits for an append under way).
       head = await lockChainHead(tx, workspaceId);

@@ -78,7 +78,7 @@ export async function loadTable(
           const out = strs[i]!;
           for (let r = 0; r < n; r++) {
             const v = vec.getItem(r);
-            out[at + r] = v === null || v === undefined ? null : String(v as string | number);
+            out[at + r] = v === null || v === undefined ? null : String(v);
           }
         }
       });
