@@ -119,5 +119,44 @@ for (const screen of SCREENS) {
       expect(errors, errors.join("\n")).toEqual([]);
       expect(axe, axe.join("\n")).toEqual([]);
     });
+
+    test("a reviewer finds the review waiting on the home page and approves it with an e-signature, without sideways scrolling or console errors", async ({
+      page,
+    }) => {
+      test.setTimeout(180_000);
+      const errors = watchConsole(page);
+      const who = person("Rhea");
+      await signUp(page, A(), who);
+      await expect(page).toHaveURL(/\/workspaces$/);
+      const { slug, review } = seed(who.email, `rv-${screen.key}-${who.email.split("@")[0]!.split("-")[1]}`, "reviewer");
+      const base = `${A()}/w/${slug}`;
+      await page.goto(base);
+      await waitLive(page);
+      // Home knows what needs this person: the open review, one tap from the room.
+      const needs = page.getByTestId("needs-list");
+      await expect(needs).toContainText(`#${review}`);
+      await expectNoSidewaysScroll(page, "home");
+      await shot(page, `${screen.key}-reviewer-home`);
+      await needs
+        .getByRole("link", { name: new RegExp(`#${review}`) })
+        .first()
+        .click();
+      await expect(page).toHaveURL(`${base}/reviews/${review}`);
+      await expect(page.getByTestId("review-status")).toBeVisible();
+      await expectNoSidewaysScroll(page, "review room");
+
+      await page.getByRole("button", { name: "Approve…" }).click();
+      await expect(page.getByLabel("Meaning of your signature")).toHaveValue("Approved for production release");
+      await page.getByLabel("Your password").fill(who.password);
+      await expectNoSidewaysScroll(page, "sign dialog");
+      await shot(page, `${screen.key}-reviewer-sign`);
+      await page.getByRole("button", { name: "Sign and approve" }).click();
+      await expect(page.getByTestId("signatures")).toContainText(who.name);
+      // The production policy still needs a compliance officer: the room says so.
+      await expect(page.getByTestId("checklist")).toContainText("needs 1 compliance officer approval");
+      await expectNoSidewaysScroll(page, "review room after signing");
+      await shot(page, `${screen.key}-reviewer-signed`);
+      expect(errors, errors.join("\n")).toEqual([]);
+    });
   });
 }

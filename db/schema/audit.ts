@@ -55,6 +55,8 @@ export const auditChainHeads = pgTable("audit_chain_heads", {
   workspaceId: uuid(),
   seq: bigint({ mode: "number" }).notNull(),
   hash: text().notNull(),
+  /** The head event's time: the next event's is never earlier, so a time range maps to a seq range exactly. */
+  occurredAt: timestamp({ withTimezone: true, precision: 3 }),
 });
 
 /**

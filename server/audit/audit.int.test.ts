@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getDb } from "~/db/client";
 import { randomUUID } from "node:crypto";
 import { auditEvents, webhooks } from "~/db/schema";
@@ -7,7 +7,7 @@ import { createWebhook } from "~/server/monitoring/webhooks.service";
 import { signEventHash } from "./signing";
 import { createWorkspace } from "~/db/seed/factories";
 import { auditFor, callerFor } from "~/test/helpers";
-import { verifyChain } from "./audit.service";
+import { listAuditEvents, verifyChain } from "./audit.service";
 import { hashEvent } from "./chain";
 import { mutate } from "./mutate";
 import { signCheckpoint } from "./checkpoints.service";
@@ -114,6 +114,33 @@ describe("audit chain", () => {
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
     expect(rows.at(-2)!.metadata).toEqual({ by: "old process" });
     expect(await verifyChain(workspace.id)).toMatchObject({ intact: true, headSeq: rows.length });
+  });
+
+  it("never records an event earlier than the one before it, even when the clock steps back, so a time filter finds it", async () => {
+    const { workspace, owner } = await createWorkspace();
+    const rename = (i: number) =>
+      mutate(owner.wsActor, async (_tx, audit) => audit({ action: "workspace.renamed", target: { type: "workspace" }, metadata: { i } }));
+    await rename(1);
+    const [first] = (await auditFor(workspace.id, "workspace.renamed")).slice(-1);
+    // The host's clock steps back an hour (only Date is faked: timers and the database as ever).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(first!.occurredAt.getTime() - 3600_000);
+    try {
+      await rename(2);
+    } finally {
+      vi.useRealTimers();
+    }
+    const rows = await auditFor(workspace.id, "workspace.renamed");
+    expect(rows.at(-1)!.occurredAt.getTime()).toBe(first!.occurredAt.getTime());
+    expect(await verifyChain(workspace.id)).toMatchObject({ intact: true });
+    // A range around that moment lists both, newest first.
+    const page = await listAuditEvents(owner.wsActor, {
+      workspaceId: workspace.id,
+      action: "workspace.renamed",
+      from: new Date(first!.occurredAt.getTime() - 1),
+      to: new Date(first!.occurredAt.getTime() + 1),
+    });
+    expect(page.items.map((e) => (e.metadata as { i: number }).i)).toEqual([2, 1]);
   });
 
   it("verifies across batch boundaries", async () => {

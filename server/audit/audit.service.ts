@@ -53,21 +53,39 @@ export function auditFilters(workspaceId: string, input: AuditFilters): (SQL | u
   return where;
 }
 
+/** How far the time-to-seq probes reach beyond a range (events appended before times were kept in order). */
+const TIME_MARGIN_MS = 5 * 60_000;
+
 /** Newest first, keyset-paginated by seq, filtered by actor (e-mail or id), action and time. */
 export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput, onlyActions?: readonly string[]) {
   const input = ListAuditInput.parse(raw);
   const where = auditFilters(actor.workspaceId, input);
   if (onlyActions) where.push(inArray(auditEvents.action, [...onlyActions]));
   if (input.from || input.to) {
-    // Sequence numbers grow with time: turning the time range into a seq range (one
-    // index lookup on occurred_at) lets the page walk the (workspace, seq) index instead
-    // of sorting every event in the range.
-    const [range] = await getDb()
-      .select({ lo: sql<number | null>`min(${auditEvents.seq})`, hi: sql<number | null>`max(${auditEvents.seq})` })
-      .from(auditEvents)
-      .where(and(...auditFilters(actor.workspaceId, { from: input.from, to: input.to })));
-    if (range?.lo == null || range.hi == null) return { items: [], nextCursor: null };
-    where.push(gte(auditEvents.seq, Number(range.lo)), lte(auditEvents.seq, Number(range.hi)));
+    // Along a chain time never goes backwards (mutate() appends no event earlier than the one
+    // before), so the time range is a seq range found with two index probes, and the page walks
+    // the (workspace, seq) index instead of sorting every event in the range. The probes reach
+    // TIME_MARGIN_MS further out for events appended before that rule; the time filter above
+    // still applies to each row.
+    const probe = (edge: "first" | "last", at: Date) =>
+      getDb()
+        .select({ seq: auditEvents.seq })
+        .from(auditEvents)
+        .where(
+          and(
+            eq(auditEvents.workspaceId, actor.workspaceId),
+            edge === "first"
+              ? gte(auditEvents.occurredAt, new Date(at.getTime() - TIME_MARGIN_MS))
+              : lte(auditEvents.occurredAt, new Date(at.getTime() + TIME_MARGIN_MS)),
+          ),
+        )
+        // Events of the same millisecond: the lowest seq first, the highest last.
+        .orderBy(...(edge === "first" ? [asc(auditEvents.occurredAt), asc(auditEvents.seq)] : [desc(auditEvents.occurredAt), desc(auditEvents.seq)]))
+        .limit(1);
+    const [[lo], [hi]] = await Promise.all([input.from ? probe("first", input.from) : [undefined], input.to ? probe("last", input.to) : [undefined]]);
+    if ((input.from && !lo) || (input.to && !hi) || (lo && hi && lo.seq > hi.seq)) return { items: [], nextCursor: null };
+    if (lo) where.push(gte(auditEvents.seq, lo.seq));
+    if (hi) where.push(lte(auditEvents.seq, hi.seq));
   }
   if (input.cursor) where.push(lt(auditEvents.seq, input.cursor));
   const rows: AuditEventDto[] = await getDb()

@@ -37,7 +37,8 @@ function defaultWorkspace(actor: Actor): string | null {
   return "workspaceId" in actor && actor.workspaceId ? actor.workspaceId : null;
 }
 
-type Head = { seq: number; hash: string };
+/** A chain's head: its last event's seq, hash and time (ms; 0 for an empty chain). */
+type Head = { seq: number; hash: string; at: number };
 
 /** The chain's key in audit_chain_heads: the workspace id, or "instance". */
 const chainKey = (workspaceId: string | null) => workspaceId ?? "instance";
@@ -99,18 +100,20 @@ export async function lockChainHead(tx: Tx, workspaceId: string | null): Promise
   const held = lockedHeads.get(tx)?.get(key);
   if (held) return held;
   await takeTurn(tx, key);
-  const [row] = await tx.execute<{ seq: string | number; hash: string }>(sql`
+  const [row] = await tx.execute<{ seq: string | number; hash: string; at: string | null }>(sql`
     insert into audit_chain_heads (chain, workspace_id, seq, hash) values (${key}, ${workspaceId}, 0, ${GENESIS_HASH})
     on conflict (chain) do update set seq = audit_chain_heads.seq
-    returning seq, hash`);
-  let head = { seq: Number(row!.seq), hash: row!.hash };
+    returning seq, hash, occurred_at as at`);
+  let head: Head = { seq: Number(row!.seq), hash: row!.hash, at: row!.at ? new Date(row!.at).getTime() : 0 };
   // The table ahead of its head row: events appended by a process older than the head row
   // (during a rolling upgrade). The row catches up; a table behind it (a cut tail) stays as
   // evidence for verification.
   const last = await chainHead(tx, workspaceId);
   if (last.seq > head.seq) {
     console.warn(`[audit] the head row of chain ${key} was at #${head.seq}, the chain at #${last.seq}: moved forward`);
-    await tx.execute(sql`update audit_chain_heads set seq = ${last.seq}, hash = ${last.hash} where chain = ${key}`);
+    await tx.execute(
+      sql`update audit_chain_heads set seq = ${last.seq}, hash = ${last.hash}, occurred_at = ${new Date(last.at).toISOString()} where chain = ${key}`,
+    );
     head = last;
   }
   if (!lockedHeads.has(tx)) lockedHeads.set(tx, new Map());
@@ -142,7 +145,9 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
     await takeTurn(tx, key);
     let head = lockedHeads.get(tx)?.get(key) ?? knownHeads.get(key) ?? (await lockChainHead(tx, workspaceId));
     for (;;) {
-      const occurredAt = new Date();
+      // Never earlier than the event before: along a chain time only moves forward, so the
+      // explorer maps a time range to a seq range with two index probes.
+      const occurredAt = new Date(Math.max(Date.now(), head.at));
       const chained: AppendedEvent[] = [];
       const rows: Record<string, unknown>[] = [];
       let seq = head.seq;
@@ -188,10 +193,10 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
         chained.push({ id, ...fields, hash });
         prevHash = hash;
       }
-      const next = { seq, hash: prevHash };
+      const next: Head = { seq, hash: prevHash, at: occurredAt.getTime() };
       const [r] = await tx.execute<{ n: number; moved: number; hooks: Hook[] | null }>(sql`
         with head as (
-          update audit_chain_heads set seq = ${next.seq}, hash = ${next.hash}
+          update audit_chain_heads set seq = ${next.seq}, hash = ${next.hash}, occurred_at = ${occurredAt.toISOString()}
           where chain = ${key} and seq = ${head.seq} and hash = ${head.hash}
           returning 1
         ), ins as (
@@ -284,13 +289,13 @@ export async function mutate<T>(actor: Actor, fn: (tx: Tx, audit: AuditFn) => Pr
   return result;
 }
 
-/** Reads the head of a chain (seq 0 when empty). */
-export async function chainHead(tx: DbOrTx, workspaceId: string | null) {
+/** Reads the last event of a chain as audit_events holds it (seq 0 when empty). */
+export async function chainHead(tx: DbOrTx, workspaceId: string | null): Promise<Head> {
   const [head] = await tx
-    .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+    .select({ seq: auditEvents.seq, hash: auditEvents.hash, occurredAt: auditEvents.occurredAt })
     .from(auditEvents)
     .where(workspaceId ? eq(auditEvents.workspaceId, workspaceId) : isNull(auditEvents.workspaceId))
     .orderBy(desc(auditEvents.seq))
     .limit(1);
-  return head ?? { seq: 0, hash: GENESIS_HASH };
+  return head ? { seq: head.seq, hash: head.hash, at: head.occurredAt.getTime() } : { seq: 0, hash: GENESIS_HASH, at: 0 };
 }
