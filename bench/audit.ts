@@ -209,7 +209,7 @@ const head = (
 // The bulk rows bypassed mutate(): move the chain's head row to them, as an append would have.
 await db
   .update(auditChainHeads)
-  .set({ seq: head.seq, hash: head.hash })
+  .set({ seq: head.seq, hash: head.hash, occurredAt: new Date(Date.UTC(2026, 0, 1) + head.seq * 1000) })
   .where(sql`${auditChainHeads.chain} = ${ws}`);
 const unsigned = await time(() => verifyChain(ws));
 if (!unsigned.r.intact) throw new Error(`bench chain did not verify: ${JSON.stringify(unsigned.r)}`);
