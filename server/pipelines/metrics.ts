@@ -14,54 +14,68 @@ const mean = (xs: ArrayLike<number>) => {
   return xs.length ? s / xs.length : NaN;
 };
 
-/** Ranks 1..n with ties sharing their average rank (midranks). */
-function midranks(values: ArrayLike<number>): Float64Array {
-  const n = values.length;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
-  const ranks = new Float64Array(n);
-  let i = 0;
-  while (i < n) {
-    let j = i;
-    while (j + 1 < n && values[idx[j + 1]!] === values[idx[i]!]) j++;
-    const r = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) ranks[idx[k]!] = r;
-    i = j + 1;
+/**
+ * Area under the ROC curve: the trapezoids under the curve's points, which is the
+ * Mann–Whitney U statistic with ties counting one half (and sklearn's roc_auc_score). Null
+ * without both classes.
+ */
+export function rocAuc(yTrue: ArrayLike<number>, score: ArrayLike<number>): number | null {
+  const { tps, fps, pos, neg } = cumulative(yTrue, score);
+  if (pos === 0 || neg === 0) return null;
+  let area = 0;
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < tps.length; k++) {
+    area += (fps[k]! - fp) * (tps[k]! + tp);
+    tp = tps[k]!;
+    fp = fps[k]!;
   }
-  return ranks;
+  return area / 2 / (pos * neg);
 }
 
-/** Area under the ROC curve via the Mann–Whitney U statistic; ties count one half. Null without both classes. */
-export function rocAuc(yTrue: ArrayLike<number>, score: ArrayLike<number>): number | null {
+/**
+ * Points of the curve at each distinct score, highest threshold first (as sklearn, without
+ * the drop of collinear points). The scores of each class are sorted as typed arrays (a
+ * native numeric sort, no comparator) and merged from the top: at a million rows this is
+ * tens of milliseconds where sorting row indices with a comparator took most of a second.
+ */
+function cumulative(yTrue: ArrayLike<number>, score: ArrayLike<number>) {
   let pos = 0;
   for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === 1) pos++;
   const neg = yTrue.length - pos;
-  if (pos === 0 || neg === 0) return null;
-  const ranks = midranks(score);
-  let sum = 0;
-  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === 1) sum += ranks[i]!;
-  return (sum - (pos * (pos + 1)) / 2) / (pos * neg);
-}
-
-/** Points of the curve at each distinct score, highest threshold first (as sklearn, without the drop of collinear points). */
-function cumulative(yTrue: ArrayLike<number>, score: ArrayLike<number>) {
-  const order = Array.from({ length: yTrue.length }, (_, i) => i).sort((a, b) => score[b]! - score[a]!);
+  const p = new Float64Array(pos);
+  const n = new Float64Array(neg);
+  for (let i = 0, a = 0, b = 0; i < yTrue.length; i++) {
+    const v = score[i]!;
+    // As sklearn: a curve over undefined scores is refused, not drawn (and the merge below needs an order).
+    if (Number.isNaN(v)) throw new Error(`The score of row ${i + 1} is NaN: the model returned an undefined probability.`);
+    if (yTrue[i] === 1) p[a++] = v;
+    else n[b++] = v;
+  }
+  p.sort();
+  n.sort();
   const tps: number[] = [];
   const fps: number[] = [];
   const thresholds: number[] = [];
+  let i = pos - 1;
+  let j = neg - 1;
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (yTrue[i] === 1) tp++;
-    else fp++;
-    const next = order[k + 1];
-    if (next === undefined || score[next] !== score[i]) {
-      tps.push(tp);
-      fps.push(fp);
-      thresholds.push(score[i]!);
+  while (i >= 0 || j >= 0) {
+    const s = i < 0 ? n[j]! : j < 0 ? p[i]! : Math.max(p[i]!, n[j]!);
+    while (i >= 0 && p[i] === s) {
+      tp++;
+      i--;
     }
+    while (j >= 0 && n[j] === s) {
+      fp++;
+      j--;
+    }
+    tps.push(tp);
+    fps.push(fp);
+    thresholds.push(s);
   }
-  return { tps, fps, thresholds, pos: tp, neg: fp };
+  return { tps, fps, thresholds, pos, neg };
 }
 
 export function rocCurve(yTrue: ArrayLike<number>, score: ArrayLike<number>): Curve | null {
