@@ -36,8 +36,9 @@ export const auditEvents = pgTable(
   },
   (t) => [
     unique("audit_events_chain_seq_key").on(t.workspaceId, t.seq).nullsNotDistinct(),
-    // seq is in the index so a time range maps to a seq range with an index-only scan.
-    index("audit_events_workspace_time_idx").on(t.workspaceId, t.occurredAt.desc(), t.seq),
+    // seq is in the index, in the same direction as time, so each end of a time range is one
+    // index probe (the first and the last event in it) of an index-only scan.
+    index("audit_events_workspace_time_idx").on(t.workspaceId, t.occurredAt.desc(), t.seq.desc()),
     index("audit_events_target_idx").on(t.targetType, t.targetId),
   ],
 );

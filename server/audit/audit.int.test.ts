@@ -7,7 +7,7 @@ import { createWebhook } from "~/server/monitoring/webhooks.service";
 import { signEventHash } from "./signing";
 import { createWorkspace } from "~/db/seed/factories";
 import { auditFor, callerFor } from "~/test/helpers";
-import { listAuditEvents, verifyChain } from "./audit.service";
+import { listAuditEvents, timeProbe, verifyChain } from "./audit.service";
 import { hashEvent } from "./chain";
 import { mutate } from "./mutate";
 import { signCheckpoint } from "./checkpoints.service";
@@ -141,6 +141,28 @@ describe("audit chain", () => {
       to: new Date(first!.occurredAt.getTime() + 1),
     });
     expect(page.items.map((e) => (e.metadata as { i: number }).i)).toEqual([2, 1]);
+  });
+
+  it("finds each end of a time range with one step of an index-only scan of the time index, no sort of the range", async () => {
+    const { workspace } = await createWorkspace();
+    const plans = await getDb().transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      const out: string[] = [];
+      for (const edge of ["first", "last"] as const) {
+        const q = timeProbe(workspace.id, edge, new Date()).toSQL();
+        const rows = await tx.execute<{ "QUERY PLAN": string }>(
+          sql.raw(
+            `explain ${q.sql.replace(/\$(\d+)/g, (_, i: string) => `'${String(q.params[Number(i) - 1] instanceof Date ? (q.params[Number(i) - 1] as Date).toISOString() : q.params[Number(i) - 1])}'`)}`,
+          ),
+        );
+        out.push(rows.map((r) => r["QUERY PLAN"]).join("\n"));
+      }
+      return out;
+    });
+    for (const plan of plans) {
+      expect(plan).toContain("audit_events_workspace_time_idx");
+      expect(plan).not.toMatch(/Sort/);
+    }
   });
 
   it("verifies across batch boundaries", async () => {

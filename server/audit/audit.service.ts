@@ -56,6 +56,35 @@ export function auditFilters(workspaceId: string, input: AuditFilters): (SQL | u
 /** How far the time-to-seq probes reach beyond a range (events appended before times were kept in order). */
 const TIME_MARGIN_MS = 5 * 60_000;
 
+/**
+ * The first event at or after `at` (edge "first", less the margin) or the last one at or
+ * before it ("last", plus the margin): one step of an index-only scan.
+ */
+export function timeProbe(workspaceId: string, edge: "first" | "last", at: Date) {
+  return (
+    getDb()
+      .select({ seq: auditEvents.seq })
+      .from(auditEvents)
+      .where(
+        and(
+          eq(auditEvents.workspaceId, workspaceId),
+          edge === "first"
+            ? gte(auditEvents.occurredAt, new Date(at.getTime() - TIME_MARGIN_MS))
+            : lte(auditEvents.occurredAt, new Date(at.getTime() + TIME_MARGIN_MS)),
+        ),
+      )
+      // Events of the same millisecond: the lowest seq first, the highest last. The NULLS clauses
+      // match audit_events_workspace_time_idx (occurred_at DESC NULLS LAST, seq DESC NULLS LAST)
+      // exactly, so each probe is one step of an index scan, not a sort of the range.
+      .orderBy(
+        ...(edge === "first"
+          ? [sql`${auditEvents.occurredAt} asc nulls first`, sql`${auditEvents.seq} asc nulls first`]
+          : [sql`${auditEvents.occurredAt} desc nulls last`, sql`${auditEvents.seq} desc nulls last`]),
+      )
+      .limit(1)
+  );
+}
+
 /** Newest first, keyset-paginated by seq, filtered by actor (e-mail or id), action and time. */
 export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput, onlyActions?: readonly string[]) {
   const input = ListAuditInput.parse(raw);
@@ -67,21 +96,7 @@ export async function listAuditEvents(actor: WorkspaceActor, raw: ListAuditInput
     // the (workspace, seq) index instead of sorting every event in the range. The probes reach
     // TIME_MARGIN_MS further out for events appended before that rule; the time filter above
     // still applies to each row.
-    const probe = (edge: "first" | "last", at: Date) =>
-      getDb()
-        .select({ seq: auditEvents.seq })
-        .from(auditEvents)
-        .where(
-          and(
-            eq(auditEvents.workspaceId, actor.workspaceId),
-            edge === "first"
-              ? gte(auditEvents.occurredAt, new Date(at.getTime() - TIME_MARGIN_MS))
-              : lte(auditEvents.occurredAt, new Date(at.getTime() + TIME_MARGIN_MS)),
-          ),
-        )
-        // Events of the same millisecond: the lowest seq first, the highest last.
-        .orderBy(...(edge === "first" ? [asc(auditEvents.occurredAt), asc(auditEvents.seq)] : [desc(auditEvents.occurredAt), desc(auditEvents.seq)]))
-        .limit(1);
+    const probe = (edge: "first" | "last", at: Date) => timeProbe(actor.workspaceId, edge, at);
     const [[lo], [hi]] = await Promise.all([input.from ? probe("first", input.from) : [undefined], input.to ? probe("last", input.to) : [undefined]]);
     if ((input.from && !lo) || (input.to && !hi) || (lo && hi && lo.seq > hi.seq)) return { items: [], nextCursor: null };
     if (lo) where.push(gte(auditEvents.seq, lo.seq));
