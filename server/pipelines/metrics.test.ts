@@ -299,8 +299,10 @@ describe("ROC AUC and the curves from sorted class scores", () => {
     expect(roc.thresholds!.length).toBe(new Set(s).size + 1);
   });
 
-  it("refuses NaN scores, naming the row", () => {
-    expect(() => rocAuc([0, 1, 1], [0.2, Number.NaN, 0.9])).toThrow("The score of row 2 is NaN");
-    expect(() => prCurve([0, 1], [Number.NaN, 0.9])).toThrow("row 1");
+  it("ranks a NaN score below every other (the model's worst answer), deterministically", () => {
+    // The positive with NaN ranks below both negatives: it wins against nobody.
+    expect(rocAuc([0, 1, 1, 0], [0.2, Number.NaN, 0.9, 0.1])).toBe(0.5);
+    expect(rocAuc([0, 1, 1, 0], [0.2, Number.NEGATIVE_INFINITY, 0.9, 0.1])).toBe(0.5);
+    expect(prCurve([0, 1], [Number.NaN, 0.9])!.averagePrecision).toBe(1);
   });
 });

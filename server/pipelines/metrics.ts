@@ -46,9 +46,9 @@ function cumulative(yTrue: ArrayLike<number>, score: ArrayLike<number>) {
   const p = new Float64Array(pos);
   const n = new Float64Array(neg);
   for (let i = 0, a = 0, b = 0; i < yTrue.length; i++) {
-    const v = score[i]!;
-    // As sklearn: a curve over undefined scores is refused, not drawn (and the merge below needs an order).
-    if (Number.isNaN(v)) throw new Error(`The score of row ${i + 1} is NaN: the model returned an undefined probability.`);
+    // An undefined score (a model that returns NaN for a row it cannot handle, as a robustness
+    // probe with missing values provokes) ranks below every other: the model's worst answer.
+    const v = Number.isNaN(score[i]) ? -Infinity : score[i]!;
     if (yTrue[i] === 1) p[a++] = v;
     else n[b++] = v;
   }
