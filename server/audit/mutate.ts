@@ -38,6 +38,11 @@ function defaultWorkspace(actor: Actor): string | null {
 }
 
 /** A chain's head: its last event's seq, hash and time (ms; 0 for an empty chain). */
+/** The columns an append writes: the keys of each row it sends, as audit_events names them. */
+const EVENT_COLUMNS = sql.raw(
+  "id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action, target_type, target_id, changes, metadata, request_id, signature, key_id",
+);
+
 type Head = { seq: number; hash: string; at: number };
 
 /** The chain's key in audit_chain_heads: the workspace id, or "instance". */
@@ -74,7 +79,8 @@ async function takeTurn(tx: Tx, key: string) {
   const held = heldTurns.get(tx);
   // Outside mutate() there is no end of the transaction to release at: the row lock alone serialises.
   if (!held || held.has(key)) return;
-  const before = turns.get(key) ?? Promise.resolve();
+  const waiting = turns.get(key);
+  const before = waiting ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((resolve) => (release = resolve));
   const tail = before.then(() => mine);
@@ -83,8 +89,10 @@ async function takeTurn(tx: Tx, key: string) {
     release();
     if (turns.get(key) === tail) turns.delete(key);
   });
+  // Nobody ahead (the common case): no wait and no timer.
+  if (!waiting) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([before, new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS)))]);
+  await Promise.race([waiting, new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS)))]);
   clearTimeout(timer);
 }
 
@@ -200,10 +208,8 @@ async function appendAuditEvents(tx: Tx, actor: Actor, events: AuditInput[], met
           where chain = ${key} and seq = ${head.seq} and hash = ${head.hash}
           returning 1
         ), ins as (
-          insert into audit_events (id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action,
-                                    target_type, target_id, changes, metadata, request_id, signature, key_id)
-          select id, workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_label, action,
-                 target_type, target_id, changes, metadata, request_id, signature, key_id
+          insert into audit_events (${EVENT_COLUMNS})
+          select ${EVENT_COLUMNS}
           from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)
           where exists (select 1 from head)
           on conflict do nothing
