@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { AlertOctagon, Bell, CheckCircle2, FileWarning, GitPullRequestArrow, PenLine, Rocket, XCircle } from "lucide-react";
+import { AlertOctagon, Bell, CheckCircle2, FileWarning, GitPullRequestArrow, Hourglass, PenLine, Rocket, XCircle } from "lucide-react";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
@@ -15,6 +15,7 @@ const KIND: Record<NeedKind, { label: string; icon: typeof Bell }> = {
   review_to_sign: { label: "sign", icon: PenLine },
   changes_requested: { label: "changes requested", icon: FileWarning },
   review_superseded: { label: "re-base", icon: GitPullRequestArrow },
+  review_waiting: { label: "waiting", icon: Hourglass },
   incident: { label: "incident", icon: AlertOctagon },
   run_failed: { label: "run failed", icon: XCircle },
   rollout: { label: "rollout", icon: Rocket },

@@ -5,6 +5,7 @@ import type { Role } from "~/db/schema/identity";
 import { seedCreditDemo } from "./credit-demo";
 import { seedMonitoringHistory } from "./monitoring-history";
 import { isInstanceAdmin } from "~/server/instance/settings.service";
+import { addComment } from "~/server/reviews/comments.service";
 import { openReview, updateCard } from "~/server/reviews/requests.service";
 import { createUser, createWorkspace, strongPassword } from "./factories";
 
@@ -58,6 +59,12 @@ export async function seedDemoIfEmpty() {
   });
   // Grace has written v2's model card (a review starts from the empty template).
   await updateCard(grace.wsActor, { number: review.number, markdown: CREDIT_RISK_V2_CARD, baseRevision: 1 });
+  // Vera follows the fairness work from the business side: Grace points her to it.
+  await addComment(grace.wsActor, {
+    number: review.number,
+    anchor: "card",
+    body: "@vera the approval-rate gap you asked about is under *Ethical considerations*, and the per-gender numbers are in the fairness check of the validation report.",
+  });
   return { workspace, people: people.map(({ name, email, role, password }) => ({ name, email, role, password })) };
 }
 

@@ -84,6 +84,13 @@ describe("home.needs", () => {
     // A requester waits on others: the second reviewer, who could sign, does not see their own #b as waiting, only #a.
     expect((await needs(rev2!)).filter((i) => i.kind === "review_to_sign").map((i) => i.href)).toEqual([`/w/${ws.workspace.slug}/reviews/${a.number}`]);
 
+    // The requester sees their open request with what it waits for and from whom.
+    const waiting = (await needs(eng!)).filter((i) => i.kind === "review_waiting");
+    expect(waiting.map((i) => [i.title, i.href])).toEqual([[`Your review #${a.number} waits for approval`, `/w/${ws.workspace.slug}/reviews/${a.number}`]]);
+    expect(waiting[0]!.detail).toContain("risk v2 → production");
+    expect(waiting[0]!.detail).toContain("needs 1 reviewer approval");
+    expect(waiting[0]!.detail).toContain(`assigned to ${rev!.name}`);
+
     // Once the reviewer asks for changes, it waits on the requester instead.
     await callerFor(rev!).reviews.requestChanges({ workspaceId: ws.workspace.id, number: b.number, reason: "Explain the drop on the north slice." });
     expect((await needs(rev!)).filter((i) => i.kind === "review_to_sign").map((i) => i.href)).toEqual([`/w/${ws.workspace.slug}/reviews/${a.number}`]);
@@ -91,6 +98,8 @@ describe("home.needs", () => {
     expect(changes.map((i) => i.href)).toEqual([`/w/${ws.workspace.slug}/reviews/${b.number}`]);
     expect(changes[0]!.detail).toContain("Explain the drop on the north slice.");
     expect((await needs(eng!)).filter((i) => i.kind === "changes_requested")).toEqual([]);
+    // Blocked, not waiting: one row for #b, the change request.
+    expect((await needs(rev2!)).filter((i) => i.href.endsWith(`/reviews/${b.number}`)).map((i) => i.kind)).toEqual(["changes_requested"]);
   });
 
   it("lists a failed pipeline run to whoever registered the version, not to a viewer", async () => {

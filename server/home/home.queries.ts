@@ -48,7 +48,7 @@ const ROLLOUT_WINDOW_MS = 86_400_000;
 /**
  * What needs `actor` now, newest first: reviews waiting for their signature (assigned, or
  * their role is one the policy still needs; never their own), their own requests blocked by
- * a change request or superseded, open incidents and rollouts in progress or failed (for
+ * a change request or superseded (or waiting on others' signatures, and on whom), open incidents and rollouts in progress or failed (for
  * those who manage deployments, or on deployments they created), failed pipeline runs of
  * their models, and unread notifications of this workspace (mentions, decisions…) not already on the list.
  */
@@ -160,10 +160,38 @@ async function ownReviewBlockers(actor: WorkspaceActor, base: string): Promise<N
       ),
     )
     .orderBy(desc(reviewChangeRequests.createdAt));
+  const assignees = await getDb()
+    .select({ requestId: reviewAssignees.requestId, name: users.name })
+    .from(reviewAssignees)
+    .innerJoin(users, eq(users.id, reviewAssignees.userId))
+    .where(
+      inArray(
+        reviewAssignees.requestId,
+        rows.map((x) => x.r.id),
+      ),
+    );
   const out: NeedItem[] = [];
   for (const { r, model, version } of rows) {
     const mine = changes.filter((c) => c.requestId === r.id);
     const label = `Review #${r.number}: ${model} v${version} → ${r.alias}`;
+    if (!mine.length && !r.supersededAt) {
+      // Nothing blocks it but other people's signatures: the requester sees what it waits for and from whom.
+      const f = await factsFor(getDb(), r);
+      const missing = f.state?.checklist.filter((c) => !c.ok).map((c) => c.text) ?? [];
+      const who = assignees.filter((a) => a.requestId === r.id).map((a) => a.name);
+      out.push({
+        kind: "review_waiting",
+        key: `waiting:${r.id}`,
+        title: f.state?.satisfied ? `Your review #${r.number} has every approval it needs` : `Your review #${r.number} waits for approval`,
+        detail: [label, ...(f.state?.satisfied ? [] : missing.slice(0, 3)), who.length ? `assigned to ${who.join(", ")}` : null]
+          .filter(Boolean)
+          .join(" · ")
+          .slice(0, 240),
+        href: `${base}/reviews/${r.number}`,
+        at: r.updatedAt > r.createdAt ? r.updatedAt : r.createdAt,
+        tone: "pending",
+      });
+    }
     if (mine.length)
       out.push({
         kind: "changes_requested",

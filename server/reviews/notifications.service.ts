@@ -28,7 +28,26 @@ export type NewNotification = {
 export async function notifyTx(tx: Tx, items: NewNotification[]) {
   const unique = items.filter((n, i) => items.findIndex((m) => m.userId === n.userId && m.kind === n.kind && m.link === n.link) === i);
   if (!unique.length) return [];
-  return tx.insert(notifications).values(unique).returning({ id: notifications.id, userId: notifications.userId });
+  return tx
+    .insert(notifications)
+    .values(await withNames(tx, unique))
+    .returning({ id: notifications.id, userId: notifications.userId });
+}
+
+/**
+ * People as people: callers name the actor by the e-mail they signed in with; the inbox,
+ * the home page and the e-mail say the person's name instead (in the label and wherever the
+ * title repeats the address). Done here once, for every kind of notification.
+ */
+async function withNames(tx: Tx, items: NewNotification[]): Promise<NewNotification[]> {
+  const emails = [...new Set(items.map((n) => n.actorLabel).filter((l): l is string => !!l?.includes("@")))];
+  if (!emails.length) return items;
+  const rows = await tx.select({ email: users.email, name: users.name }).from(users).where(inArray(users.email, emails));
+  const names = new Map(rows.filter((r) => r.name.trim()).map((r) => [r.email, r.name.trim()]));
+  return items.map((n) => {
+    const name = n.actorLabel ? names.get(n.actorLabel) : undefined;
+    return name ? { ...n, actorLabel: name, title: n.title.split(n.actorLabel!).join(name) } : n;
+  });
 }
 
 /** After commit: live hint to each recipient, then e-mail if configured. */

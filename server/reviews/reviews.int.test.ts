@@ -267,7 +267,7 @@ describe("review comments and notifications", () => {
         .from(notifications)
         .where(and(eq(notifications.userId, s.comp.id), eq(notifications.kind, "mention")))
     )[0];
-    expect(mention).toMatchObject({ title: `${s.eng.email} mentioned you in review #1`, link: expect.stringMatching(/\/reviews\/1$/) });
+    expect(mention).toMatchObject({ title: `${s.eng.name} mentioned you in review #1`, actorLabel: s.eng.name, link: expect.stringMatching(/\/reviews\/1$/) });
     const reply = await s.api(s.comp).comment({ workspaceId: s.wsId, number, body: "Add the **limitations**.", threadId });
     await expectTrpcError(s.api(s.rev).editComment({ workspaceId: s.wsId, number, commentId: reply.id, body: "hijack" }), "FORBIDDEN");
     await s.api(s.comp).editComment({ workspaceId: s.wsId, number, commentId: reply.id, body: "Add the **limitations** section." });
@@ -307,7 +307,7 @@ describe("review comments and notifications", () => {
       expect(received).toHaveLength(1);
       const mail = received[0]!.replace(/\r\n[ \t]+/g, " ");
       expect(mail).toContain(`To: ${s.comp.name} <${s.comp.email}>`);
-      expect(mail).toContain(`Subject: [Steward] ${s.eng.email} mentioned you in review #1`);
+      expect(mail).toContain(`Subject: [Steward] ${s.eng.name} mentioned you in review #1`);
       expect(mail).toMatch(/Open it: http:\/\/\S+\/w\/ws-[\w-]+\/reviews\/1/);
       const [again] = await getDb().select().from(notifications).where(eq(notifications.id, mention!.id));
       expect(again!.emailedAt).not.toBeNull();

@@ -21,5 +21,14 @@ export const HomeActivityInput = WorkspaceIdInput.extend({
 export type HomeActivityInput = z.input<typeof HomeActivityInput>;
 
 /** What a "needs you" row is about; the home page picks its icon and tone by it. */
-export const NEED_KINDS = ["review_to_sign", "changes_requested", "review_superseded", "incident", "run_failed", "rollout", "notification"] as const;
+export const NEED_KINDS = [
+  "review_to_sign",
+  "changes_requested",
+  "review_superseded",
+  "review_waiting",
+  "incident",
+  "run_failed",
+  "rollout",
+  "notification",
+] as const;
 export type NeedKind = (typeof NEED_KINDS)[number];
