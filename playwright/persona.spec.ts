@@ -158,5 +158,58 @@ for (const screen of SCREENS) {
       await shot(page, `${screen.key}-reviewer-signed`);
       expect(errors, errors.join("\n")).toEqual([]);
     });
+
+    test("an operator acknowledges and resolves the incident on the home page, then rolls credit-prod back from the palette", async ({ page }) => {
+      test.setTimeout(180_000);
+      const errors = watchConsole(page);
+      const who = person("Otto");
+      await signUp(page, A(), who);
+      await expect(page).toHaveURL(/\/workspaces$/);
+      const { slug } = seed(who.email, `op-${screen.key}-${who.email.split("@")[0]!.split("-")[1]}`, "ops");
+      const base = `${A()}/w/${slug}`;
+      await page.goto(base);
+      await waitLive(page);
+      // The firing drift alert is on the operator's home, one tap from the deployment's monitoring.
+      const needs = page.getByTestId("needs-list");
+      const firing = needs.getByRole("link", { name: /Firing: Input drift on credit-prod/ });
+      await expect(firing).toBeVisible();
+      await expectNoSidewaysScroll(page, "home");
+      await shot(page, `${screen.key}-ops-home`);
+      await firing.click();
+      await expect(page).toHaveURL(`${base}/monitoring/credit-prod`);
+      const incident = page.getByTestId("incidents").locator("li", { hasText: "Input drift" }).first();
+      await incident.getByRole("button", { name: "Acknowledge" }).click();
+      await expect(incident).toContainText("acknowledged");
+      await expectNoSidewaysScroll(page, "monitoring");
+      await incident.getByRole("button", { name: "Resolve…" }).click();
+      const note = `Rolled credit-prod back to v1 (${screen.key}); incomes shifted after the campaign.`;
+      await page.getByRole("dialog").getByLabel("Why is it resolved?").fill(note);
+      await expectNoSidewaysScroll(page, "resolve dialog");
+      await shot(page, `${screen.key}-ops-resolve`);
+      await page.getByRole("dialog").getByRole("button", { name: "Resolve incident" }).click();
+      // The worker may fire a new incident while the drift lasts; this one is resolved, with its note.
+      await expect(page.getByTestId("incidents").locator("li", { hasText: note })).toContainText("resolved");
+
+      // The palette (the header's button: a phone has no ⌘K) rolls a deployment back by name.
+      await page.getByRole("button", { name: "Open the command palette" }).click();
+      await page.getByTestId("palette-input").fill("roll back credit");
+      await page.getByRole("option", { name: "Roll back credit-prod…" }).click();
+      await expect(page).toHaveURL(`${base}/deployments/credit-prod`);
+      const rb = page.getByRole("dialog", { name: "Emergency rollback" });
+      await expect(rb.getByLabel("Roll back to")).toHaveValue("1");
+      await rb.getByLabel("Reason").fill("v2 over-scores the drifted incomes");
+      await rb.getByLabel("Type credit-prod to confirm").fill("credit-prod");
+      await expectNoSidewaysScroll(page, "rollback dialog");
+      await shot(page, `${screen.key}-ops-rollback`);
+      await rb.getByRole("button", { name: "Roll back" }).click();
+      await expect(page.getByTestId("deployment-history")).toContainText(
+        "Emergency rollback to v1 (from v2); pinned. Reason: v2 over-scores the drifted incomes",
+      );
+      // Asked once: the confirmation does not come back when the page shows the new revision.
+      await expect(rb).toHaveCount(0);
+      expect(new URL(page.url()).searchParams.has("rollback")).toBe(false);
+      await expectNoSidewaysScroll(page, "deployment after rollback");
+      expect(errors, errors.join("\n")).toEqual([]);
+    });
   });
 }

@@ -90,6 +90,18 @@ test("upload a dataset and two model versions in the browser, then read the mode
   await expect(page.getByRole("option", { name: /risk@2.*Model version/ })).toBeVisible();
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/models\/risk\?v=2$/);
+  // It acts too: whatever is typed can be looked up in the audit trail (the filter lands in the URL)…
+  await page.keyboard.press("Control+k");
+  await page.getByTestId("palette-input").fill("risk");
+  await page.getByRole("option", { name: "Search the audit trail for “risk”" }).click();
+  await expect(page).toHaveURL(/\/governance\/audit\?q=risk$/);
+  await expect(page.getByRole("form", { name: "Filter audit events" }).getByLabel("Search")).toHaveValue("risk");
+  // …and a member is invited without hunting for the settings page.
+  await page.keyboard.press("Control+k");
+  await page.getByTestId("palette-input").fill("invite");
+  await page.getByRole("option", { name: "Invite a member…" }).click();
+  await expect(page.getByRole("dialog", { name: "Invite a member" })).toBeVisible();
+  await page.keyboard.press("Escape");
 
   // Tokens and the API reference.
   await page.getByRole("link", { name: "Settings" }).click();

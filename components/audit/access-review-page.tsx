@@ -3,11 +3,12 @@
 import { useQuery } from "@tanstack/react-query";
 import { Download } from "lucide-react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ROLE_LABELS } from "~/server/shared/permissions";
 import { accessReviewCsv } from "~/server/shared/access-review.csv";
@@ -50,10 +51,8 @@ export function AccessReviewPage() {
         }
       />
       <Card>
-        {review.isPending ? (
-          <Skeleton rows={5} />
-        ) : review.isError ? (
-          <ErrorState message={errorMessage(review.error)} onRetry={() => void review.refetch()} />
+        {!ready(review) ? (
+          <QueryWait query={review} rows={5} />
         ) : (
           <table className="w-full text-sm" data-testid="access-review">
             <thead className="bg-subtle text-left text-xs text-muted">

@@ -11,7 +11,8 @@ import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Input, Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { AUDIT_ACTIONS, type AuditAction } from "~/server/shared/audit-actions";
 import { describeEvent } from "./describe";
 
@@ -232,10 +233,8 @@ export function AuditTrail() {
             </Button>
           )}
         </form>
-        {events.isPending ? (
-          <Skeleton rows={8} />
-        ) : events.isError ? (
-          <ErrorState message={errorMessage(events.error)} onRetry={() => void events.refetch()} />
+        {!ready(events) ? (
+          <QueryWait query={events} rows={8} />
         ) : rows.length === 0 ? (
           <EmptyState title={filtered ? "No events match these filters" : "No events yet"}>
             {filtered ? "Widen the time range or clear a filter." : "Actions in this workspace will appear here as they happen."}

@@ -7,7 +7,8 @@ import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 
 export function CheckpointsPage() {
@@ -38,10 +39,8 @@ export function CheckpointsPage() {
           ) : undefined
         }
       />
-      {data.isPending ? (
-        <Skeleton rows={5} />
-      ) : data.isError ? (
-        <ErrorState message={errorMessage(data.error)} onRetry={() => void data.refetch()} />
+      {!ready(data) ? (
+        <QueryWait query={data} rows={5} />
       ) : (
         <div className="space-y-6">
           <Card>

@@ -3,7 +3,8 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { ArrowUpCircle, ClipboardCheck, KeyRound, Play, RotateCcw, Square } from "lucide-react";
 import Link from "next/link";
-import { useState } from "react";
+import { useSearchParams } from "next/navigation";
+import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, useTRPC } from "~/components/trpc/client";
@@ -13,6 +14,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import type { RouterOutputs } from "~/components/trpc/client";
 import { Field, Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { featureNames } from "~/server/shared/tabular";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
@@ -162,6 +164,9 @@ const approvalText = (a: Outputs["approvals"]["canary"]) => {
 };
 const isApproved = (a: Outputs["approvals"]["canary"]) => a?.state === "approved" || a?.state === "unprotected";
 
+/** The palette's ?rollback= requests already answered (each carries a new value). */
+const askedRollbacks = new Set<string>();
+
 function Traffic({ x, versions }: { x: Outputs; versions: number[] }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
@@ -170,6 +175,18 @@ function Traffic({ x, versions }: { x: Outputs; versions: number[] }) {
   const [shadow, setShadow] = useState<string>(x.shadow ? String(x.shadow) : "");
   const [error, setError] = useState<string | null>(null);
   const [dialog, setDialog] = useState<null | "promote" | "rollback">(null);
+  // ?rollback=<anything> (the palette's "Roll back credit-prod…") opens the rollback confirmation; a new value opens it again.
+  const askRollback = useSearchParams().get("rollback");
+  useEffect(() => {
+    // Asked once: the section remounts after the rollback (a new revision) and must not ask again.
+    if (!askRollback || askedRollbacks.has(askRollback)) return;
+    askedRollbacks.add(askRollback);
+    setDialog("rollback");
+    // The browser's own replaceState with no state of Next.js's, so useSearchParams follows it.
+    const url = new URL(window.location.href);
+    url.searchParams.delete("rollback");
+    window.history.replaceState(null, "", url);
+  }, [askRollback]);
   const [reason, setReason] = useState("");
   const [target, setTarget] = useState<string>(x.previous ? String(x.previous) : "");
   const done = (msg: string) => () => (toast.success(msg), setDialog(null), setError(null));
@@ -778,8 +795,7 @@ export function DeploymentPage({ name }: { name: string }) {
   const model = useQuery({ ...trpc.models.byName.queryOptions({ workspaceId: workspace.id, name: d.data?.model ?? "" }), enabled: !!d.data });
   const [stopping, setStopping] = useState(false);
   const status = useMutation(trpc.deployments.setStatus.mutationOptions({ onSuccess: () => setStopping(false), onError: (e) => toast.error(errorMessage(e)) }));
-  if (d.isPending) return <Skeleton rows={8} />;
-  if (d.isError) return <ErrorState message={errorMessage(d.error)} onRetry={() => void d.refetch()} />;
+  if (!ready(d)) return <QueryWait query={d} rows={8} />;
   const x = d.data;
   return (
     <>

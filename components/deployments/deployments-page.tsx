@@ -14,7 +14,8 @@ import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Dialog } from "~/components/ui/dialog";
 import { Field, Input, Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { LockedAction } from "~/components/ui/locked";
 
@@ -152,10 +153,8 @@ export function DeploymentsPage() {
         }
       />
       <Card>
-        {list.isPending ? (
-          <Skeleton rows={4} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={4} />
         ) : rows.length === 0 ? (
           <EmptyState title="Nothing deployed yet" icon={<Rocket className="size-8" aria-hidden />}>
             {canManage ? "Deploy a model to serve predictions over HTTP." : "Ops and admins deploy models."}

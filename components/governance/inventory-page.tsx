@@ -6,11 +6,12 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useMemo } from "react";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { cn } from "~/components/ui/cn";
 import { INVENTORY_STATUSES, InventoryFilter, RISK_TIERS, type InventoryStatus } from "~/server/shared/inventory.schema";
 import { day, daysFrom, StatusBadge, STATUS_TONE, TierBadge } from "./inventory-badges";
@@ -173,10 +174,8 @@ export function InventoryPage() {
         )}
       </div>
       <Card>
-        {list.isPending ? (
-          <Skeleton rows={6} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={6} />
         ) : rows.length === 0 ? (
           filtered ? (
             <EmptyState title="No models match these filters">

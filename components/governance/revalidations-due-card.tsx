@@ -3,9 +3,10 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { day, daysFrom, StatusBadge, TierBadge } from "./inventory-badges";
 
 /**
@@ -32,10 +33,8 @@ export function RevalidationsDueCard() {
           </Link>
         }
       />
-      {list.isPending ? (
-        <Skeleton rows={3} />
-      ) : list.isError ? (
-        <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+      {!ready(list) ? (
+        <QueryWait query={list} rows={3} />
       ) : due.length === 0 ? (
         <EmptyState title="Nothing due">No model is overdue or due for revalidation in the next two weeks.</EmptyState>
       ) : (

@@ -5,10 +5,11 @@ import Link from "next/link";
 import { useState } from "react";
 import { describeEvent } from "~/components/audit/describe";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Card, CardHeader } from "~/components/ui/card";
 import { cn } from "~/components/ui/cn";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ACTIVITY_AREA_LABELS, ACTIVITY_AREAS, type ActivityArea } from "~/server/shared/home.schema";
 
@@ -49,10 +50,8 @@ export function ActivityCard() {
           </button>
         ))}
       </div>
-      {activity.isPending ? (
-        <Skeleton rows={5} />
-      ) : activity.isError ? (
-        <ErrorState message={errorMessage(activity.error)} onRetry={() => void activity.refetch()} />
+      {!ready(activity) ? (
+        <QueryWait query={activity} rows={5} />
       ) : activity.data.length === 0 ? (
         <EmptyState title={area ? `No ${ACTIVITY_AREA_LABELS[area].toLowerCase()} activity yet` : "No activity yet"}>
           {area ? "Pick another area, or All." : "Invite your team from Settings › Members."}

@@ -4,10 +4,11 @@ import { useQuery } from "@tanstack/react-query";
 import { AlertOctagon, Bell, CheckCircle2, FileWarning, GitPullRequestArrow, Hourglass, PenLine, Rocket, XCircle } from "lucide-react";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import type { NeedKind } from "~/server/shared/home.schema";
 
@@ -46,10 +47,8 @@ export function NeedsCard() {
           ) : undefined
         }
       />
-      {q.isPending ? (
-        <Skeleton rows={3} />
-      ) : q.isError ? (
-        <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />
+      {!ready(q) ? (
+        <QueryWait query={q} rows={3} />
       ) : count === 0 ? (
         <EmptyState title="Nothing right now" icon={<CheckCircle2 className="size-8" aria-hidden />}>
           Reviews waiting for your signature, changes asked of you, incidents, failed runs and rollouts appear here as they happen.

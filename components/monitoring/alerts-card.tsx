@@ -10,7 +10,7 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { firesBelow } from "~/server/shared/alert-metrics";
 import { ResolveIncidentButton } from "./resolve-incident-dialog";
@@ -30,8 +30,7 @@ export function AlertsCard({ name, features }: { name: string; features: string[
   const ack = useMutation(trpc.monitoring.acknowledge.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
   const save = useMutation(trpc.monitoring.saveRule.mutationOptions({ onError, onSuccess: () => void q.refetch() }));
   const remove = useMutation(trpc.monitoring.deleteRule.mutationOptions({ onError, onSuccess: () => (toast.success("Rule deleted."), void q.refetch()) }));
-  if (q.isPending) return <Skeleton rows={3} />;
-  if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
+  if (!ready(q)) return <QueryWait query={q} rows={3} />;
   const open = q.data.incidents.filter((i) => i.status !== "resolved");
   return (
     <div className="grid gap-6 lg:grid-cols-2">

@@ -5,9 +5,10 @@ import { Activity } from "lucide-react";
 import { useState } from "react";
 import { Area, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
 import { RANGES, type Range } from "~/server/shared/monitoring.schema";
 import { AlertsCard } from "./alerts-card";
@@ -113,10 +114,8 @@ export function DeploymentMonitoring({ name }: { name: string }) {
       />
       <div className="space-y-6">
         <LiveCard deploymentId={t.data?.deploymentId} />
-        {t.isPending ? (
-          <Skeleton rows={6} />
-        ) : t.isError ? (
-          <ErrorState message={errorMessage(t.error)} onRetry={() => void t.refetch()} />
+        {!ready(t) ? (
+          <QueryWait query={t} rows={6} />
         ) : data.length === 0 ? (
           <Card>
             <EmptyState title="No traffic in this range" icon={<Activity className="size-8" aria-hidden />}>

@@ -10,7 +10,7 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import type { DriftReference } from "~/db/schema/monitoring";
 import { DriftReferenceForm } from "./drift-reference-form";
@@ -100,10 +100,8 @@ export function DriftCard({ name }: { name: string }) {
             ) : undefined
           }
         />
-        {d.isPending ? (
-          <Skeleton rows={3} />
-        ) : d.isError ? (
-          <ErrorState message={errorMessage(d.error)} onRetry={() => void d.refetch()} />
+        {!ready(d) ? (
+          <QueryWait query={d} rows={3} />
         ) : !d.data.latest ? (
           <p className="px-5 py-4 text-sm text-muted">
             No drift computed yet. It needs a training or evaluation dataset in the served version's lineage and logged records (`instances`).

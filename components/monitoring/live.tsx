@@ -6,10 +6,10 @@ import type { Socket } from "socket.io-client";
 import { Area, CartesianGrid, ComposedChart, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useRealtimeStatus, useSocket } from "~/components/realtime/realtime-provider";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import type { LiveTick } from "~/server/shared/rooms";
 import type { Range } from "~/server/shared/monitoring.schema";
 import { bucketQuantile, emptyBuckets } from "~/server/shared/latency";
@@ -292,8 +292,7 @@ export function ResourcesCard({ name, range }: { name: string; range: Range }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const q = useQuery({ ...trpc.monitoring.resources.queryOptions({ workspaceId: workspace.id, name, range }), refetchInterval: 60_000 });
-  if (q.isPending) return <Skeleton rows={3} />;
-  if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
+  if (!ready(q)) return <QueryWait query={q} rows={3} />;
   const label = (t: number) =>
     new Date(t).toLocaleString([], q.data.stepMinutes >= 60 ? { day: "2-digit", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
   const rows = new Map<number, Record<string, number | string>>();

@@ -4,10 +4,11 @@ import { useQuery } from "@tanstack/react-query";
 import { Activity } from "lucide-react";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { useLiveRates } from "./live";
 import { SEVERITY_TONE, ms, pct } from "./monitoring-format";
 
@@ -24,10 +25,8 @@ export function MonitoringOverview() {
         description="Every deployment at a glance: open alerts, traffic now (pushed live by the inference replicas), the last 15 minutes from the rollups, and input drift."
       />
       <Card>
-        {q.isPending ? (
-          <Skeleton rows={4} />
-        ) : q.isError ? (
-          <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />
+        {!ready(q) ? (
+          <QueryWait query={q} rows={4} />
         ) : q.data.length === 0 ? (
           <EmptyState title="Nothing deployed yet" icon={<Activity className="size-8" aria-hidden />}>
             Deploy a model (Deployments › Deploy a model); its traffic and drift show here.

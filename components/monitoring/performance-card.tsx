@@ -3,9 +3,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { COLORS } from "./monitoring-format";
 
 /** Accuracy, F1 and AUC (or MAE/RMSE) per hour as labels arrive, with label coverage and shadow agreement. */
@@ -13,8 +13,7 @@ export function PerformanceCard({ name }: { name: string }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const q = useQuery(trpc.monitoring.performance.queryOptions({ workspaceId: workspace.id, name }));
-  if (q.isPending) return <Skeleton rows={3} />;
-  if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
+  if (!ready(q)) return <QueryWait query={q} rows={3} />;
   const rows = q.data.map((w) => ({
     label: new Date(w.windowStart).toLocaleString([], { day: "2-digit", hour: "2-digit", minute: "2-digit" }),
     coverage: +(w.coverage * 100).toFixed(1),

@@ -11,6 +11,7 @@ import { Card, CardHeader } from "~/components/ui/card";
 import { Dialog } from "~/components/ui/dialog";
 import { Field, Input } from "~/components/ui/field";
 import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ALERT_EVENTS, patternProblem, webhookEventGroups } from "~/server/shared/webhooks.schema";
 import { ConfirmButton } from "~/components/ui/confirm-dialog";
@@ -129,8 +130,7 @@ function DeliveryLog({ webhookId }: { webhookId: string }) {
       onError: (e) => toast.error(errorMessage(e)),
     }),
   );
-  if (log.isPending) return <Skeleton rows={2} />;
-  if (log.isError) return <ErrorState message={errorMessage(log.error)} onRetry={() => void log.refetch()} />;
+  if (!ready(log)) return <QueryWait query={log} rows={2} />;
   const items = log.data.pages.flatMap((p) => p.items);
   if (!items.length) return <p className="mt-2 text-xs text-muted">No deliveries yet. Send a test event to try the receiver.</p>;
   return (

@@ -14,7 +14,8 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input, Select } from "~/components/ui/field";
-import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { DEFAULT_VALIDATE_YAML, parsePipelineYaml, STEP_TYPE_INFO, STEP_TYPES } from "~/server/shared/pipeline-spec";
 import { Breadcrumb } from "~/components/ui/breadcrumb";
@@ -133,8 +134,7 @@ export function PipelineEditor({ name: initialName }: { name: string | null }) {
       onError: (e) => toast.error(errorMessage(e)),
     }),
   );
-  if (!isNew && p.isPending) return <Skeleton rows={10} />;
-  if (!isNew && p.isError) return <ErrorState message={errorMessage(p.error)} onRetry={() => void p.refetch()} />;
+  if (!isNew && !ready(p)) return <QueryWait query={p} rows={10} />;
   const name = isNew ? newName : initialName;
   const viewingOld = !isNew && p.data && p.data.version !== p.data.currentVersion;
   const editable = canDefine && (isNew || (p.data?.editable ?? false)) && !viewingOld;

@@ -6,13 +6,14 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { duration, StatusBadge } from "./status";
 
@@ -40,10 +41,8 @@ function RunsTable() {
           </Select>
         }
       />
-      {runs.isPending ? (
-        <Skeleton rows={5} />
-      ) : runs.isError ? (
-        <ErrorState message={errorMessage(runs.error)} onRetry={() => void runs.refetch()} />
+      {!ready(runs) ? (
+        <QueryWait query={runs} rows={5} />
       ) : rows.length === 0 ? (
         <EmptyState title="No runs yet" icon={<Workflow className="size-8" aria-hidden />}>
           Register a model version and the <span className="font-mono">validate</span> pipeline runs on it, or start a pipeline from its page.
@@ -130,10 +129,8 @@ function Definitions() {
           )
         }
       />
-      {defs.isPending ? (
-        <Skeleton rows={3} />
-      ) : defs.isError ? (
-        <ErrorState message={errorMessage(defs.error)} onRetry={() => void defs.refetch()} />
+      {!ready(defs) ? (
+        <QueryWait query={defs} rows={3} />
       ) : defs.data.length === 0 ? (
         <EmptyState title="No pipelines">Create one to test model versions automatically.</EmptyState>
       ) : (

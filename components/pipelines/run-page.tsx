@@ -14,7 +14,8 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { cn } from "~/components/ui/cn";
-import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ValidationReport } from "./report";
 import { duration, LABEL, StatusBadge } from "./status";
@@ -110,8 +111,7 @@ function StepLog({ stepRunId, status }: { stepRunId: string; status: string }) {
     const el = box.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [lines.length]);
-  if (logs.isPending) return <Skeleton rows={3} />;
-  if (logs.isError) return <ErrorState message={errorMessage(logs.error)} onRetry={() => void logs.refetch()} />;
+  if (!ready(logs)) return <QueryWait query={logs} rows={3} />;
   return (
     <pre ref={box} className="max-h-80 overflow-auto bg-zinc-950 px-4 py-3 font-mono text-xs leading-5 text-zinc-100" data-testid="step-log" aria-live="polite">
       {lines.length === 0 && <span className="text-zinc-400">{status === "pending" || status === "queued" ? "Waiting to start…" : "No output."}</span>}
@@ -151,8 +151,7 @@ export function RunPage({ runId }: { runId: string }) {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, [live]);
-  if (run.isPending) return <Skeleton rows={8} />;
-  if (run.isError) return <ErrorState message={errorMessage(run.error)} onRetry={() => void run.refetch()} />;
+  if (!ready(run)) return <QueryWait query={run} rows={8} />;
   const r = run.data;
   const current =
     r.steps.find((s) => s.key === selected) ?? r.steps.find((s) => s.status === "running") ?? r.steps.find((s) => s.status === "failed") ?? r.steps[0];

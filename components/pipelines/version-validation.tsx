@@ -5,9 +5,10 @@ import { useQuery } from "@tanstack/react-query";
 import { ShieldQuestion } from "lucide-react";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ValidationReport } from "./report";
 import { StatusBadge } from "./status";
@@ -37,10 +38,8 @@ export function VersionChecks({ name, version }: { name: string; version: number
           )
         }
       />
-      {v.isPending ? (
-        <Skeleton rows={3} />
-      ) : v.isError ? (
-        <ErrorState message={errorMessage(v.error)} onRetry={() => void v.refetch()} />
+      {!ready(v) ? (
+        <QueryWait query={v} rows={3} />
       ) : !v.data ? (
         <EmptyState title="Not validated yet" icon={<ShieldQuestion className="size-8" aria-hidden />}>
           No pipeline has run on this version. Start one from{" "}
@@ -108,10 +107,8 @@ export function VersionValidationPage({ name, version }: { name: string; version
           )
         }
       />
-      {v.isPending ? (
-        <Skeleton rows={8} />
-      ) : v.isError ? (
-        <ErrorState message={errorMessage(v.error)} onRetry={() => void v.refetch()} />
+      {!ready(v) ? (
+        <QueryWait query={v} rows={8} />
       ) : !v.data ? (
         <Card>
           <EmptyState title="Not validated yet">No pipeline has run on this version.</EmptyState>

@@ -4,11 +4,12 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Select } from "~/components/ui/field";
-import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { DownloadButton } from "./download-button";
 import { Sparkbars, TopValues } from "./histogram";
@@ -22,8 +23,7 @@ function Profile({ name, version }: { name: string; version: number }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const v = useQuery(trpc.datasets.version.queryOptions({ workspaceId: workspace.id, name, version }));
-  if (v.isPending) return <Skeleton rows={6} />;
-  if (v.isError) return <ErrorState message={errorMessage(v.error)} onRetry={() => void v.refetch()} />;
+  if (!ready(v)) return <QueryWait query={v} rows={6} />;
   const p = v.data.profile;
   return (
     <>
@@ -103,8 +103,7 @@ export function DatasetPage({ name }: { name: string }) {
   const trpc = useTRPC();
   const ds = useQuery(trpc.datasets.byName.queryOptions({ workspaceId: workspace.id, name }));
   const [selected, setSelected] = useState<number | null>(null);
-  if (ds.isPending) return <Skeleton rows={8} />;
-  if (ds.isError) return <ErrorState message={errorMessage(ds.error)} onRetry={() => void ds.refetch()} />;
+  if (!ready(ds)) return <QueryWait query={ds} rows={8} />;
   const version = selected ?? ds.data.versions[0]?.version ?? null;
   return (
     <>

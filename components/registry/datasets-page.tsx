@@ -6,12 +6,13 @@ import Link from "next/link";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
@@ -108,10 +109,8 @@ export function DatasetsPage() {
           </LockedAction>
         )}
         <Card>
-          {list.isPending ? (
-            <Skeleton rows={4} />
-          ) : list.isError ? (
-            <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+          {!ready(list) ? (
+            <QueryWait query={list} rows={4} />
           ) : rows.length === 0 ? (
             <EmptyState title="No datasets yet" icon={<Database className="size-8" aria-hidden />}>
               Upload a CSV or Parquet file above, or from a terminal: <code>steward datasets push data.csv --name credit-train</code>.

@@ -13,6 +13,7 @@ import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Input, Select } from "~/components/ui/field";
 import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { VersionChecks } from "~/components/pipelines/version-validation";
 import { DownloadButton } from "./download-button";
@@ -188,8 +189,7 @@ export function ModelPage({ name }: { name: string }) {
   const search = useSearchParams();
   const [selected, setSelected] = useState<number | null>(Number(search.get("v")) || null);
   const [compare, setCompare] = useState<number[]>([]);
-  if (m.isPending) return <Skeleton rows={8} />;
-  if (m.isError) return <ErrorState message={errorMessage(m.error)} onRetry={() => void m.refetch()} />;
+  if (!ready(m)) return <QueryWait query={m} rows={8} />;
   const current = selected ?? m.data.versions[0]?.version ?? null;
   const aliasesOf = (v: number) => m.data.aliases.filter((a) => a.version === v);
   return (

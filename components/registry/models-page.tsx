@@ -7,14 +7,15 @@ import { useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
 import { Dialog } from "~/components/ui/dialog";
 import { Field, Input } from "~/components/ui/field";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { RegistryName } from "~/server/shared/registry.schema";
 import { Dropzone } from "./dropzone";
@@ -206,10 +207,8 @@ export function ModelsPage() {
         }
       />
       <Card>
-        {list.isPending ? (
-          <Skeleton rows={4} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={4} />
         ) : rows.length === 0 ? (
           <EmptyState title="No models yet" icon={<Boxes className="size-8" aria-hidden />}>
             Register an ONNX file here, or from CI: <code>steward models push model.onnx --name credit-risk --metric auc=0.91</code>.

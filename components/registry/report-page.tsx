@@ -4,10 +4,11 @@ import { useQuery } from "@tanstack/react-query";
 import { FileDown } from "lucide-react";
 import Link from "next/link";
 import { useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { figure, mb, ms, num, pct, serving, thresholdWithUnits, utc } from "~/server/shared/report-format";
 
 const STATUS_TONE: Record<string, Tone> = {
@@ -55,8 +56,7 @@ export function ReportPage({ name, version }: { name: string; version: number })
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const r = useQuery(trpc.governance.report.queryOptions({ workspaceId: workspace.id, name, version }));
-  if (r.isPending) return <Skeleton rows={10} />;
-  if (r.isError) return <ErrorState message={errorMessage(r.error)} onRetry={() => void r.refetch()} />;
+  if (!ready(r)) return <QueryWait query={r} rows={10} />;
   const d = r.data;
   const v = d.version;
   const mon = d.monitoring;

@@ -9,7 +9,8 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 
 const KIND: Record<string, { label: string; tone: Tone }> = {
@@ -41,10 +42,8 @@ export function InboxPage() {
         }
       />
       <Card>
-        {list.isPending ? (
-          <Skeleton rows={4} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={4} />
         ) : list.data.length === 0 ? (
           <EmptyState title="Nothing here yet" icon={<Bell className="size-8" aria-hidden />}>
             When someone mentions you, assigns you a review or needs your approval, it shows up here.

@@ -11,7 +11,7 @@ import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog";
 import { Field, Input } from "~/components/ui/field";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import type { PolicyRules } from "~/db/schema/reviews";
 import { policyDiff, type PolicyDiffRow } from "~/server/shared/policy-diff";
@@ -328,8 +328,7 @@ export function PoliciesSettings() {
   const editable = useCan("workspace:update");
   const list = useQuery(trpc.policies.list.queryOptions({ workspaceId: workspace.id }));
   const [alias, setAlias] = useState("");
-  if (list.isPending) return <Skeleton rows={6} />;
-  if (list.isError) return <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />;
+  if (!ready(list)) return <QueryWait query={list} rows={6} />;
   return (
     <div className="space-y-6">
       {list.data.map((p) => (

@@ -9,7 +9,7 @@ import { errorMessage, useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { mayManageRequest } from "~/server/shared/permissions";
 import { ActivityCard } from "./activity-card";
@@ -44,8 +44,7 @@ export function ReviewRoom({ number }: { number: number }) {
   const clearChanges = useMutation(trpc.reviews.clearChanges.mutationOptions({ onError }));
   const withdraw = useMutation(trpc.reviews.withdraw.mutationOptions({ onError }));
   const live = usePresence(q.data?.id ?? "");
-  if (q.isPending) return <Skeleton rows={10} />;
-  if (q.isError) return <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />;
+  if (!ready(q)) return <QueryWait query={q} rows={10} />;
   const room = q.data;
   const open = room.status === "open";
   const mine = room.requestedBy.id === user.id || room.version.createdBy === user.id;

@@ -5,11 +5,12 @@ import { GitPullRequest } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 import { Badge, type Tone } from "~/components/ui/badge";
 import { Card } from "~/components/ui/card";
-import { EmptyState, ErrorState, PageHeader, Skeleton } from "~/components/ui/states";
+import { EmptyState, PageHeader } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { LockedAction } from "~/components/ui/locked";
 
@@ -56,10 +57,8 @@ export function ReviewsPage() {
         ))}
       </div>
       <Card>
-        {list.isPending ? (
-          <Skeleton rows={4} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={4} />
         ) : rows.length === 0 ? (
           <EmptyState title={tab === "open" ? "No open reviews" : "No closed reviews yet"} icon={<GitPullRequest className="size-8" aria-hidden />}>
             {tab === "open"

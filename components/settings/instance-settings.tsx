@@ -8,7 +8,7 @@ import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input, Select } from "~/components/ui/field";
-import { ErrorState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { UpdateInstanceSettingsInput } from "~/server/shared/instance.schema";
 
 type Settings = RouterOutputs["instance"]["settings"];
@@ -27,8 +27,7 @@ function Locked({ by }: { by?: string }) {
 export function InstanceSettings() {
   const trpc = useTRPC();
   const query = useQuery(trpc.instance.settings.queryOptions());
-  if (query.isPending) return <Skeleton rows={4} />;
-  if (query.isError) return <ErrorState message={errorMessage(query.error)} onRetry={() => void query.refetch()} />;
+  if (!ready(query)) return <QueryWait query={query} rows={4} />;
   return <InstanceForm settings={query.data} />;
 }
 

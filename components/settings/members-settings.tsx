@@ -3,6 +3,7 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Copy, UserPlus } from "lucide-react";
 import Link from "next/link";
+import { useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
@@ -12,18 +13,19 @@ import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Dialog } from "~/components/ui/dialog";
 import { Field, Input, Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { ROLE_DESCRIPTIONS, ROLE_LABELS, ROLES, type Role } from "~/server/shared/permissions";
 import { InviteMemberInput } from "~/server/shared/identity.schema";
 import { ConfirmButton } from "~/components/ui/confirm-dialog";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 
-function InviteDialog() {
+function InviteDialog({ initialOpen = false }: { initialOpen?: boolean }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const qc = useQueryClient();
-  const [open, setOpen] = useState(false);
+  const [open, setOpen] = useState(initialOpen);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("ml_engineer");
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -136,8 +138,7 @@ function PendingInvitations() {
       onError: (err) => toast.error(errorMessage(err)),
     }),
   );
-  if (list.isPending) return <Skeleton rows={2} />;
-  if (list.isError) return <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />;
+  if (!ready(list)) return <QueryWait query={list} rows={2} />;
   if (list.data.length === 0) return <EmptyState title="No open invitations" />;
   return (
     <table className="w-full text-sm">
@@ -178,6 +179,8 @@ export function MembersSettings() {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const canManage = useCan("member:manage");
+  // ?invite=<anything> (the palette's "Invite a member…") opens the invitation form; a new value opens it again.
+  const invite = useSearchParams().get("invite");
   // Paged by name (100 at a time), as GET /members: a workspace of thousands opens at once.
   const members = useInfiniteQuery(trpc.members.page.infiniteQueryOptions({ workspaceId: workspace.id, limit: 100 }, PAGED));
   const rows = pagedItems(members);
@@ -210,12 +213,10 @@ export function MembersSettings() {
         <CardHeader
           title="Members"
           description="Everyone in this workspace and what their role lets them do."
-          actions={canManage ? <InviteDialog /> : undefined}
+          actions={canManage ? <InviteDialog key={invite ?? ""} initialOpen={!!invite} /> : undefined}
         />
-        {members.isPending ? (
-          <Skeleton rows={4} />
-        ) : members.isError ? (
-          <ErrorState message={errorMessage(members.error)} onRetry={() => void members.refetch()} />
+        {!ready(members) ? (
+          <QueryWait query={members} rows={4} />
         ) : (
           <table className="w-full text-sm" data-testid="members-table">
             <thead className="bg-subtle text-left text-xs text-muted">

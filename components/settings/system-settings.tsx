@@ -1,10 +1,11 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { errorMessage, useTRPC } from "~/components/trpc/client";
+import { useTRPC } from "~/components/trpc/client";
 import { Badge } from "~/components/ui/badge";
 import { Card, CardHeader } from "~/components/ui/card";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState, Skeleton } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { useRealtimeStatus } from "~/components/realtime/realtime-provider";
 
@@ -19,10 +20,8 @@ export function SystemSettings() {
     <div className="space-y-6">
       <Card>
         <CardHeader title="Workers" description="Background processes that run jobs from the Postgres queue. Each beats every 5 seconds." />
-        {status.isPending ? (
-          <Skeleton rows={2} />
-        ) : status.isError ? (
-          <ErrorState message={errorMessage(status.error)} onRetry={() => void status.refetch()} />
+        {!ready(status) ? (
+          <QueryWait query={status} rows={2} />
         ) : status.data.workers.length === 0 ? (
           <EmptyState title="No worker has reported in the last 24 hours">
             Start one with <code>npm run start:worker</code> (npm start runs one for you).

@@ -10,7 +10,8 @@ import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input, Select } from "~/components/ui/field";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { TimeAgo } from "~/components/ui/time";
 import { can, ROLE_LABELS, ROLE_PERMISSIONS, ROLES, type Role } from "~/server/shared/permissions";
 import { ConfirmButton } from "~/components/ui/confirm-dialog";
@@ -113,10 +114,8 @@ export function TokensSettings() {
       </Card>
       <Card>
         <CardHeader title="Tokens" />
-        {list.isPending ? (
-          <Skeleton rows={3} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={3} />
         ) : list.data.length === 0 ? (
           <EmptyState title="No API tokens yet" />
         ) : (

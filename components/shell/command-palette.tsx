@@ -13,10 +13,13 @@ import {
   Moon,
   Plus,
   Rocket,
+  RotateCcw,
+  ScrollText,
   Search,
   Settings,
   Tag,
   User,
+  UserPlus,
   Workflow,
   type LucideIcon,
 } from "lucide-react";
@@ -66,6 +69,9 @@ const KIND: Record<SearchKind, { heading: string; icon: LucideIcon }> = {
   person: { heading: "People", icon: User },
 };
 
+/** A query that starts by naming the action: "roll back credit-prod", "rollback credit". */
+const ROLLBACK = /^(?:roll\s*back|rollback)\s+(.+)$/i;
+
 type Recent = { title: string; href: string; kind: SearchKind | "page" };
 const RECENT_MAX = 6;
 const recentKey = (workspaceId: string) => `steward:palette-recent:${workspaceId}`;
@@ -102,7 +108,8 @@ function useDebounced(value: string, ms: number) {
  * ⌘K / Ctrl+K: find anything of the workspace (models, versions as "credit-risk@3",
  * aliases, deployments, reviews as "#2", pipelines, datasets, people — searched on the
  * server, within what the person may see), jump to a page, or act (upload a version, open a
- * review, toggle the theme, sign out). Recent picks show before anything is typed.
+ * review, invite a member, roll back a deployment found — "roll back credit" —, search the
+ * audit trail for what is typed, toggle the theme, sign out). Recent picks show before anything is typed.
  */
 export function CommandPalette() {
   const { workspace } = useWorkspace();
@@ -113,7 +120,9 @@ export function CommandPalette() {
   const [open, setOpen] = useState(false);
   const [query, setQuery] = useState("");
   const [recent, setRecent] = useState<Recent[]>([]);
-  const q = useDebounced(query.trim(), 150);
+  // "roll back credit" searches for "credit" and offers to roll back each deployment found.
+  const verb = ROLLBACK.exec(query.trim());
+  const q = useDebounced(verb ? verb[1]!.trim() : query.trim(), 150);
   const allowed = (p: Permission) => can(workspace.role, p);
   const instanceAdmin = useQuery(trpc.auth.me.queryOptions()).data?.instanceAdmin ?? false;
   const hits = useQuery({
@@ -190,23 +199,50 @@ export function CommandPalette() {
       icon: Moon,
       run: act(() => setTheme(resolvedTheme === "dark" ? "light" : "dark")),
     },
+    {
+      id: "invite",
+      label: "Invite a member…",
+      keywords: "invite member people add colleague team user",
+      icon: UserPlus,
+      permission: "member:manage" as const,
+      run: () => go(`/settings/members?invite=${Date.now()}`),
+    },
     { id: "settings", label: "Go to settings", keywords: "settings preferences workspace", icon: Settings, run: () => go("/settings") },
     { id: "signout", label: "Sign out", keywords: "sign out log out logout", icon: LogOut, run: act(() => void signOut({ callbackUrl: "/signin" })) },
   ].filter((a) => (!("permission" in a) || !a.permission || allowed(a.permission)) && matches(typed, `${a.label} ${a.keywords}`));
+  // Acting on what was found: roll back a deployment (its page opens with the confirmation, which asks the version and the reason).
+  const deploymentHits = (typed && hits.data ? hits.data : []).filter((h) => h.kind === "deployment");
+  const hitActions = allowed("deployment:manage")
+    ? deploymentHits
+        .filter((_, i) => verb || i < 3)
+        .map((h) => ({
+          id: `rollback ${h.id}`,
+          label: `Roll back ${h.title}…`,
+          icon: RotateCcw,
+          run: () => go(`${h.href}?rollback=${Date.now()}`),
+        }))
+    : [];
+  // The audit trail's own search, for whatever was typed (who did what to this, when).
+  const auditSearch =
+    typed && !verb && allowed("audit:read")
+      ? [{ id: "audit", label: `Search the audit trail for “${typed}”`, icon: ScrollText, run: () => go(`/governance/audit?q=${encodeURIComponent(typed)}`) }]
+      : [];
+  const allActions = [...hitActions, ...(verb ? [] : actions), ...auditSearch];
   const byKind = new Map<SearchKind, SearchHit[]>();
   // Results of an earlier query stay visible while the next loads, but only while they still fit what is typed.
-  if (typed && hits.data) for (const h of hits.data) byKind.set(h.kind, [...(byKind.get(h.kind) ?? []), h]);
+  if (typed && !verb && hits.data) for (const h of hits.data) byKind.set(h.kind, [...(byKind.get(h.kind) ?? []), h]);
   const searching = typed.length > 0 && (q !== typed || hits.isFetching);
   // The highlighted entry: the first one whenever the list changes under it (results arrive after typing).
   const values = [
     ...(!typed ? recent.map((r) => `recent ${r.href}`) : []),
     ...[...byKind].flatMap(([kind, list]) => list.map((h) => `${kind} ${h.id}`)),
-    ...actions.map((a) => `action ${a.id}`),
-    ...pages.map((p) => `page ${p.href} ${p.label}`),
+    ...allActions.map((a) => `action ${a.id}`),
+    ...(verb ? [] : pages).map((p) => `page ${p.href} ${p.label}`),
   ];
   const [selected, setSelected] = useState("");
   const current = values.includes(selected) ? selected : (values[0] ?? "");
-  const nothing = byKind.size === 0 && pages.length === 0 && actions.length === 0 && (!recent.length || typed);
+  const shownPages = verb ? [] : pages;
+  const nothing = byKind.size === 0 && shownPages.length === 0 && allActions.length === 0 && (!recent.length || typed);
 
   return (
     <>
@@ -266,18 +302,18 @@ export function CommandPalette() {
                     </Command.Group>
                   );
                 })}
-                {actions.length > 0 && (
+                {allActions.length > 0 && (
                   <Command.Group heading="Actions" className={group}>
-                    {actions.map((a) => (
+                    {allActions.map((a) => (
                       <Command.Item key={a.id} value={`action ${a.id}`} onSelect={a.run} className={item}>
                         <a.icon className="size-4 text-muted" aria-hidden /> {a.label}
                       </Command.Item>
                     ))}
                   </Command.Group>
                 )}
-                {pages.length > 0 && (
+                {shownPages.length > 0 && (
                   <Command.Group heading="Pages" className={group}>
-                    {pages.map((p) => (
+                    {shownPages.map((p) => (
                       <Command.Item
                         key={p.href + p.label}
                         value={`page ${p.href} ${p.label}`}

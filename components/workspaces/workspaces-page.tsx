@@ -11,7 +11,8 @@ import { Badge } from "~/components/ui/badge";
 import { Button } from "~/components/ui/button";
 import { Card, CardHeader } from "~/components/ui/card";
 import { Field, Input } from "~/components/ui/field";
-import { EmptyState, ErrorState, Skeleton } from "~/components/ui/states";
+import { EmptyState } from "~/components/ui/states";
+import { QueryWait, ready } from "~/components/ui/query-state";
 import { ROLE_LABELS } from "~/server/shared/permissions";
 import { CreateWorkspaceInput, slugify } from "~/server/shared/identity.schema";
 
@@ -61,10 +62,8 @@ export function WorkspacesPage({ email }: { email: string }) {
       </div>
       <h1 className="mb-6 text-xl font-semibold">Your workspaces</h1>
       <Card className="mb-8">
-        {list.isPending ? (
-          <Skeleton rows={3} />
-        ) : list.isError ? (
-          <ErrorState message={errorMessage(list.error)} onRetry={() => void list.refetch()} />
+        {!ready(list) ? (
+          <QueryWait query={list} rows={3} />
         ) : list.data.length === 0 ? (
           <EmptyState title="You are not in any workspace yet">Create one below, or open the invitation link a colleague sent you.</EmptyState>
         ) : (
