@@ -1124,21 +1124,29 @@ auditCmd
   )
   .action(async (file: string, o: { publicKey?: string[]; published?: string }) => {
     const json = program.opts<{ json: boolean }>().json;
-    const { keyRing, parseExport, publicKeysFromPem, verifyExport } = await import("../../server/audit/verify");
-    let parsed;
+    const { keyRing, publicKeysFromPem } = await import("../../server/audit/verify");
+    const { readExportHeader, verifyExportBytes } = await import("../../server/audit/verify-bytes");
+    let buf: Buffer;
+    let head;
     try {
-      parsed = parseExport(fs.readFileSync(file, "utf8"));
+      buf = fs.readFileSync(file);
+      head = readExportHeader(buf);
     } catch (err) {
       throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
     }
-    const header = parsed.header as { publicKey?: string | null; keys?: { publicKey: string }[]; workspaceId?: string | null };
+    const header = head.header as { publicKey?: string | null; keys?: { publicKey: string }[] };
     const pems = o.publicKey?.length
       ? o.publicKey.map((f) => fs.readFileSync(f, "utf8"))
       : [...(header.keys ?? []).map((k) => k.publicKey), header.publicKey ?? ""];
     const keys = publicKeysFromPem(pems.join("\n"));
     if (!keys.length) throw new CliError("No public key: pass --public-key (GET /api/v1/audit/public-key).", EXIT.usage);
-    const published = o.published ? await loadPublished(o.published, header.workspaceId ?? parsed.events[0]?.workspaceId ?? null) : undefined;
-    const report = verifyExport(parsed.events, parsed.checkpoints, keyRing(keys), published);
+    const published = o.published ? await loadPublished(o.published, head.workspaceId) : undefined;
+    let report;
+    try {
+      report = verifyExportBytes(buf, keyRing(keys), published).report;
+    } catch (err) {
+      throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
+    }
     const against = published ? `, checked against ${report.publishedVerified ?? 0} of ${published.length} published checkpoint(s)` : "";
     print(json, report, () =>
       report.intact

@@ -10,6 +10,7 @@ import { allCheckpoints } from "./checkpoints.service";
 import { csvRow } from "~/server/shared/format";
 import { mutate } from "./mutate";
 import { signingKeysOrNull, verificationKeys } from "./signing";
+import { exportEventLine } from "./verify-bytes";
 
 export const ExportAuditInput = z.object({
   format: z.enum(["ndjson", "csv"], { error: () => "format must be ndjson or csv." }).default("ndjson"),
@@ -68,7 +69,7 @@ export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, 
   async function* lines() {
     if (input.format === "ndjson") {
       const key = signingKeysOrNull();
-      yield `${JSON.stringify({ type: "header", format: "steward-audit-export", version: 1, workspaceId: actor.workspaceId, exportedAt: new Date().toISOString(), exportedBy: actor.email, filters, keyId: key?.keyId ?? null, publicKey: key?.publicKeyPem ?? null, keys: [...verificationKeys().values()].map((k) => ({ keyId: k.keyId, publicKey: k.publicKeyPem })) })}\n`;
+      yield `${JSON.stringify({ type: "header", format: "steward-audit-export", version: 2, workspaceId: actor.workspaceId, exportedAt: new Date().toISOString(), exportedBy: actor.email, filters, keyId: key?.keyId ?? null, publicKey: key?.publicKeyPem ?? null, keys: [...verificationKeys().values()].map((k) => ({ keyId: k.keyId, publicKey: k.publicKeyPem })) })}\n`;
     } else {
       yield `${CSV_COLUMNS.join(",")}\n`;
     }
@@ -85,7 +86,8 @@ export async function exportAudit(actor: WorkspaceActor, raw: ExportAuditInput, 
       let chunk = "";
       for (const e of batch) {
         if (input.format === "ndjson") {
-          chunk += `${JSON.stringify({ type: "event", workspaceId: e.workspaceId, seq: e.seq, prevHash: e.prevHash, hash: e.hash, occurredAt: e.occurredAt.toISOString(), actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action, targetType: e.targetType, targetId: e.targetId, changes: e.changes, metadata: e.metadata, requestId: e.requestId, signature: e.signature, keyId: e.keyId })}\n`;
+          // Format 2: the exact bytes the hash covers, so a verifier hashes them without decoding (verify-bytes.ts).
+          chunk += `${exportEventLine(e)}\n`;
         } else {
           chunk += csvRow([
             e.seq,

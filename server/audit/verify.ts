@@ -281,7 +281,16 @@ export function parseExport(text: string) {
       throw new Error(`Line ${i + 1} of the export is not JSON.`);
     }
     if (obj.type === "header") header = obj;
-    else if (obj.type === "event") events.push(obj as unknown as ExportedEvent);
+    else if (obj.type === "event" && obj.chained && typeof obj.chained === "object") {
+      // Format 2: the chained fields as hashed, the hash and signature beside them.
+      const { v: _v, ...fields } = obj.chained as Record<string, unknown>;
+      events.push({
+        ...(fields as unknown as ExportedEvent),
+        hash: obj.hash as string,
+        signature: (obj.signature as string | null) ?? null,
+        keyId: (obj.keyId as string | null) ?? null,
+      });
+    } else if (obj.type === "event") events.push(obj as unknown as ExportedEvent);
     else if (obj.type === "checkpoint") checkpoints.push(obj as unknown as ExportedCheckpoint);
     else throw new Error(`Line ${i + 1} of the export has an unknown type.`);
   });

@@ -1,0 +1,143 @@
+import { generateKeyPairSync, sign } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { checkpointPayload, eventSignaturePayload, GENESIS_HASH, hashEvent, keyIdOf, type ChainedFields } from "./chain";
+import { exportEventLine, verifyExportBytes } from "./verify-bytes";
+import { keyRing, parseExport, verifyExport, type PublishedCheckpoint } from "./verify";
+
+/*
+ * The fast path reads format 2 exports without decoding events; it must say exactly what the
+ * decoding verifier says (same verdict, same first problem, same counts) on intact exports and
+ * on every kind of tampering, since auditors read its words.
+ */
+
+const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+const keyId = keyIdOf(publicKey);
+const keys = keyRing([publicKey]);
+const WS = "7f1c2a9e-0000-4000-8000-000000000001";
+
+type Ev = ChainedFields & { hash: string; signature: string | null; keyId: string | null };
+
+/** A chain of `n` events whose metadata holds the awkward things: nested "seq"/"prevHash" keys, quotes, unicode. */
+function chain(n: number, from = 1, prev = GENESIS_HASH, label?: string): Ev[] {
+  const out: Ev[] = [];
+  for (let i = 0; i < n; i++) {
+    const seq = from + i;
+    const fields: ChainedFields = {
+      workspaceId: WS,
+      seq,
+      prevHash: prev,
+      occurredAt: new Date(Date.UTC(2026, 10, 1) + seq * 1000),
+      actorType: "user",
+      actorId: null,
+      actorLabel: label ?? (i % 3 ? `user${i}@example.com` : null),
+      action: i % 2 ? "model.version_registered" : "review.signed",
+      targetType: "model",
+      targetId: `m-${seq}`,
+      changes: i % 4 === 0 ? { name: ["a", "b"] } : null,
+      metadata: { note: `said "hi" ,"seq":999 ,"prevHash":"${"f".repeat(64)}" ü ✓`, nested: { seq: 1e6, prevHash: "x" }, n: i },
+      requestId: i % 5 ? `req-${seq}` : null,
+    };
+    const hash = hashEvent(fields);
+    const signature = sign(null, eventSignaturePayload(hash), privateKey).toString("base64");
+    out.push({ ...fields, hash, signature, keyId });
+    prev = hash;
+  }
+  return out;
+}
+
+function checkpoint(e: Ev) {
+  const c = { workspaceId: WS, seq: e.seq, headHash: e.hash, signedAt: "2026-11-30T12:00:00.000Z", keyId };
+  return { ...c, signature: sign(null, Buffer.from(checkpointPayload(c, 2)), privateKey).toString("base64") };
+}
+
+function exportText(events: Ev[], checkpoints: ReturnType<typeof checkpoint>[], lines?: (ls: string[]) => string[]) {
+  let evLines = events.map((e) => exportEventLine(e));
+  if (lines) evLines = lines(evLines);
+  return [
+    JSON.stringify({ type: "header", format: "steward-audit-export", version: 2, workspaceId: WS }),
+    ...evLines,
+    ...checkpoints.map((c) => JSON.stringify({ type: "checkpoint", ...c })),
+  ].join("\n");
+}
+
+/** Both verifiers on the same text. */
+function both(text: string, published?: PublishedCheckpoint[]) {
+  const fast = verifyExportBytes(Buffer.from(text), keys, published);
+  const parsed = parseExport(text);
+  const slow = verifyExport(parsed.events, parsed.checkpoints, keys, published);
+  return { fast, slow };
+}
+
+describe("verifyExportBytes (format 2)", () => {
+  const events = chain(60);
+  const cp = checkpoint(events[39]!);
+
+  it("agrees with verifyExport on an intact export, and reads it without decoding events", () => {
+    const { fast, slow } = both(exportText(events, [cp]));
+    expect(fast.format).toBe(2);
+    expect(fast.report).toEqual(slow);
+    expect(fast.report).toMatchObject({ intact: true, complete: true, events: 60, checkpointsVerified: 1 });
+    // parseExport reads format 2 into the same events the server holds.
+    expect(parseExport(exportText(events, [cp])).events[7]).toEqual({ ...events[7], occurredAt: events[7]!.occurredAt.toISOString() });
+  });
+
+  const cases: [string, (ls: string[]) => string[]][] = [
+    ["a changed byte inside an event's content", (ls) => ls.map((l, i) => (i === 12 ? l.replace('"n":12', '"n":13') : l))],
+    ["content re-hashed by a forger without the key", (ls) => ls.map((l, i) => (i === 50 ? forge(l) : l))],
+    ["an event removed", (ls) => ls.filter((_, i) => i !== 20)],
+    ["two events swapped", (ls) => ls.map((l, i) => (i === 30 ? ls[31]! : i === 31 ? ls[30]! : l))],
+    ["an event duplicated", (ls) => [...ls.slice(0, 10), ls[9]!, ...ls.slice(10)]],
+    ["the tail cut below the checkpoint", (ls) => ls.slice(0, 35)],
+    [
+      "a signature stripped after the checkpoint",
+      (ls) => ls.map((l, i) => (i === 45 ? l.replace(/"signature":"[^"]+","keyId":"[^"]+"/, '"signature":null,"keyId":null') : l)),
+    ],
+    ["a filtered selection (events 11–30)", (ls) => ls.slice(10, 30)],
+    [
+      "a filtered selection with one event altered",
+      (ls) => ls.slice(10, 30).map((l, i) => (i === 5 ? l.replace('"targetType":"model"', '"targetType":"modek"') : l)),
+    ],
+  ];
+  for (const [what, tamper] of cases)
+    it(`agrees with verifyExport on ${what}`, () => {
+      const { fast, slow } = both(exportText(events, [cp], tamper));
+      expect(fast.format).toBe(2);
+      expect(fast.report).toEqual(slow);
+      if (!what.startsWith("a filtered selection (")) expect(fast.report.intact, what).toBe(false);
+    });
+
+  it("agrees on a forged checkpoint and on published heads, good and rewritten", () => {
+    const forged = { ...cp, headHash: "a".repeat(64) };
+    let r = both(exportText(events, [forged]));
+    expect(r.fast.report).toEqual(r.slow);
+    expect(r.fast.report.intact).toBe(false);
+    const published = [{ ...checkpoint(events[19]!) }, { ...cp }];
+    r = both(exportText(events, [cp]), published);
+    expect(r.fast.report).toEqual(r.slow);
+    expect(r.fast.report).toMatchObject({ intact: true, publishedVerified: 2 });
+    // A chain rewritten from #15 on, every hash recomputed and the in-database checkpoint dropped: the published head at #20 says so.
+    const rewritten = [...events.slice(0, 14), ...chain(46, 15, events[13]!.hash, "someone else")];
+    r = both(exportText(rewritten, []), published);
+    expect(r.fast.report).toEqual(r.slow);
+    expect(r.fast.report.problem?.reason).toMatch(/does not match the checkpoint published/);
+  });
+
+  it("falls back to the decoding verifier for format 1 exports", () => {
+    const text = [
+      JSON.stringify({ type: "header", format: "steward-audit-export", version: 1 }),
+      ...events.map((e) => JSON.stringify({ type: "event", ...e })),
+      JSON.stringify({ type: "checkpoint", ...cp }),
+    ].join("\n");
+    const fast = verifyExportBytes(Buffer.from(text), keys);
+    expect(fast.format).toBe(1);
+    expect(fast.report).toMatchObject({ intact: true, events: 60, checkpointsVerified: 1 });
+  });
+});
+
+/** Rewrites an event line's content and recomputes its hash (the signature cannot be recomputed). */
+function forge(line: string) {
+  const o = JSON.parse(line) as { chained: Record<string, unknown>; hash: string };
+  const { v: _v, ...fields }: Record<string, unknown> = { ...o.chained, actorLabel: "mallory@example.com" };
+  const f = { ...(fields as unknown as ChainedFields), occurredAt: new Date(fields.occurredAt as string) };
+  return exportEventLine({ ...f, hash: hashEvent(f), signature: (o as unknown as { signature: string }).signature, keyId });
+}
