@@ -88,6 +88,8 @@ export default tseslint.config(
       "bin/*.mjs",
       // Plain JavaScript run by worker threads (no TypeScript loader there); checked by the inference tests.
       "workers/inference/thread.mjs",
+      // The parallel audit verifier's thread bootstrap (registers tsx, then imports TypeScript); checked by verify-bytes.test.ts.
+      "server/audit/verify-worker.mjs",
       "eslint.config.js",
       "postcss.config.mjs",
     ],

@@ -149,14 +149,17 @@ for (const screen of SCREENS) {
       await expect(page.getByLabel("Meaning of your signature")).toHaveValue("Approved for production release");
       await page.getByLabel("Your password").fill(who.password);
       await expectNoSidewaysScroll(page, "sign dialog");
+      const axe = (await axeViolations(page)).map((v) => `sign dialog: ${v}`);
       await shot(page, `${screen.key}-reviewer-sign`);
       await page.getByRole("button", { name: "Sign and approve" }).click();
       await expect(page.getByTestId("signatures")).toContainText(who.name);
       // The production policy still needs a compliance officer: the room says so.
       await expect(page.getByTestId("checklist")).toContainText("needs 1 compliance officer approval");
       await expectNoSidewaysScroll(page, "review room after signing");
+      axe.push(...(await axeViolations(page)).map((v) => `review room: ${v}`));
       await shot(page, `${screen.key}-reviewer-signed`);
       expect(errors, errors.join("\n")).toEqual([]);
+      expect(axe, axe.join("\n")).toEqual([]);
     });
 
     test("an operator acknowledges and resolves the incident on the home page, then rolls credit-prod back from the palette", async ({ page }) => {
@@ -174,6 +177,7 @@ for (const screen of SCREENS) {
       const firing = needs.getByRole("link", { name: /Firing: Input drift on credit-prod/ });
       await expect(firing).toBeVisible();
       await expectNoSidewaysScroll(page, "home");
+      const axe = (await axeViolations(page)).map((v) => `home: ${v}`);
       await shot(page, `${screen.key}-ops-home`);
       await firing.click();
       await expect(page).toHaveURL(`${base}/monitoring/credit-prod`);
@@ -185,6 +189,7 @@ for (const screen of SCREENS) {
       const note = `Rolled credit-prod back to v1 (${screen.key}); incomes shifted after the campaign.`;
       await page.getByRole("dialog").getByLabel("Why is it resolved?").fill(note);
       await expectNoSidewaysScroll(page, "resolve dialog");
+      axe.push(...(await axeViolations(page)).map((v) => `resolve dialog: ${v}`));
       await shot(page, `${screen.key}-ops-resolve`);
       await page.getByRole("dialog").getByRole("button", { name: "Resolve incident" }).click();
       // The worker may fire a new incident while the drift lasts; this one is resolved, with its note.
@@ -200,6 +205,7 @@ for (const screen of SCREENS) {
       await rb.getByLabel("Reason").fill("v2 over-scores the drifted incomes");
       await rb.getByLabel("Type credit-prod to confirm").fill("credit-prod");
       await expectNoSidewaysScroll(page, "rollback dialog");
+      axe.push(...(await axeViolations(page)).map((v) => `rollback dialog: ${v}`));
       await shot(page, `${screen.key}-ops-rollback`);
       await rb.getByRole("button", { name: "Roll back" }).click();
       await expect(page.getByTestId("deployment-history")).toContainText(
@@ -209,7 +215,9 @@ for (const screen of SCREENS) {
       await expect(rb).toHaveCount(0);
       expect(new URL(page.url()).searchParams.has("rollback")).toBe(false);
       await expectNoSidewaysScroll(page, "deployment after rollback");
+      axe.push(...(await axeViolations(page)).map((v) => `deployment: ${v}`));
       expect(errors, errors.join("\n")).toEqual([]);
+      expect(axe, axe.join("\n")).toEqual([]);
     });
   });
 }

@@ -1125,7 +1125,8 @@ auditCmd
   .action(async (file: string, o: { publicKey?: string[]; published?: string }) => {
     const json = program.opts<{ json: boolean }>().json;
     const { keyRing, publicKeysFromPem } = await import("../../server/audit/verify");
-    const { readExportHeader, verifyExportBytes } = await import("../../server/audit/verify-bytes");
+    const { readExportHeader } = await import("../../server/audit/verify-bytes");
+    const { verifyExportFile } = await import("../../server/audit/verify-parallel");
     let buf: Buffer;
     let head;
     try {
@@ -1143,7 +1144,8 @@ auditCmd
     const published = o.published ? await loadPublished(o.published, head.workspaceId) : undefined;
     let report;
     try {
-      report = verifyExportBytes(buf, keyRing(keys), published).report;
+      // On every core for a large export (shared memory, one block per thread); same report.
+      report = (await verifyExportFile(file, keyRing(keys), published)).report;
     } catch (err) {
       throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
     }

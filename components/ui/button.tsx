@@ -5,7 +5,7 @@ const variants = {
   primary: "bg-accent text-accent-fg hover:opacity-90",
   secondary: "border border-border bg-panel hover:bg-subtle",
   ghost: "hover:bg-subtle",
-  danger: "bg-danger text-white hover:opacity-90",
+  danger: "bg-danger text-danger-fg hover:opacity-90",
 } as const;
 
 export function Button({

@@ -1,7 +1,11 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { checkpointPayload, eventSignaturePayload, GENESIS_HASH, hashEvent, keyIdOf, type ChainedFields } from "./chain";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { exportEventLine, verifyExportBytes } from "./verify-bytes";
+import { verifyExportFile } from "./verify-parallel";
 import { keyRing, parseExport, verifyExport, type PublishedCheckpoint } from "./verify";
 
 /*
@@ -121,6 +125,39 @@ describe("verifyExportBytes (format 2)", () => {
     expect(r.fast.report).toEqual(r.slow);
     expect(r.fast.report.problem?.reason).toMatch(/does not match the checkpoint published/);
   });
+
+  it("on worker threads, says what one thread says: intact, tampered in a block or across a block boundary, filtered, with published heads", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "verify-par-"));
+    const published = [checkpoint(events[19]!), cp];
+    const variants: [string, string, PublishedCheckpoint[]?][] = [
+      ["intact", exportText(events, [cp]), published],
+      ...cases.map(([what, tamper]): [string, string] => [what, exportText(events, [cp], tamper)]),
+      // Around the middle of the file, where two threads split it, and the thirds where three do.
+      ...[19, 29, 30, 39].map((i): [string, string] => [
+        `#${i + 1} and #${i + 2} swapped`,
+        exportText(events, [cp], (ls) => ls.map((l, j) => (j === i ? ls[i + 1]! : j === i + 1 ? ls[i]! : l))),
+      ]),
+      ...[20, 30, 40].map((i): [string, string] => [`#${i + 1} removed`, exportText(events, [cp], (ls) => ls.filter((_, j) => j !== i))]),
+      ...[29, 30].map((i): [string, string] => [
+        `#${i + 1} altered`,
+        exportText(events, [cp], (ls) => ls.map((l, j) => (j === i ? l.replace('"targetType":"model"', '"targetType":"modek"') : l))),
+      ]),
+    ];
+    try {
+      for (const [what, text, pub] of variants) {
+        const file = path.join(dir, "export.ndjson");
+        fs.writeFileSync(file, text);
+        const one = verifyExportBytes(Buffer.from(text), keys, pub);
+        for (const threads of [2, 3]) {
+          const par = await verifyExportFile(file, keys, pub, { threads, minBytes: 0 });
+          expect(par.threads, what).toBe(threads);
+          expect(par.report, `${what}, ${threads} threads`).toEqual(one.report);
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("falls back to the decoding verifier for format 1 exports", () => {
     const text = [

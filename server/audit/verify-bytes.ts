@@ -96,6 +96,14 @@ function readEventLine(buf: Buffer, start: number, end: number): Line | null {
   return { seq: seq.value, hash, signature: sig.value, keyId: keyId.value, bodyStart: keyId.end + CHAINED_KEY.length, bodyEnd: last - 1 };
 }
 
+/** The canonical encoding of the event line starting at `start`. */
+function firstEventBody(buf: Buffer, start: number): string {
+  let nl = buf.indexOf(NEWLINE, start);
+  if (nl < 0) nl = buf.length;
+  const line = readEventLine(buf, start, nl)!;
+  return buf.toString("utf8", line.bodyStart, line.bodyEnd);
+}
+
 /** The top-level seq and prev_hash of a canonical encoding (see above). */
 function linksOf(buf: Buffer, bodyStart: number, bodyEnd: number): { seq: number; prevHash: string } | null {
   const body = buf.subarray(bodyStart, bodyEnd);
@@ -163,17 +171,42 @@ export function verifyExportBytes(buf: Buffer, keys: TrustedKeys, published?: Pu
   return { report: verifyExport(parsed.events, parsed.checkpoints, keys, published), format: 1 };
 }
 
-function verifyFormat2(buf: Buffer, afterHeader: number, keys: TrustedKeys, published: PublishedCheckpoint[] | undefined): VerifyReport | null {
-  // The checkpoints and anything else that is not an event: JSON, read first (the events'
-  // checks depend on them); events come before them in the file.
-  const checkpoints: ExportedCheckpoint[] = [];
+/** What the event lines are checked against: read from the header and the checkpoints, before any event. */
+export type Format2Plan = {
+  checkpoints: ExportedCheckpoint[];
+  eventsStart: number;
+  eventsEnd: number;
+  /** The export starts at #1: the whole chain links from the genesis (else links are checked where consecutive). */
+  fromGenesis: boolean;
+  /** Seqs whose hashes the checkpoint checks need. */
+  wanted: number[];
+  /** Events after this seq keep their signatures for checking (no checkpoint vouches for them). */
+  keepFrom: number;
+  lastCheckpoint: number;
+  requireFrom: number;
+};
+
+export function planFormat2(buf: Buffer, afterHeader: number, keys: TrustedKeys, published: PublishedCheckpoint[] | undefined): Format2Plan | null {
+  // Events first, then the checkpoints (JSON, read here: the events' checks depend on them).
+  // The events are the lines from the first event line to the last one; a line among them that
+  // is not an event makes the block scan give up (and the decoding verifier take over).
+  const first = buf.indexOf(EVENT_PREFIX, afterHeader);
+  const last = buf.lastIndexOf(EVENT_PREFIX);
+  const atLineStart = (i: number) => i >= 0 && buf[i - 1] === NEWLINE;
+  let eventsStart = afterHeader;
   let eventsEnd = afterHeader;
-  for (const [s, e] of lineRanges(buf, afterHeader)) {
-    if (startsWithAt(buf, s, EVENT_PREFIX)) {
-      if (checkpoints.length) return null; // an event after a checkpoint: not as the export writes it
-      eventsEnd = e;
-      continue;
-    }
+  let firstSeq: number | null = null;
+  if (first >= 0) {
+    if (!atLineStart(first) || !atLineStart(last)) return null;
+    eventsStart = first;
+    const nl = buf.indexOf(NEWLINE, last);
+    eventsEnd = nl < 0 ? buf.length : nl;
+    firstSeq = readInt(buf, first + EVENT_PREFIX.length, eventsEnd)?.value ?? null;
+  }
+  const checkpoints: ExportedCheckpoint[] = [];
+  // Nothing but blank lines between the header and the events.
+  for (let i = afterHeader; i < eventsStart; i++) if (buf[i] !== NEWLINE && buf[i] !== 13 && buf[i] !== 32) return null;
+  for (const [s, e] of lineRanges(buf, first >= 0 ? eventsEnd : afterHeader)) {
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(buf.toString("utf8", s, e)) as Record<string, unknown>;
@@ -183,59 +216,138 @@ function verifyFormat2(buf: Buffer, afterHeader: number, keys: TrustedKeys, publ
     if (obj.type !== "checkpoint") return null;
     checkpoints.push(obj as unknown as ExportedCheckpoint);
   }
-
   const v2 = checkpoints.filter((c) => checkCheckpointSignature(c, keys).version === 2).map((c) => c.seq);
-  const requireFrom = v2.length ? Math.min(...v2) + 1 : Number.MAX_SAFE_INTEGER;
   const lastCheckpoint = Math.max(0, ...checkpoints.map((c) => c.seq));
-  // Hashes the checkpoint checks need, by seq (a few, not the whole chain).
-  const wanted = new Set(checkpoints.map((c) => c.seq));
-  for (const p of published ?? []) wanted.add(p.seq);
-  const hashes = new Map<number, string>();
+  const fromGenesis = firstSeq === 1;
+  return {
+    checkpoints,
+    eventsStart,
+    eventsEnd,
+    fromGenesis,
+    wanted: [...new Set([...checkpoints.map((c) => c.seq), ...(published ?? []).map((p) => p.seq)])],
+    keepFrom: fromGenesis ? lastCheckpoint : 0,
+    lastCheckpoint,
+    requireFrom: v2.length ? Math.min(...v2) + 1 : Number.MAX_SAFE_INTEGER,
+  };
+}
 
-  let count = 0;
-  let firstSeq: number | null = null;
-  let lastSeq: number | null = null;
-  let workspaceId: string | null = null;
-  let order: Problem | null = null;
-  let chain: Problem | null = null;
+type Kept = { seq: number; hash: string; signature: string | null; keyId: string | null };
+
+/** What one block of event lines says; blocks are joined in file order by `joinBlocks`. */
+export type BlockResult = {
+  count: number;
+  first: { seq: number; prevHash: string; hash: string; workspaceId?: string | null } | null;
+  last: { seq: number; hash: string } | null;
+  /** The first seq that does not increase, inside the block. */
+  order: Problem | null;
+  /** The first broken link or hash inside the block (its first line: the hash only). */
+  chain: Problem | null;
+  hashes: [number, string][];
+  kept: Kept[];
+};
+
+/** Checks the event lines in [start, end): each one's hash over its own bytes, and the links between its lines. Null: not format 2. */
+export function scanBlock(buf: Buffer, start: number, end: number, plan: Pick<Format2Plan, "fromGenesis" | "wanted" | "keepFrom">): BlockResult | null {
+  const wanted = new Set(plan.wanted);
+  const out: BlockResult = { count: 0, first: null, last: null, order: null, chain: null, hashes: [], kept: [] };
   let prev: { seq: number; hash: string } | null = null;
-  const unsigned: { seq: number; hash: string; signature: string | null; keyId: string | null }[] = [];
-  for (const [s, e] of lineRanges(buf, afterHeader)) {
-    if (s > eventsEnd) break;
+  for (const [s, e] of lineRanges(buf, start)) {
+    if (s >= end) break;
     const line = readEventLine(buf, s, e);
     if (!line) return null;
     const links = linksOf(buf, line.bodyStart, line.bodyEnd);
     if (!links || links.seq !== line.seq) return null;
-    if (count === 0) {
-      firstSeq = line.seq;
-      workspaceId = (JSON.parse(buf.toString("utf8", line.bodyStart, line.bodyEnd)) as { workspaceId: string | null }).workspaceId;
-    } else if (!order && line.seq <= lastSeq!) {
-      order = { seq: line.seq, reason: `event #${line.seq} appears after #${lastSeq}: the export is out of order or has a duplicate` };
-    }
-    count++;
-    lastSeq = line.seq;
-    if (wanted.has(line.seq)) hashes.set(line.seq, line.hash);
-    if (!chain && !order) {
+    if (!prev) out.first = { seq: line.seq, prevHash: links.prevHash, hash: line.hash };
+    else if (!out.order && line.seq <= prev.seq)
+      out.order = { seq: line.seq, reason: `event #${line.seq} appears after #${prev.seq}: the export is out of order or has a duplicate` };
+    out.count++;
+    if (wanted.has(line.seq)) out.hashes.push([line.seq, line.hash]);
+    if (!out.chain && !out.order) {
       // As findChainBreak: from #1 the whole sequence links from the genesis; a filtered export links where consecutive.
-      if (firstSeq === 1) {
-        const expected: number = prev ? prev.seq + 1 : 1;
-        if (line.seq !== expected)
-          chain =
-            line.seq > expected
-              ? { seq: expected, reason: `event #${expected} is missing (next event found is #${line.seq})` }
-              : { seq: line.seq, reason: `event #${line.seq} appears out of order or twice` };
-        else if (links.prevHash !== (prev ? prev.hash : GENESIS_HASH))
-          chain = { seq: line.seq, reason: `event #${line.seq} does not link to the event before it (prev_hash mismatch)` };
-      } else if (prev && prev.seq === line.seq - 1 && links.prevHash !== prev.hash) {
-        chain = { seq: line.seq, reason: `event #${line.seq} does not link to the event before it (prev_hash mismatch)` };
-      }
-      if (!chain && createHash("sha256").update(buf.subarray(line.bodyStart, line.bodyEnd)).digest("hex") !== line.hash)
-        chain = { seq: line.seq, reason: `event #${line.seq} was altered (its content no longer matches its hash)` };
+      if (prev) out.chain = linkProblem(plan.fromGenesis, prev, line.seq, links.prevHash);
+      if (!out.chain && createHash("sha256").update(buf.subarray(line.bodyStart, line.bodyEnd)).digest("hex") !== line.hash)
+        out.chain = { seq: line.seq, reason: `event #${line.seq} was altered (its content no longer matches its hash)` };
     }
-    if (line.seq > lastCheckpoint || firstSeq !== 1) unsigned.push({ seq: line.seq, hash: line.hash, signature: line.signature, keyId: line.keyId });
+    if (line.seq > plan.keepFrom) out.kept.push({ seq: line.seq, hash: line.hash, signature: line.signature, keyId: line.keyId });
     prev = { seq: line.seq, hash: line.hash };
   }
+  out.last = prev;
+  return out;
+}
 
+/** The link from `prev` to an event (seq, prevHash), as findChainBreak words it. */
+function linkProblem(fromGenesis: boolean, prev: { seq: number; hash: string }, seq: number, prevHash: string): Problem | null {
+  if (fromGenesis) {
+    const expected = prev.seq + 1;
+    if (seq !== expected)
+      return seq > expected
+        ? { seq: expected, reason: `event #${expected} is missing (next event found is #${seq})` }
+        : { seq, reason: `event #${seq} appears out of order or twice` };
+    if (prevHash !== prev.hash) return { seq, reason: `event #${seq} does not link to the event before it (prev_hash mismatch)` };
+    return null;
+  }
+  if (prev.seq === seq - 1 && prevHash !== prev.hash) return { seq, reason: `event #${seq} does not link to the event before it (prev_hash mismatch)` };
+  return null;
+}
+
+/** Splits [start, end) into `parts` ranges at line boundaries. */
+export function splitLines(buf: Buffer, start: number, end: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  let s = start;
+  for (let i = 1; i < parts && s < end; i++) {
+    const target = start + Math.floor(((end - start) * i) / parts);
+    if (target <= s) continue;
+    const nl = buf.indexOf(NEWLINE, target);
+    if (nl < 0 || nl >= end) break;
+    out.push([s, nl + 1]);
+    s = nl + 1;
+  }
+  out.push([s, end + 1]);
+  return out;
+}
+
+function verifyFormat2(buf: Buffer, afterHeader: number, keys: TrustedKeys, published: PublishedCheckpoint[] | undefined): VerifyReport | null {
+  const plan = planFormat2(buf, afterHeader, keys, published);
+  if (!plan) return null;
+  const block = scanBlock(buf, plan.eventsStart, plan.eventsEnd + 1, plan);
+  if (!block) return null;
+  return joinBlocks(buf, [block], plan, keys, published);
+}
+
+/** The report of the blocks (in file order): the boundaries between them checked here. */
+export function joinBlocks(
+  buf: Buffer,
+  blocks: BlockResult[],
+  plan: Format2Plan,
+  keys: TrustedKeys,
+  published: PublishedCheckpoint[] | undefined,
+): VerifyReport {
+  const { checkpoints, lastCheckpoint, requireFrom } = plan;
+  let count = 0;
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
+  let order: Problem | null = null;
+  let chain: Problem | null = null;
+  let prev: { seq: number; hash: string } | null = plan.fromGenesis ? { seq: 0, hash: GENESIS_HASH } : null;
+  const hashes = new Map<number, string>();
+  const unsigned: Kept[] = [];
+  for (const b of blocks) {
+    if (!b.first) continue;
+    if (firstSeq === null) firstSeq = b.first.seq;
+    if (!order && lastSeq !== null && b.first.seq <= lastSeq)
+      order = { seq: b.first.seq, reason: `event #${b.first.seq} appears after #${lastSeq}: the export is out of order or has a duplicate` };
+    order ??= b.order;
+    if (!chain && !order) {
+      if (prev) chain = linkProblem(plan.fromGenesis, prev, b.first.seq, b.first.prevHash);
+      chain ??= b.chain;
+    }
+    count += b.count;
+    lastSeq = b.last!.seq;
+    prev = b.last;
+    for (const [seq, h] of b.hashes) hashes.set(seq, h);
+    for (const k of b.kept) unsigned.push(k);
+  }
+  const workspaceId = count ? (JSON.parse(firstEventBody(buf, plan.eventsStart)) as { workspaceId: string | null }).workspaceId : null;
   const complete = count > 0 && firstSeq === 1 && lastSeq === count;
   const base = { events: count, firstSeq, lastSeq };
   const fail = (problem: Problem): VerifyReport => ({ ...base, intact: false, complete, checkpointsVerified: 0, problem });
