@@ -225,7 +225,8 @@ export function planFormat2(buf: Buffer, afterHeader: number, keys: TrustedKeys,
     eventsEnd,
     fromGenesis,
     wanted: [...new Set([...checkpoints.map((c) => c.seq), ...(published ?? []).map((p) => p.seq)])],
-    keepFrom: fromGenesis ? lastCheckpoint : 0,
+    // Without trusted keys no signature is checked (links only), so none is kept.
+    keepFrom: keys === null ? Number.MAX_SAFE_INTEGER : fromGenesis ? lastCheckpoint : 0,
     lastCheckpoint,
     requireFrom: v2.length ? Math.min(...v2) + 1 : Number.MAX_SAFE_INTEGER,
   };
