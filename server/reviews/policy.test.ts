@@ -262,6 +262,11 @@ describe("policyDiff(): what a proposed change does", () => {
       ["approvalValidDays", true],
       ["canaryBeforeApproval", true],
     ]);
+    // Checks read as words, the key beside: "*" is not shown bare.
+    expect(d.find((x) => x.field === "requiredChecks")).toMatchObject({
+      before: "every required check of the validation run",
+      after: expect.stringMatching(/^.+ \(evaluate\.roc_auc\)$/),
+    });
     expect(
       policyDiff(
         on({ ...PROD, canaryBeforeApproval: { maxPercent: 20 } }),

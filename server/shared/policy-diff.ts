@@ -1,4 +1,5 @@
 import type { PolicyRules } from "~/db/schema/reviews";
+import { checkLabel } from "./check-labels";
 
 /*
  * What a policy change does, field by field: pure, shared by the policy service (the diff
@@ -16,7 +17,9 @@ const roleLabel = (r: string) => r.replace("_", " ");
 
 export type PolicyDiffRow = { field: string; label: string; before: string; after: string; weakens: boolean };
 
-const checksText = (xs: string[]) => (xs.length ? xs.join(", ") : "none");
+/** Checks as people read them: "*" is every required check of the validation run; names get their labels. */
+const checksText = (xs: string[]) =>
+  xs.length ? xs.map((c) => (c === "*" ? "every required check of the validation run" : `${checkLabel(c)} (${c})`)).join(", ") : "none";
 const daysText = (d: number | null) => (d === null ? "no expiry" : `${d} days`);
 const canaryText = (c: PolicyRules["canaryBeforeApproval"]) => (c ? `up to ${c.maxPercent}%` : "off");
 
