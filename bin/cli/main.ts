@@ -1122,7 +1122,12 @@ auditCmd
     "--published <dir-or-url>",
     "the published checkpoints: a copy of the artifact store's checkpoints/ folder, or GET /api/v1/workspaces/<workspace>/audit/checkpoints",
   )
-  .action(async (file: string, o: { publicKey?: string[]; published?: string }) => {
+  .option("--threads <n>", "threads that hash the events (default: every core, for exports over 256 MB; 1 = this one only)", (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new CliError(`--threads must be a whole number from 1 to 16, got "${v}".`, EXIT.usage);
+    return n;
+  })
+  .action(async (file: string, o: { publicKey?: string[]; published?: string; threads?: number }) => {
     const json = program.opts<{ json: boolean }>().json;
     const { keyRing, publicKeysFromPem } = await import("../../server/audit/verify");
     const { readExportHeader } = await import("../../server/audit/verify-bytes");
@@ -1145,7 +1150,8 @@ auditCmd
     let report;
     try {
       // On every core for a large export (shared memory, one block per thread); same report.
-      report = (await verifyExportFile(file, keyRing(keys), published)).report;
+      report = (await verifyExportFile(file, keyRing(keys), published, o.threads ? { threads: o.threads, minBytes: o.threads > 1 ? 0 : undefined } : {}))
+        .report;
     } catch (err) {
       throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
     }

@@ -13,8 +13,12 @@ import { joinBlocks, planFormat2, readExportHeader, scanBlock, splitLines, verif
  * Kept apart from verify-bytes.ts so the web server's bundle never sees a Worker.
  */
 
-/** Below this, starting threads costs more than it saves. */
-const MIN_PARALLEL_BYTES = 16 * 1024 * 1024;
+/**
+ * Below this, starting threads costs more than it saves: each thread loads the verifier
+ * through tsx (~0.4 s here). Measured on 2 cores: at 145 MB (200,000 events) two threads
+ * were no faster than one; at 727 MB (1,000,000) 1.3× (docs/PERFORMANCE.md).
+ */
+const MIN_PARALLEL_BYTES = 256 * 1024 * 1024;
 
 export type ParallelOptions = { threads?: number; minBytes?: number };
 
