@@ -1130,13 +1130,11 @@ auditCmd
   .action(async (file: string, o: { publicKey?: string[]; published?: string; threads?: number }) => {
     const json = program.opts<{ json: boolean }>().json;
     const { keyRing, publicKeysFromPem } = await import("../../server/audit/verify");
-    const { readExportHeader } = await import("../../server/audit/verify-bytes");
+    const { readExportHeaderFile } = await import("../../server/audit/verify-bytes");
     const { verifyExportFile } = await import("../../server/audit/verify-parallel");
-    let buf: Buffer;
     let head;
     try {
-      buf = fs.readFileSync(file);
-      head = readExportHeader(buf);
+      head = readExportHeaderFile(file);
     } catch (err) {
       throw new CliError(`${file}: ${(err as Error).message}`, EXIT.invalid);
     }

@@ -4,7 +4,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 import { Copy, UserPlus } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { useCan, useWorkspace } from "~/components/shell/workspace-context";
 import { errorMessage, fieldErrors, useTRPC } from "~/components/trpc/client";
@@ -21,11 +21,23 @@ import { InviteMemberInput } from "~/server/shared/identity.schema";
 import { ConfirmButton } from "~/components/ui/confirm-dialog";
 import { LoadMore, PAGED, pagedItems } from "~/components/ui/load-more";
 
-function InviteDialog({ initialOpen = false }: { initialOpen?: boolean }) {
+/** The palette's ?invite= requests already answered (each carries a new value). */
+const askedInvites = new Set<string>();
+
+function InviteDialog({ ask }: { ask: string | null }) {
   const { workspace } = useWorkspace();
   const trpc = useTRPC();
   const qc = useQueryClient();
-  const [open, setOpen] = useState(initialOpen);
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    // The palette's ?invite=<new value> opens the form once; the value leaves the URL, so a reload does not.
+    if (!ask || askedInvites.has(ask)) return;
+    askedInvites.add(ask);
+    setOpen(true);
+    const url = new URL(window.location.href);
+    url.searchParams.delete("invite");
+    window.history.replaceState(null, "", url);
+  }, [ask]);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("ml_engineer");
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -213,7 +225,7 @@ export function MembersSettings() {
         <CardHeader
           title="Members"
           description="Everyone in this workspace and what their role lets them do."
-          actions={canManage ? <InviteDialog key={invite ?? ""} initialOpen={!!invite} /> : undefined}
+          actions={canManage ? <InviteDialog ask={invite} /> : undefined}
         />
         {!ready(members) ? (
           <QueryWait query={members} rows={4} />

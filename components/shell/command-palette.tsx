@@ -211,7 +211,8 @@ export function CommandPalette() {
     { id: "signout", label: "Sign out", keywords: "sign out log out logout", icon: LogOut, run: act(() => void signOut({ callbackUrl: "/signin" })) },
   ].filter((a) => (!("permission" in a) || !a.permission || allowed(a.permission)) && matches(typed, `${a.label} ${a.keywords}`));
   // Acting on what was found: roll back a deployment (its page opens with the confirmation, which asks the version and the reason).
-  const deploymentHits = (typed && hits.data ? hits.data : []).filter((h) => h.kind === "deployment");
+  // Not an earlier query's results (kept on screen while the next loads): an action must name what was asked for.
+  const deploymentHits = (typed && hits.data && !hits.isPlaceholderData ? hits.data : []).filter((h) => h.kind === "deployment");
   const hitActions = allowed("deployment:manage")
     ? deploymentHits
         .filter((_, i) => verb || i < 3)
@@ -231,7 +232,9 @@ export function CommandPalette() {
   const byKind = new Map<SearchKind, SearchHit[]>();
   // Results of an earlier query stay visible while the next loads, but only while they still fit what is typed.
   if (typed && !verb && hits.data) for (const h of hits.data) byKind.set(h.kind, [...(byKind.get(h.kind) ?? []), h]);
-  const searching = typed.length > 0 && (q !== typed || hits.isFetching);
+  // What the server is asked for: the deployment's name after "roll back".
+  const searchedFor = verb ? verb[1]!.trim() : typed;
+  const searching = searchedFor.length > 0 && (q !== searchedFor || hits.isFetching);
   // The highlighted entry: the first one whenever the list changes under it (results arrive after typing).
   const values = [
     ...(!typed ? recent.map((r) => `recent ${r.href}`) : []),

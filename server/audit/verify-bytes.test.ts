@@ -159,6 +159,44 @@ describe("verifyExportBytes (format 2)", () => {
     }
   }, 60_000);
 
+  it("never calls intact a line carrying what no hash covers, on the fast path or the decoding one", () => {
+    const covered = 2; // event #3, under the checkpoint at #40
+    const variants: [string, (ls: string[]) => string[]][] = [
+      ["a member added inside the hashed content", (ls) => ls.map((l, i) => (i === covered ? l.replace(/}}$/, ',"approvedBy":"ceo"}}') : l))],
+      ["a member added beside it", (ls) => ls.map((l, i) => (i === covered ? l.replace(/}$/, ',"approvedBy":"ceo"}') : l))],
+      [
+        "a line naming another seq than its content",
+        (ls) => ls.map((l, i) => (i === covered ? l.replace('{"type":"event","seq":3,', '{"type":"event","seq":42,') : l)),
+      ],
+      [
+        "the content re-encoded (same values, other bytes)",
+        (ls) => ls.map((l, i) => (i === covered ? l.replace('"targetType":"model"', '"targetType": "model"') : l)),
+      ],
+    ];
+    for (const [what, tamper] of variants)
+      for (const forceDecoding of [false, true]) {
+        // A line holding only a tab is not format 2 as the export writes it: the decoding verifier reads the file.
+        const text = exportText(events, [cp], (ls) => (forceDecoding ? [...tamper(ls).slice(0, 5), "\t", ...tamper(ls).slice(5)] : tamper(ls)));
+        const label = `${what}${forceDecoding ? ", decoding verifier" : ""}`;
+        let verdict: string;
+        try {
+          const r = verifyExportBytes(Buffer.from(text), keys);
+          verdict = r.report.intact ? "intact" : `broken: ${r.report.problem!.reason}`;
+        } catch (err) {
+          verdict = `refused: ${(err as Error).message}`;
+        }
+        expect(verdict, label).not.toBe("intact");
+        expect(verdict, label).toMatch(/#3|Line 4 /);
+        expect(() => parseExport(text), label).toThrow(/Line 4 of the export/);
+      }
+    // Format 1: a member beside the event's fields is refused too.
+    const v1 = [
+      JSON.stringify({ type: "header", format: "steward-audit-export", version: 1 }),
+      ...events.map((e, i) => JSON.stringify({ type: "event", ...e, ...(i === 2 ? { approvedBy: "ceo" } : {}) })),
+    ].join("\n");
+    expect(() => parseExport(v1)).toThrow("Line 4 of the export: event #3 carries members no hash covers (approvedBy).");
+  });
+
   it("falls back to the decoding verifier for format 1 exports", () => {
     const text = [
       JSON.stringify({ type: "header", format: "steward-audit-export", version: 1 }),

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import fs from "node:fs";
 import { canonicalEncoding, GENESIS_HASH, type ChainedFields } from "./chain";
 import {
   checkCheckpoints,
@@ -71,8 +72,9 @@ function readPlainStringOrNull(buf: Buffer, at: number, end: number): { value: s
   if (buf[at] !== 34 /* " */) return undefined;
   const close = buf.indexOf(34, at + 1);
   if (close < 0 || close >= end) return undefined;
-  const s = buf.toString("latin1", at + 1, close);
-  return s.includes("\\") ? undefined : { value: s, end: close + 1 };
+  // ASCII only (hex, base64, key ids): anything else is read by the decoding verifier.
+  for (let i = at + 1; i < close; i++) if (buf[i]! > 0x7e || buf[i] === 92 /* \\ */) return undefined;
+  return { value: buf.toString("latin1", at + 1, close), end: close + 1 };
 }
 
 type Line = { seq: number; hash: string; signature: string | null; keyId: string | null; bodyStart: number; bodyEnd: number };
@@ -157,6 +159,26 @@ export function readExportHeader(buf: Buffer): { header: Record<string, unknown>
     }
   }
   return { header, workspaceId, end: first.value[1] };
+}
+
+/** The header of the export in `file`, reading only its first lines (an export may be larger than memory). */
+export function readExportHeaderFile(file: string): ReturnType<typeof readExportHeader> {
+  const fd = fs.openSync(file, "r");
+  try {
+    let size = 1 << 16;
+    for (;;) {
+      const head = Buffer.alloc(size);
+      const n = fs.readSync(fd, head, 0, size, 0);
+      const part = head.subarray(0, n);
+      // The header and the first event line (format 1 headers may not name the chain) are whole, or the file ends here.
+      const first = part.indexOf(NEWLINE);
+      const second = first < 0 ? -1 : part.indexOf(NEWLINE, first + 1);
+      if (second >= 0 || n < size || size >= 1 << 26) return readExportHeader(part.subarray(0, second >= 0 ? second : n));
+      size *= 4;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -348,7 +370,14 @@ export function joinBlocks(
     for (const [seq, h] of b.hashes) hashes.set(seq, h);
     for (const k of b.kept) unsigned.push(k);
   }
-  const workspaceId = count ? (JSON.parse(firstEventBody(buf, plan.eventsStart)) as { workspaceId: string | null }).workspaceId : null;
+  // The chain's workspace (for the published heads): the first event's, read only when needed.
+  const workspaceIdOf = () => {
+    try {
+      return (JSON.parse(firstEventBody(buf, plan.eventsStart)) as { workspaceId: string | null }).workspaceId;
+    } catch {
+      return null;
+    }
+  };
   const complete = count > 0 && firstSeq === 1 && lastSeq === count;
   const base = { events: count, firstSeq, lastSeq };
   const fail = (problem: Problem): VerifyReport => ({ ...base, intact: false, complete, checkpointsVerified: 0, problem });
@@ -368,7 +397,7 @@ export function joinBlocks(
   const cps = checkCheckpoints(checkpoints, (s) => hashes.get(s), last, keys);
   if (cps.problem) return done({ ...fail(cps.problem), checkpointsVerified: cps.verified });
   if (published) {
-    const chainId = count ? (workspaceId ?? published[0]?.workspaceId ?? null) : (published[0]?.workspaceId ?? null);
+    const chainId = count ? (workspaceIdOf() ?? published[0]?.workspaceId ?? null) : (published[0]?.workspaceId ?? null);
     const pub = checkPublished(published, { workspaceId: chainId, hashAt: (s) => hashes.get(s), lastSeq: last, checkpoints, keys });
     if (pub.problem) return done({ ...fail(pub.problem), checkpointsVerified: cps.verified, publishedVerified: pub.verified });
     return done({ ...base, intact: true, complete, checkpointsVerified: cps.verified, publishedVerified: pub.verified, problem: null });

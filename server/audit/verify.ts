@@ -1,5 +1,14 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { checkpointSignatureVersion, findChainBreak, GENESIS_HASH, keyIdOf, verifyEventSignature, type ChainedFields, type CheckpointFields } from "./chain";
+import {
+  canonicalJson,
+  checkpointSignatureVersion,
+  findChainBreak,
+  GENESIS_HASH,
+  keyIdOf,
+  verifyEventSignature,
+  type ChainedFields,
+  type CheckpointFields,
+} from "./chain";
 
 /*
  * Verification shared by the server ("Verify chain", checkpoint signing) and the offline
@@ -267,6 +276,55 @@ export function parsePublishedCheckpoint(obj: unknown, where: string): Published
   };
 }
 
+const FORMAT1_KEYS = new Set([
+  "type",
+  "workspaceId",
+  "seq",
+  "prevHash",
+  "hash",
+  "occurredAt",
+  "actorType",
+  "actorId",
+  "actorLabel",
+  "action",
+  "targetType",
+  "targetId",
+  "changes",
+  "metadata",
+  "requestId",
+  "signature",
+  "keyId",
+]);
+const FORMAT2_LINE_KEYS = "chained,hash,keyId,seq,signature,type";
+const FORMAT2_CHAINED_KEYS = "action,actorId,actorLabel,actorType,changes,metadata,occurredAt,prevHash,requestId,seq,targetId,targetType,v,workspaceId";
+
+/**
+ * A format 2 event line: exactly the members the format has, and `chained` exactly the bytes
+ * its hash covers (the event's canonical encoding), so what a reader of the line sees is what
+ * was hashed — a member added inside or beside it, a second seq, or a re-written encoding is
+ * refused here rather than passed over by a hash computed from the known fields.
+ */
+function formatTwoEvent(obj: Record<string, unknown>, line: string, n: number): ExportedEvent {
+  const where = `Line ${n} of the export`;
+  const chained = obj.chained as Record<string, unknown> | null;
+  if (Object.keys(obj).sort().join(",") !== FORMAT2_LINE_KEYS || !chained || typeof chained !== "object" || Array.isArray(chained))
+    throw new Error(`${where} is not a format 2 event line (members: ${Object.keys(obj).join(", ")}).`);
+  if (Object.keys(chained).sort().join(",") !== FORMAT2_CHAINED_KEYS || chained.v !== 1)
+    throw new Error(`${where}: event #${String(obj.seq)} carries members no hash covers, or lacks some (${Object.keys(chained).join(", ")}).`);
+  if (chained.seq !== obj.seq) throw new Error(`${where} says event #${String(obj.seq)} but its hashed content is event #${String(chained.seq)}.`);
+  const at = line.indexOf(',"chained":');
+  const raw = at < 0 ? "" : line.slice(at + ',"chained":'.length, line.trimEnd().length - 1);
+  if (raw !== canonicalJson(chained))
+    throw new Error(`${where}: event #${String(obj.seq)} is not written as its hash covers it (a format 2 line carries the event's canonical bytes).`);
+  const { v: _v, ...fields } = chained;
+  return {
+    ...(fields as unknown as ExportedEvent),
+    hash: obj.hash as string,
+    signature: (obj.signature as string | null) ?? null,
+    keyId: (obj.keyId as string | null) ?? null,
+  };
+}
+
 /** Parses an NDJSON export: a header line, then event and checkpoint lines. */
 export function parseExport(text: string) {
   const events: ExportedEvent[] = [];
@@ -281,17 +339,13 @@ export function parseExport(text: string) {
       throw new Error(`Line ${i + 1} of the export is not JSON.`);
     }
     if (obj.type === "header") header = obj;
-    else if (obj.type === "event" && obj.chained && typeof obj.chained === "object") {
-      // Format 2: the chained fields as hashed, the hash and signature beside them.
-      const { v: _v, ...fields } = obj.chained as Record<string, unknown>;
-      events.push({
-        ...(fields as unknown as ExportedEvent),
-        hash: obj.hash as string,
-        signature: (obj.signature as string | null) ?? null,
-        keyId: (obj.keyId as string | null) ?? null,
-      });
-    } else if (obj.type === "event") events.push(obj as unknown as ExportedEvent);
-    else if (obj.type === "checkpoint") checkpoints.push(obj as unknown as ExportedCheckpoint);
+    else if (obj.type === "event" && "chained" in obj) events.push(formatTwoEvent(obj, line, i + 1));
+    else if (obj.type === "event") {
+      // Format 1: nothing beside the event's own fields (a member the hash does not cover would pass unchecked).
+      const extra = Object.keys(obj).filter((k) => !FORMAT1_KEYS.has(k));
+      if (extra.length) throw new Error(`Line ${i + 1} of the export: event #${String(obj.seq)} carries members no hash covers (${extra.join(", ")}).`);
+      events.push(obj as unknown as ExportedEvent);
+    } else if (obj.type === "checkpoint") checkpoints.push(obj as unknown as ExportedCheckpoint);
     else throw new Error(`Line ${i + 1} of the export has an unknown type.`);
   });
   if (!header) throw new Error("The export has no header line; it is not a Steward audit export.");

@@ -90,6 +90,20 @@ describe("home.needs", () => {
     expect(waiting[0]!.detail).toContain("risk v2 → production");
     expect(waiting[0]!.detail).toContain("needs 1 reviewer approval");
     expect(waiting[0]!.detail).toContain(`assigned to ${rev!.name}`);
+    // News about their own review (a mention in its room) still shows beside the waiting row.
+    await getDb()
+      .insert(notifications)
+      .values({
+        userId: eng!.id,
+        workspaceId: ws.workspace.id,
+        kind: "mention",
+        title: "A reviewer mentioned you",
+        link: `/w/${ws.workspace.slug}/reviews/${a.number}`,
+      });
+    expect((await needs(eng!)).filter((i) => i.href === `/w/${ws.workspace.slug}/reviews/${a.number}`).map((i) => i.kind)).toEqual([
+      "notification",
+      "review_waiting",
+    ]);
 
     // Once the reviewer asks for changes, it waits on the requester instead.
     await callerFor(rev!).reviews.requestChanges({ workspaceId: ws.workspace.id, number: b.number, reason: "Explain the drop on the north slice." });

@@ -61,7 +61,8 @@ export async function needsYou(actor: WorkspaceActor, slug: string, now = new Da
     ...(await failedRuns(actor, base, now)),
     ...(await liveRollouts(actor, base, now)),
   ];
-  const hrefs = new Set(items.map((i) => i.href));
+  // A requester's "waiting" row is not their news about it: approvals, mentions and comments on it still show.
+  const hrefs = new Set(items.filter((i) => i.kind !== "review_waiting").map((i) => i.href));
   for (const n of await unreadNotifications(actor)) {
     // Assignments, approvals needed, change requests and alerts are listed above from their
     // current state, so they leave the list once handled; their notifications would linger.
@@ -161,7 +162,7 @@ async function ownReviewBlockers(actor: WorkspaceActor, base: string): Promise<N
     )
     .orderBy(desc(reviewChangeRequests.createdAt));
   const assignees = await getDb()
-    .select({ requestId: reviewAssignees.requestId, name: users.name })
+    .select({ requestId: reviewAssignees.requestId, userId: reviewAssignees.userId, name: users.name })
     .from(reviewAssignees)
     .innerJoin(users, eq(users.id, reviewAssignees.userId))
     .where(
@@ -178,7 +179,9 @@ async function ownReviewBlockers(actor: WorkspaceActor, base: string): Promise<N
       // Nothing blocks it but other people's signatures: the requester sees what it waits for and from whom.
       const f = await factsFor(getDb(), r);
       const missing = f.state?.checklist.filter((c) => !c.ok).map((c) => c.text) ?? [];
-      const who = assignees.filter((a) => a.requestId === r.id).map((a) => a.name);
+      // Assignees who have not signed this round for the current evidence (those who did are not waited on).
+      const signed = new Set(f.sigs.filter((x) => x.round === r.round && x.evidenceHash === f.ev.evidenceHash).map((x) => x.signerId));
+      const who = assignees.filter((a) => a.requestId === r.id && !signed.has(a.userId)).map((a) => a.name);
       out.push({
         kind: "review_waiting",
         key: `waiting:${r.id}`,
