@@ -259,7 +259,7 @@ type Kept = { seq: number; hash: string; signature: string | null; keyId: string
 /** What one block of event lines says; blocks are joined in file order by `joinBlocks`. */
 export type BlockResult = {
   count: number;
-  first: { seq: number; prevHash: string; hash: string; workspaceId?: string | null } | null;
+  first: { seq: number; prevHash: string; hash: string } | null;
   last: { seq: number; hash: string } | null;
   /** The first seq that does not increase, inside the block. */
   order: Problem | null;
